@@ -1,0 +1,79 @@
+/**
+ * The typed errors a `Store` can fail with. Effects themselves never fail (errors become actions); these
+ * are the store's own refusals and deadlines.
+ *
+ * @since 0.1.0
+ */
+import type * as Duration from "effect/Duration"
+import * as Data from "effect/Data"
+
+/**
+ * `send` was called after `shutdown` began or the store's scope closed. The action was not reduced.
+ *
+ * @example
+ * ```ts
+ * import { Store, StoreError } from "composable-effect"
+ * import { Effect } from "effect"
+ *
+ * const sendOrLog = <A>(store: Store.Store<unknown, A>, action: A) =>
+ *   store.send(action).pipe(
+ *     Effect.catchTag("StoreShutdownError", (error) => Effect.logWarning(error.message))
+ *   )
+ * ```
+ * @since 0.1.0
+ * @category errors
+ */
+export class StoreShutdownError extends Data.TaggedError("StoreShutdownError")<{
+  readonly label: string
+  readonly action: unknown
+}> {
+  override get message(): string {
+    return `store "${this.label}" is shut down: the action was not reduced`
+  }
+}
+
+/**
+ * `sendAndWaitFor` saw no matching action within its timeout.
+ *
+ * @example
+ * ```ts
+ * import { StoreError } from "composable-effect"
+ *
+ * const error = new StoreError.WaitTimeoutError({ label: "chat", action: "Ask", timeout: "5 seconds" })
+ * error.message // 'store "chat": no matching action within 5 seconds'
+ * ```
+ * @since 0.1.0
+ * @category errors
+ */
+export class WaitTimeoutError extends Data.TaggedError("WaitTimeoutError")<{
+  readonly label: string
+  readonly action: unknown
+  readonly timeout: Duration.DurationInput
+}> {
+  override get message(): string {
+    return `store "${this.label}": no matching action within ${String(this.timeout)}`
+  }
+}
+
+/**
+ * `shutdown` gave in-flight effects its whole timeout and some were still running: they were interrupted.
+ *
+ * @example
+ * ```ts
+ * import { StoreError } from "composable-effect"
+ *
+ * const error = new StoreError.ShutdownTimeoutError({ label: "app", remaining: 2, timeout: "1 second" })
+ * error.message // 'store "app": 2 effect(s) still running after 1 second were interrupted'
+ * ```
+ * @since 0.1.0
+ * @category errors
+ */
+export class ShutdownTimeoutError extends Data.TaggedError("ShutdownTimeoutError")<{
+  readonly label: string
+  readonly remaining: number
+  readonly timeout: Duration.DurationInput
+}> {
+  override get message(): string {
+    return `store "${this.label}": ${this.remaining} effect(s) still running after ${String(this.timeout)} were interrupted`
+  }
+}

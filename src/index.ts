@@ -1,0 +1,40 @@
+/**
+ * composable-effect: The Composable Architecture on Effect.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * Effects as data: what a reducer returns besides its next state.
+ *
+ * @since 0.1.0
+ */
+export * as Fx from "./Fx.js"
+
+/**
+ * Pure reducers and their combinators.
+ *
+ * @since 0.1.0
+ */
+export * as Reducer from "./Reducer.js"
+
+/**
+ * The runtime: reduces actions one at a time and runs their effects.
+ *
+ * @since 0.1.0
+ */
+export * as Store from "./Store.js"
+
+/**
+ * The store's typed errors.
+ *
+ * @since 0.1.0
+ */
+export * as StoreError from "./StoreError.js"
+
+/**
+ * The metrics every store records.
+ *
+ * @since 0.1.0
+ */
+export * as StoreMetrics from "./StoreMetrics.js"

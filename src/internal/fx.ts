@@ -1,0 +1,149 @@
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { type Pipeable, pipeArguments } from "effect/Pipeable"
+import * as Stream from "effect/Stream"
+import type * as Fx from "../Fx.js"
+
+/** @internal */
+export const TypeId: Fx.TypeId = Symbol.for("composable-effect/Fx") as Fx.TypeId
+
+// Every Fx node shares one prototype: pipeable, and readable in test diffs and logs.
+const FxProto: Pipeable & { readonly [TypeId]: typeof TypeId; toJSON(this: Fx.Fx<unknown, unknown>): unknown } = {
+  [TypeId]: TypeId,
+  pipe() {
+    return pipeArguments(this, arguments)
+  },
+  toJSON(this: Fx.Fx<unknown, unknown>) {
+    switch (this._tag) {
+      case "None":
+        return { _id: "Fx", _tag: "None" }
+      case "Send":
+        return { _id: "Fx", _tag: "Send", actions: this.actions }
+      case "Future":
+      case "Stream":
+        return { _id: "Fx", _tag: this._tag }
+      case "Delay":
+        return { _id: "Fx", _tag: "Delay", duration: this.duration, action: this.action }
+      case "Parallel":
+      case "Sequential":
+        return { _id: "Fx", _tag: this._tag, fxs: this.fxs.map((fx) => (fx as any).toJSON()) }
+    }
+  }
+}
+
+const make = <F extends Fx.Fx<any, any>>(fields: Omit<F, typeof TypeId | "pipe">): F => {
+  const node = Object.create(FxProto)
+  Object.assign(node, fields)
+  return node
+}
+
+/** @internal */
+export const isFx = (u: unknown): u is Fx.Fx<unknown, unknown> =>
+  typeof u === "object" && u !== null && TypeId in u
+
+/** @internal */
+export const none: Fx.None = make<Fx.None>({ _tag: "None" })
+
+/** @internal */
+export const send = <A>(...actions: ReadonlyArray<A>): Fx.Fx<A> =>
+  actions.length === 0 ? none : make<Fx.Send<A>>({ _tag: "Send", actions })
+
+/** @internal */
+export const futureOption = <A, R>(effect: Effect.Effect<Option.Option<A>, never, R>): Fx.Fx<A, R> =>
+  make<Fx.Future<A, R>>({ _tag: "Future", effect })
+
+/** @internal */
+export const future = <A, R>(effect: Effect.Effect<A, never, R>): Fx.Fx<A, R> =>
+  futureOption(Effect.map(effect, Option.some))
+
+/** @internal */
+export const stream = <A, R>(stream: Stream.Stream<A, never, R>): Fx.Fx<A, R> =>
+  make<Fx.Stream<A, R>>({ _tag: "Stream", stream })
+
+/** @internal */
+export const delay = <A>(duration: Duration.DurationInput, action: A): Fx.Fx<A> =>
+  make<Fx.Delay<A>>({ _tag: "Delay", duration, action })
+
+const withoutNone = <A, R>(fxs: ReadonlyArray<Fx.Fx<A, R>>) => fxs.filter((fx) => fx._tag !== "None")
+
+/** @internal */
+export const parallel = <Fxs extends ReadonlyArray<Fx.Fx<any, any>>>(
+  ...fxs: Fxs
+): Fx.Fx<Fx.Fx.Action<Fxs[number]>, Fx.Fx.Context<Fxs[number]>> => {
+  const branches = withoutNone(fxs)
+  return branches.length === 0 ? none : make<Fx.Parallel<any, any>>({ _tag: "Parallel", fxs: branches })
+}
+
+/** @internal */
+export const sequential = <Fxs extends ReadonlyArray<Fx.Fx<any, any>>>(
+  ...fxs: Fxs
+): Fx.Fx<Fx.Fx.Action<Fxs[number]>, Fx.Fx.Context<Fxs[number]>> => {
+  const steps = withoutNone(fxs)
+  return steps.length === 0 ? none : make<Fx.Sequential<any, any>>({ _tag: "Sequential", fxs: steps })
+}
+
+/** @internal */
+export const merge = <A, R>(fxs: ReadonlyArray<Fx.Fx<A, R>>): Fx.Fx<A, R> => {
+  const branches = withoutNone(fxs)
+  switch (branches.length) {
+    case 0:
+      return none
+    case 1:
+      return branches[0]!
+    default:
+      return make<Fx.Parallel<A, R>>({ _tag: "Parallel", fxs: branches })
+  }
+}
+
+/** @internal */
+export const map = <A, R, B>(self: Fx.Fx<A, R>, f: (a: A) => B): Fx.Fx<B, R> => {
+  switch (self._tag) {
+    case "None":
+      return none
+    case "Send":
+      return make<Fx.Send<B>>({ _tag: "Send", actions: self.actions.map(f) })
+    case "Future":
+      return futureOption(Effect.map(self.effect, Option.map(f)))
+    case "Stream":
+      return stream(Stream.map(self.stream, f))
+    case "Delay":
+      return delay(self.duration, f(self.action))
+    case "Parallel":
+      return make<Fx.Parallel<B, R>>({ _tag: "Parallel", fxs: self.fxs.map((fx) => map(fx, f)) })
+    case "Sequential":
+      return make<Fx.Sequential<B, R>>({ _tag: "Sequential", fxs: self.fxs.map((fx) => map(fx, f)) })
+  }
+}
+
+/** @internal */
+export const attempt = <X, E, R, A>(
+  effect: Effect.Effect<X, E, R>,
+  handlers: { readonly onSuccess: (value: X) => A; readonly onFailure: (error: E) => A }
+): Fx.Fx<A, R> => future(Effect.match(effect, handlers))
+
+/** @internal */
+export const attemptStream = <X, E, R, A>(
+  source: Stream.Stream<X, E, R>,
+  handlers: {
+    readonly onItem: (item: X) => A
+    readonly onFailure: (error: E) => A
+    readonly onEnd?: () => A
+  }
+): Fx.Fx<A, R> => {
+  const items = Stream.map(source, handlers.onItem)
+  const ended = handlers.onEnd === undefined ? items : Stream.concat(items, Stream.sync(handlers.onEnd))
+  return stream(Stream.catchAll(ended, (error) => Stream.succeed(handlers.onFailure(error))))
+}
+
+/** @internal */
+export const fold = <A, R, Z>(
+  self: Fx.Fx<A, R>,
+  z: Z,
+  f: (z: Z, node: Fx.Fx<A, R>) => Z
+): Z => {
+  const acc = f(z, self)
+  return self._tag === "Parallel" || self._tag === "Sequential"
+    ? self.fxs.reduce((zz, fx) => fold(fx, zz, f), acc)
+    : acc
+}

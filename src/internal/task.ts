@@ -1,0 +1,94 @@
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
+
+/**
+ * Tracks the fibers that one action started, and those started by the actions they fed back, so that
+ * `task.finish` can wait for all of them and `task.cancel` can interrupt all of them.
+ *
+ * Nodes form a tree: the store's root, one node per sent action, one node per step of an `Fx.sequential`.
+ * A node is pending while it has live fibers or pending children; a pending child counts once in its
+ * parent. Nodes are only linked while pending, so finished work is garbage.
+ *
+ * @internal
+ */
+export class TaskNode {
+  private pending = 0
+  /** Live fibers, each with the action whose reduction started it. */
+  private readonly fibers = new Map<Fiber.RuntimeFiber<unknown, unknown>, unknown>()
+  private readonly children = new Set<TaskNode>()
+  private done: Deferred.Deferred<void> | undefined
+
+  constructor(readonly parent: TaskNode | undefined, readonly origin: unknown) {}
+
+  get isPending(): boolean {
+    return this.pending > 0
+  }
+
+  /** Live fibers in this node and every pending descendant. */
+  get fiberCount(): number {
+    let n = this.fibers.size
+    for (const child of this.children) n += child.fiberCount
+    return n
+  }
+
+  /** Registers a fiber; the node stays pending until the fiber ends. */
+  add(fiber: Fiber.RuntimeFiber<unknown, unknown>, startedBy: unknown): void {
+    this.fibers.set(fiber, startedBy)
+    this.increment()
+    fiber.addObserver(() => {
+      if (this.fibers.delete(fiber)) this.decrement()
+    })
+  }
+
+  private increment(): void {
+    if (this.pending++ === 0 && this.parent !== undefined) {
+      this.parent.children.add(this)
+      this.parent.increment()
+    }
+  }
+
+  private decrement(): void {
+    if (--this.pending > 0) return
+    if (this.done !== undefined) {
+      Deferred.unsafeDone(this.done, Exit.void)
+      this.done = undefined
+    }
+    if (this.parent !== undefined) {
+      this.parent.children.delete(this)
+      this.parent.decrement()
+    }
+  }
+
+  /** Waits until nothing is pending. */
+  awaitDone(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (this.pending === 0) return Effect.void
+      this.done ??= Deferred.unsafeMake<void>(FiberId.none)
+      return Deferred.await(this.done)
+    })
+  }
+
+  /** Interrupts every fiber of this node and its descendants, and waits for them to end. */
+  interruptAll(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      const fibers: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
+      this.collect(fibers)
+      return fibers.length === 0 ? Effect.void : Fiber.interruptAll(fibers)
+    })
+  }
+
+  /** The actions that started the effects still running here and in pending descendants. */
+  startedBy(): Array<unknown> {
+    const actions: Array<unknown> = [...this.fibers.values()]
+    for (const child of this.children) actions.push(...child.startedBy())
+    return actions
+  }
+
+  private collect(into: Array<Fiber.RuntimeFiber<unknown, unknown>>): void {
+    for (const fiber of this.fibers.keys()) into.push(fiber)
+    for (const child of this.children) child.collect(into)
+  }
+}
