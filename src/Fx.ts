@@ -42,7 +42,21 @@ export type TypeId = typeof TypeId
  * @since 0.1.0
  * @category models
  */
-export type Fx<A, R = never> = None | Send<A> | Future<A, R> | Stream<A, R> | Delay<A> | Parallel<A, R> | Sequential<A, R>
+export type Fx<A, R = never> =
+  | None
+  | Send<A>
+  | Future<A, R>
+  | Stream<A, R>
+  | Delay<A>
+  | Parallel<A, R>
+  | Sequential<A, R>
+  | Cancellable<A, R>
+  | Cancel
+  | Timeout<A, R>
+  | Batch<A, R>
+  | RateLimit<A, R>
+  | Debounce<A, R>
+  | Throttle<A, R>
 
 /**
  * @since 0.1.0
@@ -212,6 +226,157 @@ export interface Parallel<A, R> extends Proto {
 export interface Sequential<A, R> extends Proto {
   readonly _tag: "Sequential"
   readonly fxs: ReadonlyArray<Fx<A, R>>
+}
+
+/**
+ * An effect registered under a cancellation `id` (any value with Effect equality: strings, numbers,
+ * `Data` values), scoped to one store. With `cancelInFlight`, starting it interrupts the effects already
+ * running under the same id (switch-latest).
+ *
+ * @example
+ * ```ts
+ * import { Fx } from "composable-effect"
+ * import { Stream } from "effect"
+ *
+ * const fx = Fx.cancellable(Fx.stream(Stream.make("tok")), "reply", { cancelInFlight: true })
+ * fx._tag === "Cancellable" && fx.id // "reply"
+ * ```
+ * @since 0.1.0
+ * @category models
+ */
+export interface Cancellable<A, R> extends Proto {
+  readonly _tag: "Cancellable"
+  readonly fx: Fx<A, R>
+  readonly id: unknown
+  readonly cancelInFlight: boolean
+}
+
+/**
+ * Interrupts every effect running under `id` in this store. No action a cancelled effect produces is
+ * reduced after the cancel.
+ *
+ * @example
+ * ```ts
+ * import { Fx } from "composable-effect"
+ *
+ * const fx = Fx.cancel("reply") // { _tag: "Cancel", id: "reply" }
+ * ```
+ * @since 0.1.0
+ * @category models
+ */
+export interface Cancel extends Proto {
+  readonly _tag: "Cancel"
+  readonly id: unknown
+}
+
+/**
+ * A time limit on an effect. `"deadline"` bounds its whole run (an infinite stream ends); `"idle"` ends it
+ * when no action arrives within `duration`. `onTimeout` is reduced when the limit fires.
+ *
+ * @example
+ * ```ts
+ * import { Fx } from "composable-effect"
+ * import { Stream } from "effect"
+ *
+ * const fx = Fx.timeout(Fx.stream(Stream.never), "30 seconds", { onTimeout: "TimedOut" })
+ * fx._tag === "Timeout" && fx.mode // "deadline"
+ * ```
+ * @since 0.1.0
+ * @category models
+ */
+export interface Timeout<A, R> extends Proto {
+  readonly _tag: "Timeout"
+  readonly fx: Fx<A, R>
+  readonly mode: "deadline" | "idle"
+  readonly duration: Duration.DurationInput
+  readonly onTimeout: Option.Option<A>
+}
+
+/**
+ * Groups the items of an effect: up to `size` items, or whatever arrived within `within`, whichever comes
+ * first; each group becomes one action. The last partial group is delivered.
+ *
+ * @example
+ * ```ts
+ * import { Fx } from "composable-effect"
+ * import { Stream } from "effect"
+ *
+ * const fx = Fx.batch(Fx.stream(Stream.range(1, 1000)), { size: 100, within: "1 second", toAction: (rows) => rows.length })
+ * fx._tag === "Batch" && fx.size // 100
+ * ```
+ * @since 0.1.0
+ * @category models
+ */
+export interface Batch<A, R> extends Proto {
+  readonly _tag: "Batch"
+  readonly fx: Fx<unknown, R>
+  readonly size: number
+  readonly within: Duration.DurationInput
+  readonly toAction: (items: ReadonlyArray<unknown>) => A
+}
+
+/**
+ * At most `units` items per `per`, counted per item, with an optional `burst`; `"shape"` delays items,
+ * `"enforce"` drops them (counted in `store.stream_items.dropped`).
+ *
+ * @example
+ * ```ts
+ * import { Fx } from "composable-effect"
+ * import { Stream } from "effect"
+ *
+ * const fx = Fx.rateLimit(Fx.stream(Stream.range(1, 100)), { units: 10, per: "1 second" })
+ * fx._tag === "RateLimit" && fx.strategy // "shape"
+ * ```
+ * @since 0.1.0
+ * @category models
+ */
+export interface RateLimit<A, R> extends Proto {
+  readonly _tag: "RateLimit"
+  readonly fx: Fx<A, R>
+  readonly units: number
+  readonly per: Duration.DurationInput
+  readonly burst: number
+  readonly strategy: "shape" | "enforce"
+}
+
+/**
+ * Starts `fx` after `duration` unless another debounce (or a cancel) under the same `id` comes first.
+ *
+ * @example
+ * ```ts
+ * import { Fx } from "composable-effect"
+ *
+ * const fx = Fx.debounce(Fx.send("Search"), "search", "300 millis")
+ * ```
+ * @since 0.1.0
+ * @category models
+ */
+export interface Debounce<A, R> extends Proto {
+  readonly _tag: "Debounce"
+  readonly fx: Fx<A, R>
+  readonly id: unknown
+  readonly duration: Duration.DurationInput
+}
+
+/**
+ * Starts at most one effect per `id` per `duration` window: the first one at once; later ones in the window
+ * are dropped, or with `latest` the last of them starts when the window ends.
+ *
+ * @example
+ * ```ts
+ * import { Fx } from "composable-effect"
+ *
+ * const fx = Fx.throttle(Fx.send("Save"), "autosave", "1 second", { latest: true })
+ * ```
+ * @since 0.1.0
+ * @category models
+ */
+export interface Throttle<A, R> extends Proto {
+  readonly _tag: "Throttle"
+  readonly fx: Fx<A, R>
+  readonly id: unknown
+  readonly duration: Duration.DurationInput
+  readonly latest: boolean
 }
 
 // -----------------------------------------------------------------------------
@@ -446,6 +611,200 @@ export const map: {
   <A, B>(f: (a: A) => B): <R>(self: Fx<A, R>) => Fx<B, R>
   <A, R, B>(self: Fx<A, R>, f: (a: A) => B): Fx<B, R>
 } = dual(2, internal.map)
+
+/**
+ * Registers an effect under a cancellation id, scoped to the store that runs it, so that `Fx.cancel(id)`
+ * can stop it. With `cancelInFlight: true`, a new effect under the same id interrupts the running one
+ * (switch-latest: the "Stop"/"regenerate" buttons of a chat). Registration happens when the action is
+ * reduced, so a cancel in the very next action wins even if the effect's fiber has not started yet.
+ *
+ * @example
+ * ```ts
+ * import { Fx } from "composable-effect"
+ * import { pipe, Stream } from "effect"
+ *
+ * const reply = pipe(
+ *   Fx.stream(Stream.make("Hel", "lo")),
+ *   Fx.cancellable("reply", { cancelInFlight: true })
+ * )
+ * const stop = Fx.cancel("reply")
+ * ```
+ * @since 0.1.0
+ * @category cancellation
+ */
+export const cancellable: {
+  (id: unknown, options?: { readonly cancelInFlight?: boolean | undefined }): <A, R>(self: Fx<A, R>) => Fx<A, R>
+  <A, R>(self: Fx<A, R>, id: unknown, options?: { readonly cancelInFlight?: boolean | undefined }): Fx<A, R>
+} = dual((args) => isFx(args[0]), internal.cancellable)
+
+/**
+ * Interrupts every effect running (or about to start) under `id` in this store.
+ *
+ * @example
+ * ```ts
+ * import { Fx } from "composable-effect"
+ *
+ * const onStopPressed = Fx.cancel("reply")
+ * ```
+ * @since 0.1.0
+ * @category cancellation
+ */
+export const cancel: (id: unknown) => Fx<never> = internal.cancel
+
+/**
+ * A total deadline: when `duration` has passed the effect is interrupted (an infinite stream ends) and
+ * `onTimeout`, if given, is reduced. Counted in `store.effects.timed_out`.
+ *
+ * @example
+ * ```ts
+ * import { Fx } from "composable-effect"
+ * import { pipe, Stream } from "effect"
+ *
+ * const fx = pipe(Fx.stream(Stream.never), Fx.timeout("30 seconds", { onTimeout: "ReplyTimedOut" as const }))
+ * ```
+ * @since 0.1.0
+ * @category time
+ */
+export const timeout: {
+  <A2>(duration: Duration.DurationInput, options?: { readonly onTimeout?: A2 | undefined }): <A, R>(
+    self: Fx<A, R>
+  ) => Fx<A | A2, R>
+  <A, R, A2 = A>(self: Fx<A, R>, duration: Duration.DurationInput, options?: { readonly onTimeout?: A2 | undefined }): Fx<
+    A | A2,
+    R
+  >
+} = dual((args) => isFx(args[0]), internal.timeout)
+
+/**
+ * An inactivity limit: the effect ends when no action arrives within `duration` (e.g. a stalled socket),
+ * and `onTimeout`, if given, is reduced. Inside it, `Fx.sequential` steps don't wait for fed-back effects.
+ *
+ * @example
+ * ```ts
+ * import { Fx } from "composable-effect"
+ * import { pipe, Stream } from "effect"
+ *
+ * const fx = pipe(Fx.stream(Stream.never), Fx.idleTimeout("5 seconds", { onTimeout: "Stalled" as const }))
+ * ```
+ * @since 0.1.0
+ * @category time
+ */
+export const idleTimeout: {
+  <A2>(duration: Duration.DurationInput, options?: { readonly onTimeout?: A2 | undefined }): <A, R>(
+    self: Fx<A, R>
+  ) => Fx<A | A2, R>
+  <A, R, A2 = A>(self: Fx<A, R>, duration: Duration.DurationInput, options?: { readonly onTimeout?: A2 | undefined }): Fx<
+    A | A2,
+    R
+  >
+} = dual((args) => isFx(args[0]), internal.idleTimeout)
+
+/**
+ * Batches the items an effect produces (`Stream.groupedWithin`): groups of up to `size`, or whatever arrived
+ * within `within`, whichever comes first; each group becomes one action; the last partial group is
+ * delivered. Inside it, `Fx.sequential` steps don't wait for fed-back effects (items are not fed back).
+ *
+ * @example
+ * ```ts
+ * import { Fx } from "composable-effect"
+ * import { pipe, Stream } from "effect"
+ *
+ * const fx = pipe(
+ *   Fx.stream(Stream.range(1, 100_000)),
+ *   Fx.batch({ size: 500, within: "100 millis", toAction: (rows) => ({ _tag: "Rows", rows }) as const })
+ * )
+ * ```
+ * @since 0.1.0
+ * @category streams
+ */
+export const batch: {
+  <X, A>(options: {
+    readonly size: number
+    readonly within: Duration.DurationInput
+    readonly toAction: (items: ReadonlyArray<X>) => A
+  }): <R>(self: Fx<X, R>) => Fx<A, R>
+  <X, R, A>(self: Fx<X, R>, options: {
+    readonly size: number
+    readonly within: Duration.DurationInput
+    readonly toAction: (items: ReadonlyArray<X>) => A
+  }): Fx<A, R>
+} = dual(2, internal.batch)
+
+/**
+ * Limits the rate of the items an effect produces to `units` per `per`, per item (a multi-item chunk counts
+ * each item), with an optional `burst`. `"shape"` (default) delays items; `"enforce"` drops the excess,
+ * counted in `store.stream_items.dropped`.
+ *
+ * @example
+ * ```ts
+ * import { Fx } from "composable-effect"
+ * import { pipe, Stream } from "effect"
+ *
+ * const fx = pipe(Fx.stream(Stream.range(1, 1000)), Fx.rateLimit({ units: 50, per: "1 second" }))
+ * ```
+ * @since 0.1.0
+ * @category streams
+ */
+export const rateLimit: {
+  (options: {
+    readonly units: number
+    readonly per: Duration.DurationInput
+    readonly burst?: number | undefined
+    readonly strategy?: "shape" | "enforce" | undefined
+  }): <A, R>(self: Fx<A, R>) => Fx<A, R>
+  <A, R>(self: Fx<A, R>, options: {
+    readonly units: number
+    readonly per: Duration.DurationInput
+    readonly burst?: number | undefined
+    readonly strategy?: "shape" | "enforce" | undefined
+  }): Fx<A, R>
+} = dual(2, internal.rateLimit)
+
+/**
+ * Starts the effect after `duration` unless another debounce (or `Fx.cancel`) under the same id comes
+ * first: only the last effect of a burst runs (search-as-you-type).
+ *
+ * @example
+ * ```ts
+ * import { Fx } from "composable-effect"
+ * import { Effect, pipe } from "effect"
+ *
+ * const search = (query: string) =>
+ *   pipe(Fx.future(Effect.succeed({ _tag: "Results", query } as const)), Fx.debounce("search", "300 millis"))
+ * ```
+ * @since 0.1.0
+ * @category time
+ */
+export const debounce: {
+  (id: unknown, duration: Duration.DurationInput): <A, R>(self: Fx<A, R>) => Fx<A, R>
+  <A, R>(self: Fx<A, R>, id: unknown, duration: Duration.DurationInput): Fx<A, R>
+} = dual(3, internal.debounce)
+
+/**
+ * Starts at most one effect per id per `duration`: the first at once, later ones in the window dropped, or
+ * with `latest: true` the last of them started when the window ends.
+ *
+ * @example
+ * ```ts
+ * import { Fx } from "composable-effect"
+ * import { pipe } from "effect"
+ *
+ * const save = pipe(Fx.send("Save" as const), Fx.throttle("autosave", "1 second", { latest: true }))
+ * ```
+ * @since 0.1.0
+ * @category time
+ */
+export const throttle: {
+  (id: unknown, duration: Duration.DurationInput, options?: { readonly latest?: boolean | undefined }): <A, R>(
+    self: Fx<A, R>
+  ) => Fx<A, R>
+  <A, R>(
+    self: Fx<A, R>,
+    id: unknown,
+    duration: Duration.DurationInput,
+    options?: { readonly latest?: boolean | undefined }
+  ): Fx<A, R>
+} = dual((args) => isFx(args[0]), internal.throttle)
 
 // -----------------------------------------------------------------------------
 // folding

@@ -77,7 +77,9 @@ export declare namespace Reducer {
  * @since 0.1.0
  * @category constructors
  */
-export const make = <S, A, R = never>(reduce: (state: S, action: A) => readonly [S, Fx.Fx<A, R>]): Reducer<S, A, R> =>
+export const make = <S, A, R = never>(
+  reduce: (state: S, action: A) => readonly [S, Fx.Fx<NoInfer<A>, R>]
+): Reducer<S, A, R> =>
   reduce
 
 /**

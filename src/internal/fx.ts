@@ -28,6 +28,12 @@ const FxProto: Pipeable & { readonly [TypeId]: typeof TypeId; toJSON(this: Fx.Fx
       case "Parallel":
       case "Sequential":
         return { _id: "Fx", _tag: this._tag, fxs: this.fxs.map((fx) => (fx as any).toJSON()) }
+      case "Cancel":
+        return { _id: "Fx", _tag: "Cancel", id: this.id }
+      default: {
+        const { fx, ...fields } = this
+        return { _id: "Fx", ...fields, fx: (fx as any).toJSON() }
+      }
     }
   }
 }
@@ -97,6 +103,87 @@ export const merge = <A, R>(fxs: ReadonlyArray<Fx.Fx<A, R>>): Fx.Fx<A, R> => {
 }
 
 /** @internal */
+export const cancellable = <A, R>(
+  fx: Fx.Fx<A, R>,
+  id: unknown,
+  options?: { readonly cancelInFlight?: boolean | undefined }
+): Fx.Fx<A, R> =>
+  fx._tag === "None"
+    ? none
+    : make<Fx.Cancellable<A, R>>({ _tag: "Cancellable", fx, id, cancelInFlight: options?.cancelInFlight ?? false })
+
+/** @internal */
+export const cancel = (id: unknown): Fx.Fx<never> => make<Fx.Cancel>({ _tag: "Cancel", id })
+
+const timeoutWith = (mode: "deadline" | "idle") =>
+<A, R>(
+  fx: Fx.Fx<A, R>,
+  duration: Duration.DurationInput,
+  options?: { readonly onTimeout?: A | undefined }
+): Fx.Fx<A, R> =>
+  make<Fx.Timeout<A, R>>({
+    _tag: "Timeout",
+    fx,
+    mode,
+    duration,
+    onTimeout: options?.onTimeout === undefined ? Option.none() : Option.some(options.onTimeout)
+  })
+
+/** @internal */
+export const timeout = timeoutWith("deadline")
+
+/** @internal */
+export const idleTimeout = timeoutWith("idle")
+
+/** @internal */
+export const batch = <X, R, A>(
+  fx: Fx.Fx<X, R>,
+  options: {
+    readonly size: number
+    readonly within: Duration.DurationInput
+    readonly toAction: (items: ReadonlyArray<X>) => A
+  }
+): Fx.Fx<A, R> =>
+  make<Fx.Batch<A, R>>({
+    _tag: "Batch",
+    fx,
+    size: options.size,
+    within: options.within,
+    toAction: options.toAction as (items: ReadonlyArray<unknown>) => A
+  })
+
+/** @internal */
+export const rateLimit = <A, R>(
+  fx: Fx.Fx<A, R>,
+  options: {
+    readonly units: number
+    readonly per: Duration.DurationInput
+    readonly burst?: number | undefined
+    readonly strategy?: "shape" | "enforce" | undefined
+  }
+): Fx.Fx<A, R> =>
+  make<Fx.RateLimit<A, R>>({
+    _tag: "RateLimit",
+    fx,
+    units: options.units,
+    per: options.per,
+    burst: options.burst ?? 0,
+    strategy: options.strategy ?? "shape"
+  })
+
+/** @internal */
+export const debounce = <A, R>(fx: Fx.Fx<A, R>, id: unknown, duration: Duration.DurationInput): Fx.Fx<A, R> =>
+  make<Fx.Debounce<A, R>>({ _tag: "Debounce", fx, id, duration })
+
+/** @internal */
+export const throttle = <A, R>(
+  fx: Fx.Fx<A, R>,
+  id: unknown,
+  duration: Duration.DurationInput,
+  options?: { readonly latest?: boolean | undefined }
+): Fx.Fx<A, R> => make<Fx.Throttle<A, R>>({ _tag: "Throttle", fx, id, duration, latest: options?.latest ?? false })
+
+/** @internal */
 export const map = <A, R, B>(self: Fx.Fx<A, R>, f: (a: A) => B): Fx.Fx<B, R> => {
   switch (self._tag) {
     case "None":
@@ -113,6 +200,19 @@ export const map = <A, R, B>(self: Fx.Fx<A, R>, f: (a: A) => B): Fx.Fx<B, R> => 
       return make<Fx.Parallel<B, R>>({ _tag: "Parallel", fxs: self.fxs.map((fx) => map(fx, f)) })
     case "Sequential":
       return make<Fx.Sequential<B, R>>({ _tag: "Sequential", fxs: self.fxs.map((fx) => map(fx, f)) })
+    case "Cancel":
+      return self
+    case "Timeout":
+      return make<Fx.Timeout<B, R>>({ ...self, fx: map(self.fx, f), onTimeout: Option.map(self.onTimeout, f) })
+    case "Batch": {
+      const toAction = self.toAction
+      return make<Fx.Batch<B, R>>({ ...self, toAction: (items) => f(toAction(items)) })
+    }
+    case "Cancellable":
+    case "RateLimit":
+    case "Debounce":
+    case "Throttle":
+      return make<any>({ ...self, fx: map(self.fx, f) })
   }
 }
 
@@ -143,7 +243,25 @@ export const fold = <A, R, Z>(
   f: (z: Z, node: Fx.Fx<A, R>) => Z
 ): Z => {
   const acc = f(z, self)
-  return self._tag === "Parallel" || self._tag === "Sequential"
-    ? self.fxs.reduce((zz, fx) => fold(fx, zz, f), acc)
-    : acc
+  const children = childrenOf(self)
+  return children.length === 0 ? acc : children.reduce((zz, fx) => fold(fx, zz, f), acc)
+}
+
+/** @internal */
+export const childrenOf = <A, R>(self: Fx.Fx<A, R>): ReadonlyArray<Fx.Fx<A, R>> => {
+  switch (self._tag) {
+    case "Parallel":
+    case "Sequential":
+      return self.fxs
+    case "Cancellable":
+    case "Timeout":
+    case "RateLimit":
+    case "Debounce":
+    case "Throttle":
+      return [self.fx]
+    case "Batch":
+      return [self.fx as Fx.Fx<any, R>]
+    default:
+      return []
+  }
 }

@@ -3,7 +3,38 @@ import * as MetricBoundaries from "effect/MetricBoundaries"
 import * as MetricLabel from "effect/MetricLabel"
 
 /** @internal */
-export type EffectType = "none" | "send" | "future" | "stream" | "delay" | "parallel" | "sequential"
+export type EffectType =
+  | "none"
+  | "send"
+  | "future"
+  | "stream"
+  | "delay"
+  | "parallel"
+  | "sequential"
+  | "cancellable"
+  | "cancel"
+  | "timeout"
+  | "batch"
+  | "rate_limit"
+  | "debounce"
+  | "throttle"
+
+const effectTypes: ReadonlyArray<EffectType> = [
+  "none",
+  "send",
+  "future",
+  "stream",
+  "delay",
+  "parallel",
+  "sequential",
+  "cancellable",
+  "cancel",
+  "timeout",
+  "batch",
+  "rate_limit",
+  "debounce",
+  "throttle"
+]
 
 const counter = (name: string, description: string) =>
   Metric.counter(name, { description, incremental: true })
@@ -20,6 +51,12 @@ export const streamItemsTotal = Metric.histogram(
   MetricBoundaries.exponential({ start: 1, factor: 4, count: 12 }),
   "Items per finished stream effect"
 )
+/** @internal */
+export const effectsCancelled = counter("store.effects.cancelled", "Effects cancelled by id, cancel-in-flight or debounce")
+/** @internal */
+export const effectsTimedOut = counter("store.effects.timed_out", "Effects ended by Fx.timeout or Fx.idleTimeout")
+/** @internal */
+export const streamItemsDropped = counter("store.stream_items.dropped", "Items dropped by Fx.rateLimit \"enforce\"")
 /** @internal */
 export const actionsTotal = counter("store.actions.total", "Actions reduced (sent and fed back)")
 /** @internal */
@@ -54,16 +91,9 @@ export class StoreMetrics {
   constructor(label: string) {
     const store = MetricLabel.make("store", label)
     this.tags = [store]
-    const typed = (type: EffectType) => [store, MetricLabel.make("type", type)]
-    this.typeTags = {
-      none: typed("none"),
-      send: typed("send"),
-      future: typed("future"),
-      stream: typed("stream"),
-      delay: typed("delay"),
-      parallel: typed("parallel"),
-      sequential: typed("sequential")
-    }
+    this.typeTags = Object.fromEntries(
+      effectTypes.map((type) => [type, [store, MetricLabel.make("type", type)]])
+    ) as unknown as Record<EffectType, ReadonlyArray<MetricLabel.MetricLabel>>
   }
 
   executed(type: EffectType): void {
@@ -84,6 +114,15 @@ export class StoreMetrics {
   }
   streamEnded(items: number): void {
     streamItemsTotal.unsafeUpdate(items, this.tags)
+  }
+  readonly onCancelled = (count: number): void => {
+    effectsCancelled.unsafeUpdate(count, this.tags)
+  }
+  timedOut(): void {
+    effectsTimedOut.unsafeUpdate(1, this.tags)
+  }
+  streamItemsDropped(count: number): void {
+    streamItemsDropped.unsafeUpdate(count, this.tags)
   }
   readonly onBroadcastDropped = (): void => {
     broadcastDropped.unsafeUpdate(1, this.tags)

@@ -4,7 +4,6 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import type * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
 import * as Option from "effect/Option"
 import type { Predicate } from "effect/Predicate"
@@ -17,22 +16,10 @@ import type * as Store from "../Store.js"
 import { ShutdownTimeoutError, StoreShutdownError, WaitTimeoutError } from "../StoreError.js"
 import { Hub } from "./hub.js"
 import { StoreMetrics } from "./metrics.js"
+import { actionTag, type Fork, type Host, Runner } from "./runner.js"
 import { TaskNode } from "./task.js"
 
-type Fork = (effect: Effect.Effect<void>) => Fiber.RuntimeFiber<void, never>
-
-/** Per-item span events beyond this many are only counted, so a long stream's span stays small. */
-const MAX_ITEM_EVENTS = 64
-
 const DEFAULT_SHUTDOWN_TIMEOUT: Duration.DurationInput = "10 seconds"
-
-/** @internal */
-export const actionTag = (action: unknown): string =>
-  typeof action === "object" && action !== null && "_tag" in action && typeof action._tag === "string"
-    ? action._tag
-    : typeof action === "string"
-    ? action
-    : typeof action
 
 class TaskHandle implements Store.Task {
   constructor(readonly action: unknown, private readonly node: TaskNode) {}
@@ -48,14 +35,15 @@ class TaskHandle implements Store.Task {
 }
 
 /** @internal */
-export class StoreImpl<S, A, R> implements Store.Store<S, A> {
+export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A> {
   readonly label: string
   private current: S
   private closed = false
   private readonly reducer: Reducer.Reducer<S, A, R>
   private readonly root = new TaskNode(undefined, undefined)
-  private readonly metrics: StoreMetrics
-  private readonly actions: Hub<A>
+  readonly metrics: StoreMetrics
+  readonly actions: Hub<A>
+  private readonly runner: Runner<A, R>
   private readonly states: Hub<S>
 
   // Actions waiting to be reduced behind the one being reduced (never re-entered).
@@ -64,7 +52,7 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A> {
   private readonly queuedTasks: Array<TaskNode> = []
   private readonly queuedSpans: Array<Tracer.AnySpan | undefined> = []
 
-  constructor(options: Store.Options<S, A, R>, private readonly fork: Fork) {
+  constructor(options: Store.Options<S, A, R>, readonly fork: Fork, readonly clock: Clock.Clock) {
     this.label = options.label ?? "store"
     this.current = options.initialState
     this.reducer = options.reducer
@@ -72,6 +60,7 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A> {
     const defaults = { capacity: options.subscriberCapacity ?? 1024, overflow: options.subscriberOverflow ?? "sliding" }
     this.actions = new Hub<A>(defaults, this.metrics.onBroadcastDropped)
     this.states = new Hub<S>(defaults, this.metrics.onBroadcastDropped)
+    this.runner = new Runner(this)
   }
 
   // ---------------------------------------------------------------------------
@@ -174,7 +163,7 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A> {
    * Reduces `action` now, or queues it behind the action being reduced. Synchronous, so reductions never
    * interleave, and the queue drains in arrival order before the outermost call returns.
    */
-  private dispatch(action: A, task: TaskNode, span: Tracer.AnySpan | undefined): void {
+  dispatch(action: A, task: TaskNode, span: Tracer.AnySpan | undefined): void {
     if (this.draining) {
       this.queued.push(action)
       this.queuedTasks.push(task)
@@ -212,135 +201,7 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A> {
     this.current = next
     this.actions.publish(action)
     if (changed) this.states.publish(next)
-    this.start(fx, task, span, action)
-  }
-
-  // ---------------------------------------------------------------------------
-  // running effects
-  // ---------------------------------------------------------------------------
-
-  /**
-   * Starts a freshly returned `Fx` synchronously: `Send` actions are queued, `Parallel` branches started,
-   * and anything that takes time gets its own fiber, registered in the task and the store's `FiberSet`.
-   */
-  private start(fx: Fx.Fx<A, R>, task: TaskNode, span: Tracer.AnySpan | undefined, cause: A): void {
-    switch (fx._tag) {
-      case "None":
-        return this.metrics.executed("none")
-      case "Send":
-        this.metrics.executed("send")
-        for (const action of fx.actions) this.dispatch(action, task, span)
-        return
-      case "Parallel":
-        this.metrics.executed("parallel")
-        for (const branch of fx.fxs) this.start(branch, task, span, cause)
-        return
-      default:
-        task.add(this.fork(this.interpret(fx, task, span, cause) as Effect.Effect<void>), cause)
-    }
-  }
-
-  /** Runs an `Fx` inside the current fiber, feeding produced actions back under `task`. */
-  private interpret(
-    fx: Fx.Fx<A, R>,
-    task: TaskNode,
-    span: Tracer.AnySpan | undefined,
-    cause: A
-  ): Effect.Effect<void, never, R> {
-    switch (fx._tag) {
-      case "None":
-        return Effect.sync(() => this.metrics.executed("none"))
-      case "Send":
-        return Effect.suspend(() => {
-          this.metrics.executed("send")
-          for (const action of fx.actions) this.dispatch(action, task, span)
-          return this.actions.mustWait ? this.actions.awaitRoom : Effect.void
-        })
-      case "Parallel":
-        return Effect.suspend(() => {
-          this.metrics.executed("parallel")
-          return Effect.forEach(fx.fxs, (branch) => this.interpret(branch, task, span, cause), {
-            concurrency: "unbounded",
-            discard: true
-          })
-        })
-      case "Sequential":
-        return Effect.suspend(() => {
-          this.metrics.executed("sequential")
-          return Effect.forEach(fx.fxs, (step) => {
-            const stepTask = new TaskNode(task, cause)
-            return Effect.zipRight(this.interpret(step, stepTask, span, cause), stepTask.awaitDone())
-          }, { discard: true })
-        })
-      case "Future":
-        return this.leaf("future", span, cause, (effectSpan) =>
-          Effect.flatMap(fx.effect, (result) =>
-            Option.isSome(result) ? this.feed(result.value, task, effectSpan) : Effect.void))
-      case "Delay":
-        return this.leaf("delay", span, cause, (effectSpan) =>
-          Effect.zipRight(Effect.sleep(fx.duration), this.feed(fx.action, task, effectSpan)))
-      case "Stream":
-        return this.leaf("stream", span, cause, (effectSpan) => this.runStream(fx.stream, task, effectSpan))
-    }
-  }
-
-  private runStream(
-    stream: Stream.Stream<A, never, R>,
-    task: TaskNode,
-    span: Tracer.Span
-  ): Effect.Effect<void, never, R> {
-    return Clock.clockWith((clock) => {
-      let items = 0
-      return Stream.runForEach(stream, (action) => {
-        items++
-        this.metrics.streamItem()
-        if (items <= MAX_ITEM_EVENTS) span.event("stream.item", clock.unsafeCurrentTimeNanos(), { "item": items })
-        return this.feed(action, task, span)
-      }).pipe(
-        Effect.ensuring(Effect.sync(() => {
-          span.attribute("stream.items", items)
-          this.metrics.streamEnded(items)
-        }))
-      )
-    })
-  }
-
-  /** Feeds one produced action back; waits if a backpressuring subscriber is full. */
-  private feed(action: A, task: TaskNode, span: Tracer.AnySpan): Effect.Effect<void> {
-    return Effect.suspend(() => {
-      this.dispatch(action, task, span)
-      return this.actions.mustWait ? this.actions.awaitRoom : Effect.void
-    })
-  }
-
-  /**
-   * Wraps one leaf effect: counts it, gives it a span, and turns a defect into a report (log, metric,
-   * span attribute) so that it never reaches the store or sibling effects.
-   */
-  private leaf(
-    type: "future" | "delay" | "stream",
-    parent: Tracer.AnySpan | undefined,
-    cause: A,
-    run: (span: Tracer.Span) => Effect.Effect<void, never, R>
-  ): Effect.Effect<void, never, R> {
-    this.metrics.executed(type)
-    return Effect.useSpan(
-      "store.effect",
-      {
-        ...(parent === undefined ? {} : { parent }),
-        attributes: { "store.label": this.label, "effect.type": type, "action.tag": actionTag(cause) }
-      },
-      (span) =>
-        Effect.catchAllCause(run(span), (failure) => {
-          if (Cause.isInterruptedOnly(failure)) return Effect.failCause(failure)
-          this.metrics.effectDefect()
-          span.attribute("effect.defect", Cause.pretty(failure))
-          return Effect.logError(
-            `store "${this.label}": a ${type} effect started by ${actionTag(cause)} died`,
-            failure
-          )
-        })
-    )
+    this.runner.start(fx, task, span, action)
   }
 }
 
@@ -351,7 +212,8 @@ export const make = <S, A, R = never>(
   Effect.gen(function*() {
     const fibers = yield* FiberSet.make<void, never>()
     const fork = yield* FiberSet.runtime(fibers)<R>()
-    const store = new StoreImpl<S, A, R>(options, (effect) => fork(effect))
+    const clock = yield* Effect.clock
+    const store = new StoreImpl<S, A, R>(options, (effect) => fork(effect), clock)
     yield* Effect.addFinalizer(() => store.close)
     return store
   })

@@ -1,0 +1,94 @@
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
+import * as MutableHashMap from "effect/MutableHashMap"
+import * as Option from "effect/Option"
+import type * as Tracer from "effect/Tracer"
+
+/**
+ * One effect registered under a cancellation id. It exists from the moment the action that returned the
+ * effect is reduced, before any fiber runs it, so a cancel reduced next can never miss it; once cancelled,
+ * the runner feeds nothing more back from it and the fiber, if any, is interrupted.
+ *
+ * @internal
+ */
+export class CancelHandle {
+  cancelled = false
+  private fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined
+  private signal: Deferred.Deferred<void> | undefined
+  span: Tracer.Span | undefined
+
+  constructor(readonly id: unknown, private readonly registry: CancelRegistry) {}
+
+  /** Binds the fiber that runs the effect; interrupts it at once if the cancel came first. */
+  attach(fiber: Fiber.RuntimeFiber<unknown, unknown>): void {
+    this.fiber = fiber
+    if (this.cancelled) fiber.unsafeInterruptAsFork(FiberId.none)
+    else fiber.addObserver(() => this.release())
+  }
+
+  /** Completes when the handle is cancelled: for effects run as part of a stream rather than a fiber. */
+  get cancelled$(): Effect.Effect<void> {
+    this.signal ??= Deferred.unsafeMake<void>(FiberId.none)
+    if (this.cancelled) Deferred.unsafeDone(this.signal, Exit.void)
+    return Deferred.await(this.signal)
+  }
+
+  cancel(): void {
+    if (this.cancelled) return
+    this.cancelled = true
+    this.span?.event("cancelled", this.registry.now(), { "cancel.id": String(this.id) })
+    if (this.signal !== undefined) Deferred.unsafeDone(this.signal, Exit.void)
+    this.fiber?.unsafeInterruptAsFork(FiberId.none)
+  }
+
+  /** Forgets the handle once its effect has ended. */
+  release(): void {
+    this.registry.remove(this)
+  }
+}
+
+/**
+ * The cancellation ids of one store (so two stores, or two tests, never cancel each other), keyed with
+ * Effect equality.
+ *
+ * @internal
+ */
+export class CancelRegistry {
+  private readonly byId = MutableHashMap.empty<unknown, Set<CancelHandle>>()
+
+  constructor(private readonly onCancelled: (count: number) => void, readonly now: () => bigint) {}
+
+  /** Registers a new effect under `id`, first cancelling the running ones when `cancelInFlight`. */
+  register(id: unknown, cancelInFlight: boolean): CancelHandle {
+    if (cancelInFlight) this.cancel(id)
+    const handle = new CancelHandle(id, this)
+    const existing = MutableHashMap.get(this.byId, id)
+    if (Option.isSome(existing)) existing.value.add(handle)
+    else MutableHashMap.set(this.byId, id, new Set([handle]))
+    return handle
+  }
+
+  /** Cancels every effect under `id`; returns how many. */
+  cancel(id: unknown): number {
+    const handles = MutableHashMap.get(this.byId, id)
+    if (Option.isNone(handles)) return 0
+    MutableHashMap.remove(this.byId, id)
+    for (const handle of handles.value) handle.cancel()
+    if (handles.value.size > 0) this.onCancelled(handles.value.size)
+    return handles.value.size
+  }
+
+  remove(handle: CancelHandle): void {
+    const handles = MutableHashMap.get(this.byId, handle.id)
+    if (Option.isNone(handles)) return
+    handles.value.delete(handle)
+    if (handles.value.size === 0) MutableHashMap.remove(this.byId, handle.id)
+  }
+
+  get size(): number {
+    return MutableHashMap.size(this.byId)
+  }
+}

@@ -1,0 +1,345 @@
+import * as Cause from "effect/Cause"
+import type * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import type * as Tracer from "effect/Tracer"
+import type * as Fx from "../Fx.js"
+import { type CancelHandle, CancelRegistry } from "./cancel.js"
+import type { Hub } from "./hub.js"
+import type { EffectType, StoreMetrics } from "./metrics.js"
+import { Run } from "./run.js"
+import { StreamOf } from "./streamOf.js"
+import { TaskNode } from "./task.js"
+import { ThrottleWindows } from "./throttle.js"
+
+/** Per-item span events beyond this many are only counted, so a long stream's span stays small. */
+const MAX_ITEM_EVENTS = 64
+
+/** @internal */
+export type Fork = (effect: Effect.Effect<void>) => Fiber.RuntimeFiber<void, never>
+
+/** What the runner needs from its store. @internal */
+export interface Host<A> {
+  readonly label: string
+  readonly metrics: StoreMetrics
+  readonly actions: Hub<A>
+  readonly clock: Clock.Clock
+  readonly fork: Fork
+  dispatch(action: A, task: TaskNode, span: Tracer.AnySpan | undefined): void
+}
+
+/** @internal */
+export const actionTag = (action: unknown): string =>
+  typeof action === "object" && action !== null && "_tag" in action && typeof action._tag === "string"
+    ? action._tag
+    : typeof action === "string"
+    ? action
+    : typeof action
+
+/**
+ * Interprets `Fx` values for one store: what must happen while the action is reduced happens then
+ * (queueing `Send` actions, cancelling, registering cancellation ids), and everything that takes time runs
+ * in fibers forked into the store's `FiberSet` and tracked by the action's task.
+ *
+ * @internal
+ */
+export class Runner<A, R> {
+  readonly cancellations: CancelRegistry
+  private readonly throttles = new ThrottleWindows()
+  readonly streams: StreamOf<A, R>
+
+  constructor(readonly host: Host<A>) {
+    this.cancellations = new CancelRegistry(host.metrics.onCancelled, () => host.clock.unsafeCurrentTimeNanos())
+    this.streams = new StreamOf(this)
+  }
+
+  // ---------------------------------------------------------------------------
+  // while reducing
+  // ---------------------------------------------------------------------------
+
+  /** Starts an `Fx` a reducer just returned. Synchronous: it runs inside the reduction of `cause`. */
+  start(fx: Fx.Fx<A, R>, task: TaskNode, span: Tracer.AnySpan | undefined, cause: A): void {
+    switch (fx._tag) {
+      case "None":
+        return this.executed("none")
+      case "Send":
+        this.executed("send")
+        for (const action of fx.actions) this.host.dispatch(action, task, span)
+        return
+      case "Parallel":
+        this.executed("parallel")
+        for (const branch of fx.fxs) this.start(branch, task, span, cause)
+        return
+      case "Cancel":
+        this.executed("cancel")
+        this.cancellations.cancel(fx.id)
+        return
+      case "Cancellable":
+      case "Debounce":
+        this.executed(fx._tag === "Cancellable" ? "cancellable" : "debounce")
+        return this.startUnder(this.register(fx), this.delayOf(fx), fx.fx, task, span, cause)
+      case "Throttle": {
+        this.executed("throttle")
+        const decision = this.decide(fx)
+        if (decision._tag === "Run") return this.start(fx.fx, task, span, cause)
+        if (decision._tag === "Later") {
+          this.startUnder(decision.handle, decision.delay, fx.fx, task, span, cause)
+        }
+        return
+      }
+      default: {
+        const run = new Run<A>(task, span, cause, undefined, undefined, this.prepare(fx))
+        this.forkRun(this.interpret(fx, run), run)
+      }
+    }
+  }
+
+  /** Starts `inner` in its own fiber under a cancellation handle, after `delay` if given. */
+  private startUnder(
+    handle: CancelHandle,
+    delay: Effect.Effect<void> | undefined,
+    inner: Fx.Fx<A, R>,
+    task: TaskNode,
+    span: Tracer.AnySpan | undefined,
+    cause: A
+  ): void {
+    const run = new Run<A>(task, span, cause, handle, undefined, this.prepare(inner))
+    const body = this.interpret(inner, run)
+    handle.attach(this.forkRun(delay === undefined ? body : Effect.zipRight(delay, body), run))
+  }
+
+  private forkRun(effect: Effect.Effect<void, never, R>, run: Run<A>): Fiber.RuntimeFiber<void, never> {
+    const fiber = this.host.fork(effect as Effect.Effect<void>)
+    run.task.add(fiber, run.cause)
+    const prepared = run.prepared
+    if (prepared !== undefined) fiber.addObserver(() => prepared.forEach((handle) => handle.release()))
+    return fiber
+  }
+
+  /**
+   * Registers, now, the cancellable effects nested in `fx` that will start without waiting (not behind a
+   * sequential step, a delay or a debounce), so a cancel reduced next finds them before their fiber runs.
+   */
+  private prepare(fx: Fx.Fx<A, R>): Map<Fx.Fx<A, any>, CancelHandle> | undefined {
+    let prepared: Map<Fx.Fx<A, any>, CancelHandle> | undefined
+    const visit = (node: Fx.Fx<any, R>): void => {
+      switch (node._tag) {
+        case "Cancellable":
+          prepared ??= new Map()
+          prepared.set(node, this.register(node))
+          return visit(node.fx)
+        case "Parallel":
+          return node.fxs.forEach(visit)
+        case "Sequential":
+          return visit(node.fxs[0]!)
+        case "Timeout":
+        case "Batch":
+        case "RateLimit":
+          return visit(node.fx)
+        default:
+          return
+      }
+    }
+    visit(fx)
+    return prepared
+  }
+
+  /** Registers a cancellable or debounced effect under its id (a debounce always replaces the pending one). */
+  register(fx: Fx.Cancellable<A, R> | Fx.Debounce<A, R>): CancelHandle {
+    return this.cancellations.register(fx.id, fx._tag === "Debounce" || fx.cancelInFlight)
+  }
+
+  /** What must elapse before a cancellable or debounced effect starts. */
+  delayOf(fx: Fx.Cancellable<A, R> | Fx.Debounce<A, R>): Effect.Effect<void> | undefined {
+    return fx._tag === "Debounce" ? Effect.sleep(fx.duration) : undefined
+  }
+
+  /**
+   * Whether a throttled effect runs now, is dropped, or (with `latest`) waits for the window to end under
+   * its own cancellation key, so that a newer one replaces it; when it starts it opens the next window.
+   */
+  decide(fx: Fx.Throttle<A, R>):
+    | { readonly _tag: "Run" }
+    | { readonly _tag: "Drop" }
+    | { readonly _tag: "Later"; readonly handle: CancelHandle; readonly delay: Effect.Effect<void> }
+  {
+    const decision = this.throttles.decide(fx.id, fx.duration, fx.latest, this.host.clock.unsafeCurrentTimeMillis())
+    if (decision._tag !== "Later") return decision
+    return {
+      _tag: "Later",
+      handle: this.cancellations.register(decision.key, true),
+      delay: Effect.zipRight(
+        Effect.sleep(decision.after),
+        Effect.sync(() => this.throttles.open(fx.id, fx.duration, this.host.clock.unsafeCurrentTimeMillis()))
+      )
+    }
+  }
+
+  // ---------------------------------------------------------------------------
+  // inside fibers
+  // ---------------------------------------------------------------------------
+
+  /** Runs an `Fx` in the current fiber, feeding produced actions back into `run`'s task. */
+  interpret(fx: Fx.Fx<A, R>, run: Run<A>): Effect.Effect<void, never, R> {
+    switch (fx._tag) {
+      case "None":
+      case "Send":
+      case "Cancel":
+        return Effect.suspend(() => {
+          if (!run.alive) return Effect.void
+          this.start(fx, run.task, run.span, run.cause)
+          return this.host.actions.mustWait ? this.host.actions.awaitRoom : Effect.void
+        })
+      case "Parallel":
+        return Effect.suspend(() => {
+          this.executed("parallel")
+          return Effect.forEach(fx.fxs, (branch) => this.interpret(branch, run), {
+            concurrency: "unbounded",
+            discard: true
+          })
+        })
+      case "Sequential":
+        return Effect.suspend(() => {
+          this.executed("sequential")
+          return Effect.forEach(fx.fxs, (step) => {
+            const stepTask = new TaskNode(run.task, run.cause)
+            return Effect.zipRight(this.interpret(step, run.withTask(stepTask)), stepTask.awaitDone())
+          }, { discard: true })
+        })
+      case "Cancellable":
+      case "Debounce":
+        return Effect.suspend(() => {
+          this.executed(fx._tag === "Cancellable" ? "cancellable" : "debounce")
+          return this.runUnder(run.takePrepared(fx) ?? this.register(fx), this.delayOf(fx), fx.fx, run)
+        })
+      case "Throttle":
+        return Effect.suspend(() => {
+          this.executed("throttle")
+          const decision = this.decide(fx)
+          return decision._tag === "Run"
+            ? this.interpret(fx.fx, run)
+            : decision._tag === "Later"
+            ? this.runUnder(decision.handle, decision.delay, fx.fx, run)
+            : Effect.void
+        })
+      case "Timeout":
+        return fx.mode === "deadline"
+          ? Effect.suspend(() => {
+            this.executed("timeout")
+            return Effect.timeoutOption(this.interpret(fx.fx, run), fx.duration).pipe(
+              Effect.flatMap((finished) => {
+                if (Option.isSome(finished)) return Effect.void
+                this.markTimedOut(fx, run)
+                return Option.isSome(fx.onTimeout) ? this.feed(fx.onTimeout.value, run) : Effect.void
+              })
+            )
+          })
+              : this.leaf("timeout", run, (span) => this.runStream(this.streams.of(fx, run), run.withSpan(span), span))
+      case "Batch":
+      case "RateLimit":
+        return this.leaf(
+          fx._tag === "Batch" ? "batch" : "rate_limit",
+          run,
+          (span) => this.runStream(this.streams.of(fx, run), run.withSpan(span), span)
+        )
+      case "Future":
+        return this.leaf("future", run, (span) =>
+          Effect.flatMap(fx.effect, (result) =>
+            Option.isSome(result) ? this.feed(result.value, run.withSpan(span)) : Effect.void))
+      case "Delay":
+        return this.leaf("delay", run, (span) =>
+          Effect.zipRight(Effect.sleep(fx.duration), this.feed(fx.action, run.withSpan(span))))
+      case "Stream":
+        return this.leaf("stream", run, (span) => this.runStream(fx.stream, run.withSpan(span), span))
+    }
+  }
+
+  /** Runs `inner` in a child fiber under a cancellation handle, after `delay` if given, and waits for it. */
+  private runUnder(
+    handle: CancelHandle,
+    delay: Effect.Effect<void> | undefined,
+    inner: Fx.Fx<A, R>,
+    run: Run<A>
+  ): Effect.Effect<void, never, R> {
+    if (handle.cancelled) return Effect.void
+    const body = this.interpret(inner, run.under(handle))
+    return Effect.fork(delay === undefined ? body : Effect.zipRight(delay, body)).pipe(
+      Effect.flatMap((fiber) => {
+        handle.attach(fiber)
+        return Fiber.await(fiber)
+      }),
+      Effect.asVoid
+    )
+  }
+
+  /** Counts a timeout and marks the span; the caller delivers `onTimeout`. */
+  markTimedOut(fx: Fx.Timeout<A, R>, run: Run<A>): void {
+    this.host.metrics.timedOut()
+    if (run.span?._tag === "Span") {
+      run.span.event("timeout", this.host.clock.unsafeCurrentTimeNanos(), { "timeout.mode": fx.mode })
+    }
+  }
+
+  private runStream(stream: Stream.Stream<A, never, R>, run: Run<A>, span: Tracer.Span): Effect.Effect<void, never, R> {
+    let items = 0
+    return Stream.runForEach(stream, (action) => {
+      items++
+      this.host.metrics.streamItem()
+      if (items <= MAX_ITEM_EVENTS) span.event("stream.item", this.host.clock.unsafeCurrentTimeNanos(), { item: items })
+      return this.feed(action, run)
+    }).pipe(
+      Effect.ensuring(Effect.sync(() => {
+        span.attribute("stream.items", items)
+        this.host.metrics.streamEnded(items)
+      }))
+    )
+  }
+
+  /** Feeds one produced action back, unless its effect was cancelled; waits while a backpressuring subscriber is full. */
+  feed(action: A, run: Run<A>): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (!run.alive) return Effect.void
+      this.host.dispatch(action, run.task, run.span)
+      return this.host.actions.mustWait ? this.host.actions.awaitRoom : Effect.void
+    })
+  }
+
+  /**
+   * Wraps one effect that does work: counts it, gives it a span, and turns a defect into a report (log,
+   * metric, span attribute) so that it never reaches the store or sibling effects.
+   */
+  private leaf(
+    type: EffectType,
+    run: Run<A>,
+    body: (span: Tracer.Span) => Effect.Effect<void, never, R>
+  ): Effect.Effect<void, never, R> {
+    return Effect.suspend(() => {
+      this.executed(type)
+      return Effect.useSpan(
+        "store.effect",
+        {
+          ...(run.span === undefined ? {} : { parent: run.span }),
+          attributes: { "store.label": this.host.label, "effect.type": type, "action.tag": actionTag(run.cause) }
+        },
+        (span) => {
+          if (run.handle !== undefined) run.handle.span = span
+          return Effect.catchAllCause(body(span), (failure) => {
+            if (Cause.isInterruptedOnly(failure)) return Effect.failCause(failure)
+            this.host.metrics.effectDefect()
+            span.attribute("effect.defect", Cause.pretty(failure))
+            return Effect.logError(
+              `store "${this.host.label}": a ${type} effect started by ${actionTag(run.cause)} died`,
+              failure
+            )
+          })
+        }
+      )
+    })
+  }
+
+  executed(type: EffectType): void {
+    this.host.metrics.executed(type)
+  }
+}

@@ -1,0 +1,130 @@
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import { identity } from "effect/Function"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import type * as Fx from "../Fx.js"
+import type { CancelHandle } from "./cancel.js"
+import type { Run } from "./run.js"
+import type { Runner } from "./runner.js"
+
+/** The failure that ends a stream at its time limit; caught right away and turned into `onTimeout`. */
+class TimedOut {
+  readonly _tag = "TimedOut"
+}
+const timedOut = new TimedOut()
+
+/**
+ * Turns an `Fx` into the `Stream` of the actions it produces, for the combinators that work on items
+ * (`Fx.batch`, `Fx.rateLimit`, `Fx.idleTimeout`). Items are not fed back one by one inside these, so
+ * `Fx.sequential` steps here run one after another without waiting for fed-back effects.
+ *
+ * @internal
+ */
+export class StreamOf<A, R> {
+  constructor(private readonly runner: Runner<A, R>) {}
+
+  of(fx: Fx.Fx<A, R>, run: Run<A>): Stream.Stream<A, never, R> {
+    switch (fx._tag) {
+      case "None":
+        return Stream.empty
+      case "Send":
+        return Stream.fromIterable(fx.actions)
+      case "Future":
+        return Stream.filterMap(Stream.fromEffect(fx.effect), identity)
+      case "Stream":
+        return fx.stream
+      case "Delay":
+        return Stream.fromEffect(Effect.as(Effect.sleep(fx.duration), fx.action))
+      case "Parallel":
+        return Stream.mergeAll(fx.fxs.map((branch) => this.of(branch, run)), { concurrency: "unbounded" })
+      case "Sequential":
+        return Stream.flatMap(Stream.fromIterable(fx.fxs), (step) => this.of(step, run))
+      case "Cancel":
+        return Stream.execute(Effect.sync(() => this.runner.cancellations.cancel(fx.id)))
+      case "Cancellable":
+      case "Debounce":
+        return Stream.suspend(() =>
+          this.under(run.takePrepared(fx) ?? this.runner.register(fx), this.runner.delayOf(fx), fx.fx, run)
+        )
+      case "Throttle":
+        return Stream.suspend(() => {
+          const decision = this.runner.decide(fx)
+          return decision._tag === "Run"
+            ? this.of(fx.fx, run)
+            : decision._tag === "Later"
+            ? this.under(decision.handle, decision.delay, fx.fx, run)
+            : Stream.empty
+        })
+      case "Timeout":
+        return this.timeout(fx, run)
+      case "Batch":
+        return Stream.groupedWithin(this.of(fx.fx as Fx.Fx<any, R>, run), fx.size, fx.within).pipe(
+          Stream.map((items) => fx.toAction(Chunk.toReadonlyArray(items)))
+        )
+      case "RateLimit":
+        return this.rateLimit(fx, run)
+    }
+  }
+
+  /** The stream of `inner` under a cancellation handle: it ends when the handle is cancelled. */
+  private under(
+    handle: CancelHandle,
+    delay: Effect.Effect<void> | undefined,
+    inner: Fx.Fx<A, R>,
+    run: Run<A>
+  ): Stream.Stream<A, never, R> {
+    if (handle.cancelled) return Stream.empty
+    const items = this.of(inner, run.under(handle))
+    return (delay === undefined ? items : Stream.concat(Stream.execute(delay), items)).pipe(
+      Stream.interruptWhen(handle.cancelled$),
+      Stream.ensuring(Effect.sync(() => handle.release()))
+    )
+  }
+
+  private timeout(fx: Fx.Timeout<A, R>, run: Run<A>): Stream.Stream<A, never, R> {
+    const items = this.of(fx.fx, run)
+    const limited: Stream.Stream<A, TimedOut, R> = fx.mode === "deadline"
+      ? Stream.interruptWhen(items, Effect.zipRight(Effect.sleep(fx.duration), Effect.fail(timedOut)))
+      : Stream.timeoutFail(items, () => timedOut, fx.duration)
+    return Stream.catchAll(limited, () =>
+      Stream.suspend(() => {
+        this.runner.markTimedOut(fx, run)
+        return Option.isSome(fx.onTimeout) ? Stream.succeed(fx.onTimeout.value) : Stream.empty
+      }))
+  }
+
+  /** Per-item rate limiting: chunks are split first, because `Stream.throttle` counts chunks. */
+  private rateLimit(fx: Fx.RateLimit<A, R>, run: Run<A>): Stream.Stream<A, never, R> {
+    return Stream.suspend(() => {
+      let pulled = 0
+      let passed = 0
+      let reported = 0
+      const reportDropped = () => {
+        const dropped = pulled - passed - reported
+        if (dropped > 0) {
+          reported += dropped
+          this.runner.host.metrics.streamItemsDropped(dropped)
+        }
+      }
+      return this.of(fx.fx, run).pipe(
+        Stream.rechunk(1),
+        Stream.tap(() => Effect.sync(() => pulled++)),
+        Stream.throttle({
+          cost: Chunk.size,
+          units: fx.units,
+          duration: fx.per,
+          burst: fx.burst,
+          strategy: fx.strategy
+        }),
+        Stream.tap(() =>
+          Effect.sync(() => {
+            passed++
+            reportDropped()
+          })
+        ),
+        Stream.ensuring(Effect.sync(reportDropped))
+      )
+    })
+  }
+}

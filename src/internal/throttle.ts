@@ -1,0 +1,39 @@
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as MutableHashMap from "effect/MutableHashMap"
+import * as Option from "effect/Option"
+
+/** @internal */
+export type ThrottleDecision =
+  | { readonly _tag: "Run" }
+  | { readonly _tag: "Drop" }
+  | { readonly _tag: "Later"; readonly after: Duration.Duration; readonly key: unknown }
+
+const run: ThrottleDecision = { _tag: "Run" }
+const drop: ThrottleDecision = { _tag: "Drop" }
+
+/**
+ * Throttle windows per id, one store's worth. A window opens when an effect starts and lasts `duration`;
+ * the store's `Clock` gives the time, so `TestClock` drives it.
+ *
+ * @internal
+ */
+export class ThrottleWindows {
+  private readonly windowEnds = MutableHashMap.empty<unknown, number>()
+
+  decide(id: unknown, duration: Duration.DurationInput, latest: boolean, nowMillis: number): ThrottleDecision {
+    const end = MutableHashMap.get(this.windowEnds, id)
+    if (Option.isNone(end) || nowMillis >= end.value) {
+      this.open(id, duration, nowMillis)
+      return run
+    }
+    // The pending "latest" effect lives under its own cancellation key, so a newer one replaces it.
+    return latest
+      ? { _tag: "Later", after: Duration.millis(end.value - nowMillis), key: Data.tuple("Fx.throttle", id) }
+      : drop
+  }
+
+  open(id: unknown, duration: Duration.DurationInput, nowMillis: number): void {
+    MutableHashMap.set(this.windowEnds, id, nowMillis + Duration.toMillis(duration))
+  }
+}
