@@ -38,3 +38,10 @@ export * as StoreError from "./StoreError.js"
  * @since 0.1.0
  */
 export * as StoreMetrics from "./StoreMetrics.js"
+
+/**
+ * The exhaustive test store.
+ *
+ * @since 0.1.0
+ */
+export * as TestStore from "./TestStore.js"

@@ -27,7 +27,8 @@ export interface Host<A> {
   readonly actions: Hub<A>
   readonly clock: Clock.Clock
   readonly fork: Fork
-  dispatch(action: A, task: TaskNode, span: Tracer.AnySpan | undefined): void
+  /** Where actions produced by effects go: reduced at once in production, held by the TestStore. */
+  feedback(action: A, task: TaskNode, span: Tracer.AnySpan | undefined): void
 }
 
 /** @internal */
@@ -66,7 +67,7 @@ export class Runner<A, R> {
         return this.executed("none")
       case "Send":
         this.executed("send")
-        for (const action of fx.actions) this.host.dispatch(action, task, span)
+        for (const action of fx.actions) this.host.feedback(action, task, span)
         return
       case "Parallel":
         this.executed("parallel")
@@ -301,7 +302,7 @@ export class Runner<A, R> {
   feed(action: A, run: Run<A>): Effect.Effect<void> {
     return Effect.suspend(() => {
       if (!run.alive) return Effect.void
-      this.host.dispatch(action, run.task, run.span)
+      this.host.feedback(action, run.task, run.span)
       return this.host.actions.mustWait ? this.host.actions.awaitRoom : Effect.void
     })
   }

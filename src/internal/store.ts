@@ -71,6 +71,10 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A> {
     return Effect.sync(() => this.current)
   }
 
+  get stateNow(): S {
+    return this.current
+  }
+
   get changes(): Stream.Stream<S> {
     return Stream.unwrapScoped(this.states.subscribe(undefined, () => this.current))
   }
@@ -150,10 +154,20 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A> {
     Effect.suspend(() => this.states.close)
   )
 
+  /** Where effects' actions go; the TestStore replaces it to hold them until asserted. */
+  feedback: (action: A, task: TaskNode, span: Tracer.AnySpan | undefined) => void = (action, task, span) =>
+    this.dispatch(action, task, span)
+
   /** Actions that started the effects still running (for test tooling). */
   get runningEffectOrigins(): ReadonlyArray<unknown> {
     return this.root.startedBy()
   }
+
+  /** Interrupts every running effect (for test tooling). */
+  interruptEffects(): Effect.Effect<void> {
+    return this.root.interruptAll()
+  }
+
 
   // ---------------------------------------------------------------------------
   // reducing
@@ -206,9 +220,14 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A> {
 }
 
 /** @internal */
-export const make = <S, A, R = never>(
+export const make: <S, A, R = never>(
   options: Store.Options<S, A, R>
-): Effect.Effect<Store.Store<S, A>, never, Scope.Scope | R> =>
+) => Effect.Effect<Store.Store<S, A>, never, Scope.Scope | R> = (options) => makeImpl(options)
+
+/** @internal */
+export const makeImpl = <S, A, R = never>(
+  options: Store.Options<S, A, R>
+): Effect.Effect<StoreImpl<S, A, R>, never, Scope.Scope | R> =>
   Effect.gen(function*() {
     const fibers = yield* FiberSet.make<void, never>()
     const fork = yield* FiberSet.runtime(fibers)<R>()

@@ -1,0 +1,224 @@
+import * as Data from "effect/Data"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
+import type * as Scope from "effect/Scope"
+import * as TestServices from "effect/TestServices"
+import type * as Tracer from "effect/Tracer"
+import type * as Store from "../Store.js"
+import type * as TestStore from "../TestStore.js"
+import { diff, equals, show } from "./diff.js"
+import { actionTag } from "./runner.js"
+import { makeImpl, type StoreImpl } from "./store.js"
+import type { TaskNode } from "./task.js"
+
+/** @internal */
+export class TestStoreError extends Data.TaggedError("TestStoreError")<{
+  readonly reason: TestStore.FailureReason
+  readonly message: string
+}> {}
+
+interface Held<A> {
+  readonly action: A
+  readonly task: TaskNode
+  readonly span: Tracer.AnySpan | undefined
+}
+
+const DEFAULT_RECEIVE_TIMEOUT: Duration.DurationInput = "1 second"
+
+// Enough turns of the scheduler for effects that need no time to run to their next wait.
+const settle = Effect.repeatN(Effect.yieldNow(), 25)
+
+const fail = (reason: TestStore.FailureReason, lines: ReadonlyArray<string>) =>
+  Effect.fail(new TestStoreError({ reason, message: lines.join("\n") }))
+
+const describeMatcher = (matcher: unknown): string =>
+  typeof matcher === "function" ? "an action matching the predicate" : show(matcher)
+
+const matches = <A>(matcher: TestStore.Matcher<A>, action: A): boolean =>
+  typeof matcher === "function"
+    ? (matcher as (a: A) => boolean)(action)
+    : typeof matcher === "string"
+    ? action === matcher || actionTag(action) === matcher
+    : equals(matcher, action)
+
+/** @internal */
+export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
+  private readonly held: Array<Held<A>> = []
+  private arrival: Deferred.Deferred<void> | undefined
+  private finished = false
+  readonly exhaustive: boolean
+  private readonly receiveTimeout: Duration.DurationInput
+
+  constructor(readonly store: StoreImpl<S, A, R>, options: TestStore.Options<S, A, R>) {
+    this.exhaustive = (options.exhaustivity ?? "exhaustive") === "exhaustive"
+    this.receiveTimeout = options.receiveTimeout ?? DEFAULT_RECEIVE_TIMEOUT
+    store.feedback = (action, task, span) => {
+      this.held.push({ action, task, span })
+      if (this.arrival !== undefined) Deferred.unsafeDone(this.arrival, Exit.void)
+    }
+  }
+
+  get state(): Effect.Effect<S> {
+    return this.store.state
+  }
+
+  get received(): Effect.Effect<ReadonlyArray<A>> {
+    return Effect.sync(() => this.held.map((held) => held.action))
+  }
+
+  send(action: A, expected?: TestStore.Expectation<S>): Effect.Effect<Store.Task, TestStoreError> {
+    return Effect.gen(this, function*() {
+      if (this.held.length > 0) {
+        if (this.exhaustive) {
+          return yield* fail("UnassertedReceivedActions", [
+            `Must handle ${this.held.length} received action(s) before sending ${show(action)}:`,
+            ...this.held.map((held) => `  ${show(held.action)}`),
+            "Assert them with receive(...), or call skipReceivedActions()."
+          ])
+        }
+        this.reduceHeld(this.held.splice(0))
+      }
+      const before = this.store.stateNow
+      const task = yield* Effect.orDie(this.store.send(action))
+      yield* this.check(`sending ${show(action)}`, before, expected)
+      return task
+    })
+  }
+
+  receive(
+    matcher: TestStore.Matcher<A>,
+    expected?: TestStore.Expectation<S>,
+    options?: { readonly timeout?: Duration.DurationInput }
+  ): Effect.Effect<void, TestStoreError> {
+    return Effect.gen(this, function*() {
+      while (true) {
+        yield* this.awaitHeld(matcher, options?.timeout ?? this.receiveTimeout)
+        const next = this.held[0]!
+        if (matches(matcher, next.action)) {
+          this.held.shift()
+          const before = this.store.stateNow
+          this.reduceHeld([next])
+          return yield* this.check(`receiving ${show(next.action)}`, before, expected)
+        }
+        if (this.exhaustive) {
+          return yield* fail("UnexpectedReceivedAction", [
+            `Expected to receive ${describeMatcher(matcher)}, but received ${show(next.action)}.`,
+            ...(this.held.length > 1 ? ["Also waiting:", ...this.held.slice(1).map((h) => `  ${show(h.action)}`)] : [])
+          ])
+        }
+        // Non-exhaustive: actions the test does not care about are reduced on the way.
+        this.reduceHeld([this.held.shift()!])
+      }
+    })
+  }
+
+  finish(): Effect.Effect<void, TestStoreError> {
+    return Effect.gen(this, function*() {
+      yield* settle
+      this.finished = true
+      if (!this.exhaustive) {
+        this.reduceHeld(this.held.splice(0))
+        return yield* this.store.interruptEffects()
+      }
+      const problems: Array<string> = []
+      if (this.held.length > 0) {
+        problems.push(
+          `${this.held.length} received action(s) were never asserted:`,
+          ...this.held.map((held) => `  ${show(held.action)}`)
+        )
+      }
+      const running = this.store.runningEffectOrigins
+      if (running.length > 0) {
+        problems.push(
+          `${running.length} effect(s) still running, started by:`,
+          ...running.map((origin) => `  ${show(origin)}`),
+          "Advance the TestClock until they end, cancel them, or call skipInFlightEffects()."
+        )
+      }
+      if (problems.length > 0) {
+        yield* this.store.interruptEffects()
+        return yield* fail(this.held.length > 0 ? "UnassertedReceivedActions" : "EffectsStillRunning", problems)
+      }
+    })
+  }
+
+  get skipReceivedActions(): Effect.Effect<void> {
+    return Effect.sync(() => this.reduceHeld(this.held.splice(0)))
+  }
+
+  get skipInFlightEffects(): Effect.Effect<void> {
+    return this.store.interruptEffects()
+  }
+
+  /** The scope's finalizer: `finish` unless the test already did, or already failed. */
+  finalize(exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {
+    return this.finished || Exit.isFailure(exit) ? Effect.void : Effect.orDie(this.finish())
+  }
+
+  private reduceHeld(held: ReadonlyArray<Held<A>>): void {
+    for (const h of held) this.store.dispatch(h.action, h.task, h.span)
+  }
+
+  private awaitHeld(matcher: TestStore.Matcher<A>, timeout: Duration.DurationInput): Effect.Effect<void, TestStoreError> {
+    return Effect.suspend(() => {
+      if (this.held.length > 0) return Effect.void
+      const arrival = this.arrival = Deferred.unsafeMake<void>(FiberId.none)
+      // Real time, not the TestClock: effects waiting on the TestClock never wake by themselves.
+      const giveUp = TestServices.liveWith((live) => live.provide(Effect.sleep(timeout)))
+      return Effect.raceFirst(
+        Deferred.await(arrival),
+        Effect.zipRight(
+          giveUp,
+          fail("ReceiveTimeout", [
+            `Expected to receive ${describeMatcher(matcher)}, but no action arrived within ${
+              Duration.format(Duration.decode(timeout))
+            } of real time.`,
+            "Effects run on the TestClock: if the action comes after a delay, call TestClock.adjust(...) first.",
+            `Effects still running were started by: ${this.store.runningEffectOrigins.map(show).join(", ") || "(none)"}`
+          ])
+        )
+      ).pipe(Effect.ensuring(Effect.sync(() => this.arrival = undefined)))
+    })
+  }
+
+  private check(what: string, before: S, expected: TestStore.Expectation<S> | undefined): Effect.Effect<void, TestStoreError> {
+    return Effect.suspend(() => {
+      const after = this.store.stateNow
+      if (expected === undefined) {
+        if (!this.exhaustive || equals(before, after)) return Effect.void
+        return fail("UnexpectedStateChange", [
+          `State changed after ${what}, but no expectation was given:`,
+          "  (- before, + after)",
+          ...diff(before, after)
+        ])
+      }
+      // Non-exhaustive: the expectation is applied to the actual state, so only what it sets is checked.
+      const want = typeof expected === "function"
+        ? (expected as (s: S) => S)(this.exhaustive ? before : after)
+        : expected
+      if (equals(want, after)) return Effect.void
+      if (equals(before, after)) {
+        return fail("ExpectedStateChange", [
+          `Expected state to change after ${what}, but no change occurred:`,
+          "  (- expected, + actual)",
+          ...diff(want, after)
+        ])
+      }
+      return fail("StateMismatch", [`State after ${what} does not match:`, "  (- expected, + actual)", ...diff(want, after)])
+    })
+  }
+}
+
+/** @internal */
+export const make = <S, A, R = never>(
+  options: TestStore.Options<S, A, R>
+): Effect.Effect<TestStore.TestStore<S, A>, never, Scope.Scope | R> =>
+  Effect.gen(function*() {
+    const store = yield* makeImpl({ ...options, label: options.label ?? "test-store" })
+    const testStore = new TestStoreImpl(store, options)
+    yield* Effect.addFinalizer((exit) => testStore.finalize(exit))
+    return testStore
+  })
