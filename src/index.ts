@@ -45,3 +45,10 @@ export * as StoreMetrics from "./StoreMetrics.js"
  * @since 0.1.0
  */
 export * as TestStore from "./TestStore.js"
+
+/**
+ * Reducer-level test helpers: given/when/then, effect inspection, property tests.
+ *
+ * @since 0.1.0
+ */
+export * as ReducerTest from "./ReducerTest.js"
