@@ -5,7 +5,10 @@
  *
  * @since 0.1.0
  */
+import { dual } from "effect/Function"
+import * as Option from "effect/Option"
 import * as Fx from "./Fx.js"
+import * as compose from "./internal/compose.js"
 
 /**
  * @example
@@ -125,3 +128,243 @@ export const combine = <S, A, Rs extends ReadonlyArray<Reducer<S, A, any>>>(
   }
   return [next, Fx.merge(fxs)]
 }
+
+// -----------------------------------------------------------------------------
+// composition
+// -----------------------------------------------------------------------------
+
+/**
+ * How to read and replace a part of the parent state.
+ *
+ * @example
+ * ```ts
+ * import type { Reducer } from "composable-effect"
+ *
+ * type App = { readonly counter: number }
+ * const counter: Reducer.Lens<App, number> = { get: (s) => s.counter, set: (s, counter) => ({ ...s, counter }) }
+ * ```
+ * @since 0.1.0
+ * @category composition
+ */
+export interface Lens<in out P, in out C> {
+  readonly get: (parent: P) => C
+  readonly set: (parent: P, child: C) => P
+}
+
+/**
+ * How to find a child action inside a parent action, and wrap a child action back.
+ *
+ * @example
+ * ```ts
+ * import type { Reducer } from "composable-effect"
+ * import { Option } from "effect"
+ *
+ * type AppAction = { readonly _tag: "Counter"; readonly action: "inc" } | { readonly _tag: "Reset" }
+ * const counter: Reducer.Prism<AppAction, "inc"> = {
+ *   extract: (a) => a._tag === "Counter" ? Option.some(a.action) : Option.none(),
+ *   embed: (action) => ({ _tag: "Counter", action })
+ * }
+ * ```
+ * @since 0.1.0
+ * @category composition
+ */
+export interface Prism<in out PA, in out CA> {
+  readonly extract: (action: PA) => Option.Option<CA>
+  readonly embed: (action: CA) => PA
+}
+
+/**
+ * A lens on one field of an object state.
+ *
+ * @example
+ * ```ts
+ * import { Reducer } from "composable-effect"
+ *
+ * type App = { readonly counter: number; readonly title: string }
+ * const counter = Reducer.field<App, "counter">("counter")
+ * counter.set({ counter: 1, title: "t" }, 2) // { counter: 2, title: "t" }
+ * ```
+ * @since 0.1.0
+ * @category composition
+ */
+export const field = <P, K extends keyof P>(key: K): Lens<P, P[K]> => ({
+  get: (parent) => parent[key],
+  set: (parent, child) => ({ ...parent, [key]: child })
+})
+
+/**
+ * A prism for parent actions shaped `{ _tag, action }`, the usual way to embed a child's actions in a
+ * `Data.TaggedEnum`.
+ *
+ * @example
+ * ```ts
+ * import { Reducer } from "composable-effect"
+ *
+ * type AppAction = { readonly _tag: "Counter"; readonly action: "inc" | "dec" } | { readonly _tag: "Reset" }
+ * const counter = Reducer.tagged<AppAction, "Counter">("Counter")
+ * counter.embed("inc") // { _tag: "Counter", action: "inc" }
+ * ```
+ * @since 0.1.0
+ * @category composition
+ */
+export const tagged = <PA extends { readonly _tag: string }, T extends PA["_tag"]>(
+  tag: T
+): Prism<PA, Extract<PA, { readonly _tag: T }> extends { readonly action: infer CA } ? CA : never> => ({
+  extract: (action) => action._tag === tag ? Option.some((action as any).action) : Option.none(),
+  embed: (action) => ({ _tag: tag, action }) as unknown as PA
+})
+
+/**
+ * A prism for parent actions shaped `{ _tag, id, action }`, for `Reducer.forEach`.
+ *
+ * @example
+ * ```ts
+ * import { Reducer } from "composable-effect"
+ *
+ * type AppAction = { readonly _tag: "Row"; readonly id: string; readonly action: "toggle" } | { readonly _tag: "Add" }
+ * const row = Reducer.taggedElement<AppAction, "Row">("Row")
+ * row.embed("a", "toggle") // { _tag: "Row", id: "a", action: "toggle" }
+ * ```
+ * @since 0.1.0
+ * @category composition
+ */
+export const taggedElement = <PA extends { readonly _tag: string }, T extends PA["_tag"]>(
+  tag: T
+): ElementPrism<
+  PA,
+  Extract<PA, { readonly _tag: T }> extends { readonly id: infer K } ? K : never,
+  Extract<PA, { readonly _tag: T }> extends { readonly action: infer CA } ? CA : never
+> => ({
+  extract: (action) => action._tag === tag ? Option.some([(action as any).id, (action as any).action] as const) : Option.none(),
+  embed: (id, action) => ({ _tag: tag, id, action }) as unknown as PA
+})
+
+/**
+ * How to find `(element id, child action)` inside a parent action, and wrap them back.
+ *
+ * @example
+ * ```ts
+ * import type { Reducer } from "composable-effect"
+ * import { Option } from "effect"
+ *
+ * type AppAction = { readonly _tag: "Row"; readonly id: string; readonly action: "toggle" }
+ * const row: Reducer.ElementPrism<AppAction, string, "toggle"> = {
+ *   extract: (a) => Option.some([a.id, a.action] as const),
+ *   embed: (id, action) => ({ _tag: "Row", id, action })
+ * }
+ * ```
+ * @since 0.1.0
+ * @category composition
+ */
+export interface ElementPrism<in out PA, in out K, in out CA> {
+  readonly extract: (action: PA) => Option.Option<readonly [K, CA]>
+  readonly embed: (id: K, action: CA) => PA
+}
+
+/**
+ * A keyed collection of child states: a `ReadonlyMap`, a record, or an array of elements with an `id`
+ * (ids are compared with `===`).
+ *
+ * @example
+ * ```ts
+ * import type { Reducer } from "composable-effect"
+ *
+ * const rows: Reducer.Collection<string, { id: string; done: boolean }> = [{ id: "a", done: false }]
+ * ```
+ * @since 0.1.0
+ * @category composition
+ */
+export type Collection<K, C> = compose.Collection<K, C>
+
+/**
+ * Runs a child reducer on a part of the parent state, for the parent actions that carry a child action;
+ * the child's effects are mapped back into parent actions. Combine it with the parent's own reducer.
+ *
+ * @example
+ * ```ts
+ * import { Fx, Reducer } from "composable-effect"
+ *
+ * type App = { readonly counter: number }
+ * type AppAction = { readonly _tag: "Counter"; readonly action: "inc" }
+ * const counter = Reducer.fromState((n: number, _: "inc") => n + 1)
+ * const app = Reducer.scope(counter, { state: Reducer.field<App, "counter">("counter"), action: Reducer.tagged<AppAction, "Counter">("Counter") })
+ * ```
+ * @since 0.1.0
+ * @category composition
+ */
+export const scope: <PS, PA, CS, CA, R>(
+  child: Reducer<CS, CA, R>,
+  options: { readonly state: Lens<PS, CS>; readonly action: Prism<PA, CA> }
+) => Reducer<PS, PA, R> = compose.scope
+
+/**
+ * Adds an optional child to a parent reducer. For a child action the child runs first (while its state
+ * is present), then the parent; when the parent makes the child state absent, the child's running effects
+ * are cancelled. A child action arriving while the child is absent is reported (a warning log and the
+ * `store.actions.unhandled` metric), not silently dropped.
+ *
+ * @example
+ * ```ts
+ * import { Fx, Reducer } from "composable-effect"
+ * import { pipe } from "effect"
+ *
+ * type App = { readonly detail: number | undefined }
+ * type AppAction = { readonly _tag: "Open" } | { readonly _tag: "Close" } | { readonly _tag: "Detail"; readonly action: "inc" }
+ * const app = pipe(
+ *   Reducer.fromState((s: App, a: AppAction) => a._tag === "Open" ? { detail: 0 } : a._tag === "Close" ? { detail: undefined } : s),
+ *   Reducer.ifLet(Reducer.fromState((n: number, _: "inc") => n + 1), {
+ *     state: Reducer.field<App, "detail">("detail"),
+ *     action: Reducer.tagged<AppAction, "Detail">("Detail")
+ *   })
+ * )
+ * ```
+ * @since 0.1.0
+ * @category composition
+ */
+export const ifLet: {
+  <PS, PA, CS, CA, R2>(
+    child: Reducer<CS, CA, R2>,
+    options: { readonly state: Lens<PS, CS | undefined>; readonly action: Prism<PA, CA> }
+  ): <R>(parent: Reducer<PS, PA, R>) => Reducer<PS, PA, R | R2>
+  <PS, PA, R, CS, CA, R2>(
+    parent: Reducer<PS, PA, R>,
+    child: Reducer<CS, CA, R2>,
+    options: { readonly state: Lens<PS, CS | undefined>; readonly action: Prism<PA, CA> }
+  ): Reducer<PS, PA, R | R2>
+} = dual(3, compose.ifLet)
+
+/**
+ * Adds a collection of children keyed by id. A child action runs the child reducer on its element (then
+ * the parent runs); each element's effects are cancelled when the parent removes the element; an action
+ * for a missing id is reported (a warning log and the `store.actions.unhandled` metric).
+ *
+ * @example
+ * ```ts
+ * import { Reducer } from "composable-effect"
+ * import { pipe } from "effect"
+ *
+ * type Row = { readonly id: string; readonly done: boolean }
+ * type App = { readonly rows: ReadonlyArray<Row> }
+ * type AppAction = { readonly _tag: "Row"; readonly id: string; readonly action: "toggle" } | { readonly _tag: "Clear" }
+ * const app = pipe(
+ *   Reducer.fromState((s: App, a: AppAction) => a._tag === "Clear" ? { rows: [] } : s),
+ *   Reducer.forEach(Reducer.fromState((row: Row, _: "toggle") => ({ ...row, done: !row.done })), {
+ *     state: Reducer.field<App, "rows">("rows"),
+ *     action: Reducer.taggedElement<AppAction, "Row">("Row")
+ *   })
+ * )
+ * ```
+ * @since 0.1.0
+ * @category composition
+ */
+export const forEach: {
+  <PS, PA, K, CS, CA, R2, C extends Collection<K, CS>>(
+    child: Reducer<CS, CA, R2>,
+    options: { readonly state: Lens<PS, C>; readonly action: ElementPrism<PA, K, CA> }
+  ): <R>(parent: Reducer<PS, PA, R>) => Reducer<PS, PA, R | R2>
+  <PS, PA, R, K, CS, CA, R2, C extends Collection<K, CS>>(
+    parent: Reducer<PS, PA, R>,
+    child: Reducer<CS, CA, R2>,
+    options: { readonly state: Lens<PS, C>; readonly action: ElementPrism<PA, K, CA> }
+  ): Reducer<PS, PA, R | R2>
+} = dual(3, compose.forEach as any)

@@ -21,6 +21,45 @@ import type { ShutdownTimeoutError, StoreShutdownError, WaitTimeoutError } from 
 // -----------------------------------------------------------------------------
 
 /**
+ * What a feature needs of a store: its state, its changes and a way to send actions. A `Store` is a view
+ * of itself; `scope` narrows a view to a child feature, for UI layers and for handing a feature only what
+ * it needs.
+ *
+ * @example
+ * ```ts
+ * import { Reducer, Store } from "composable-effect"
+ * import { Effect } from "effect"
+ *
+ * type App = { readonly counter: number }
+ * type AppAction = { readonly _tag: "Counter"; readonly action: "inc" }
+ * const program = Effect.gen(function*() {
+ *   const store = yield* Store.make({
+ *     initialState: { counter: 0 },
+ *     reducer: Reducer.fromState((s: App, _: AppAction) => ({ counter: s.counter + 1 }))
+ *   })
+ *   const counter: Store.View<number, "inc"> = store.scope({
+ *     state: (s) => s.counter,
+ *     action: (action: "inc") => ({ _tag: "Counter", action }) as const
+ *   })
+ *   yield* counter.send("inc")
+ *   return yield* counter.state // 1
+ * }).pipe(Effect.scoped)
+ * ```
+ * @since 0.1.0
+ * @category models
+ */
+export interface View<in out S, in out A> {
+  /** The current (projected) state. */
+  readonly state: Effect.Effect<S>
+  /** The current state, then each change: by reference for a store, by Effect equality for a scoped view. */
+  readonly changes: Stream.Stream<S>
+  /** Sends an action (embedded into the parent's actions for a scoped view). */
+  send(action: A): Effect.Effect<Task, StoreShutdownError>
+  /** A child view: `state` projects the child state, `action` embeds a child action into this view's. */
+  scope<C, CA>(options: { readonly state: (state: S) => C; readonly action: (action: CA) => A }): View<C, CA>
+}
+
+/**
  * A running store.
  *
  * @example
@@ -37,7 +76,7 @@ import type { ShutdownTimeoutError, StoreShutdownError, WaitTimeoutError } from 
  * @since 0.1.0
  * @category models
  */
-export interface Store<in out S, in out A> {
+export interface Store<in out S, in out A> extends View<S, A> {
   /** The label that tells this store's metrics and spans apart from other stores'. */
   readonly label: string
   /** The current state; never torn, since reducing is synchronous. */

@@ -18,6 +18,7 @@ import { Hub } from "./hub.js"
 import { StoreMetrics } from "./metrics.js"
 import { actionTag, type Fork, type Host, Runner } from "./runner.js"
 import { TaskNode } from "./task.js"
+import { ViewImpl } from "./view.js"
 
 const DEFAULT_SHUTDOWN_TIMEOUT: Duration.DurationInput = "10 seconds"
 
@@ -95,6 +96,10 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A> {
           return this.actions.mustWait ? Effect.as(this.actions.awaitRoom, task) : Effect.succeed(task)
         })
     )
+  }
+
+  scope<C, CA>(options: { readonly state: (state: S) => C; readonly action: (action: CA) => A }): Store.View<C, CA> {
+    return new ViewImpl<C, CA>(this, options.state, options.action)
   }
 
   subscribe(options?: Store.SubscribeOptions): Effect.Effect<Stream.Stream<A>, never, Scope.Scope> {

@@ -1,0 +1,138 @@
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Fx from "../Fx.js"
+import type * as Reducer from "../Reducer.js"
+
+/** @internal */
+export const unhandledChildActions = Metric.counter("store.actions.unhandled", {
+  description: "Child actions that arrived while their child state was absent (ifLet) or missing (forEach)",
+  incremental: true
+})
+
+/**
+ * The effect a reducer returns to report a child action it could not route: logged and counted when the
+ * store runs it, never silently dropped. It feeds nothing back.
+ */
+const reportUnhandled = (combinator: "ifLet" | "forEach", action: unknown, detail: string): Fx.Fx<never> =>
+  Fx.futureOption(
+    Effect.logWarning(`Reducer.${combinator}: ${detail}; the action was not reduced by the child`).pipe(
+      Effect.annotateLogs({ action: safeShow(action) }),
+      Effect.zipRight(Metric.increment(Metric.tagged(unhandledChildActions, "combinator", combinator))),
+      Effect.as(Option.none<never>())
+    )
+  )
+
+const safeShow = (u: unknown): string => {
+  try {
+    return JSON.stringify(u) ?? String(u)
+  } catch {
+    return String(u)
+  }
+}
+
+/** @internal */
+export const scope = <PS, PA, CS, CA, R>(
+  child: Reducer.Reducer<CS, CA, R>,
+  options: { readonly state: Reducer.Lens<PS, CS>; readonly action: Reducer.Prism<PA, CA> }
+): Reducer.Reducer<PS, PA, R> =>
+(parent, action) => {
+  const childAction = options.action.extract(action)
+  if (Option.isNone(childAction)) return [parent, Fx.none]
+  const [next, fx] = child(options.state.get(parent), childAction.value)
+  return [options.state.set(parent, next), Fx.map(fx, options.action.embed)]
+}
+
+/** @internal */
+export const ifLet = <PS, PA, R, CS, CA, R2>(
+  parent: Reducer.Reducer<PS, PA, R>,
+  child: Reducer.Reducer<CS, CA, R2>,
+  options: { readonly state: Reducer.Lens<PS, CS | undefined>; readonly action: Reducer.Prism<PA, CA> }
+): Reducer.Reducer<PS, PA, R | R2> => {
+  // One cancellation id per ifLet: the child's effects, cancelled together when the child goes away.
+  const effectsId = Data.tuple("Reducer.ifLet", {})
+  return (state, action) => {
+    const fxs: Array<Fx.Fx<PA, R | R2>> = []
+    let current = state
+    const childAction = options.action.extract(action)
+    if (Option.isSome(childAction)) {
+      const childState = options.state.get(current)
+      if (childState === undefined) {
+        fxs.push(reportUnhandled("ifLet", childAction.value, "a child action arrived while the child state is absent"))
+      } else {
+        const [next, fx] = child(childState, childAction.value)
+        current = options.state.set(current, next)
+        fxs.push(Fx.cancellable(Fx.map(fx, options.action.embed), effectsId))
+      }
+    }
+    const [next, fx] = parent(current, action)
+    fxs.push(fx)
+    if (options.state.get(current) !== undefined && options.state.get(next) === undefined) fxs.push(Fx.cancel(effectsId))
+    return [next, Fx.merge(fxs)]
+  }
+}
+
+/** A keyed collection: a `ReadonlyMap`, a record, or an array of elements with an `id`. @internal */
+export type Collection<K, C> = ReadonlyMap<K, C> | Readonly<Record<string, C>> | ReadonlyArray<C & { readonly id: K }>
+
+const lookup = <K, C>(collection: Collection<K, C>, id: K): C | undefined => {
+  if (collection instanceof Map) return collection.get(id)
+  if (Array.isArray(collection)) return collection.find((element) => element.id === id)
+  return (collection as Record<string, C>)[id as string]
+}
+
+const update = <K, C>(collection: Collection<K, C>, id: K, element: C): Collection<K, C> => {
+  if (collection instanceof Map) return new Map(collection).set(id, element)
+  if (Array.isArray(collection)) return collection.map((e) => e.id === id ? element : e) as ReadonlyArray<C & { id: K }>
+  return { ...(collection as Record<string, C>), [id as string]: element }
+}
+
+const keysOf = <K, C>(collection: Collection<K, C>): Iterable<K> => {
+  if (collection instanceof Map) return collection.keys()
+  if (Array.isArray(collection)) return collection.map((element) => element.id)
+  return Object.keys(collection) as Array<K>
+}
+
+/** @internal */
+export const forEach = <PS, PA, R, K, CS, CA, R2>(
+  parent: Reducer.Reducer<PS, PA, R>,
+  child: Reducer.Reducer<CS, CA, R2>,
+  options: {
+    readonly state: Reducer.Lens<PS, Collection<K, CS>>
+    readonly action: {
+      readonly extract: (action: PA) => Option.Option<readonly [K, CA]>
+      readonly embed: (id: K, action: CA) => PA
+    }
+  }
+): Reducer.Reducer<PS, PA, R | R2> => {
+  // Each element's effects run under (token, element id), so removing the element cancels exactly them.
+  const token = {}
+  const effectsId = (id: K) => Data.tuple("Reducer.forEach", token, id)
+  return (state, action) => {
+    const fxs: Array<Fx.Fx<PA, R | R2>> = []
+    let current = state
+    const hit = options.action.extract(action)
+    if (Option.isSome(hit)) {
+      const [id, childAction] = hit.value
+      const collection = options.state.get(current)
+      const element = lookup(collection, id)
+      if (element === undefined) {
+        fxs.push(reportUnhandled("forEach", childAction, `no element with id ${safeShow(id)}`))
+      } else {
+        const [next, fx] = child(element, childAction)
+        current = options.state.set(current, update(collection, id, next))
+        fxs.push(Fx.cancellable(Fx.map(fx, (a) => options.action.embed(id, a)), effectsId(id)))
+      }
+    }
+    const [next, fx] = parent(current, action)
+    fxs.push(fx)
+    const before = options.state.get(current)
+    const after = options.state.get(next)
+    if (before !== after) {
+      const remaining = new Set(keysOf(after))
+      for (const id of keysOf(before)) if (!remaining.has(id)) fxs.push(Fx.cancel(effectsId(id)))
+    }
+    return [next, Fx.merge(fxs)]
+  }
+}
