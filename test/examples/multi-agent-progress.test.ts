@@ -62,7 +62,10 @@ describe("examples/multi-agent-progress", () => {
         expect(percents.at(-1)).toBe(100)
         percents.slice(1).forEach((percent, i) => expect(percent).toBeGreaterThan(percents[i]!))
         const finishedAt = actions.findIndex((a) => a._tag === "Finished" && a.agent === plan.name)
-        const lastProgressAt = actions.findLastIndex((a) => a._tag === "Progress" && a.agent === plan.name)
+        const lastProgressAt = actions.reduce(
+          (last, a, i) => (a._tag === "Progress" && a.agent === plan.name ? i : last),
+          -1
+        )
         expect(finishedAt).toBeGreaterThan(lastProgressAt)
       }
       // Replaying the actions through the reducer: no state ever shows an agent going backwards.
