@@ -91,7 +91,7 @@ const runAgent = (plan: AgentPlan): Fx.Fx<Action> =>
 
 const updateAgent = (state: State, name: string, f: (agent: AgentState) => AgentState): State => {
   const agents = state.agents.map((agent) => (agent.name === name ? f(agent) : agent))
-  // The run is over when no agent is still working: that is the state `main` and the tests wait for.
+  // The run is over when no agent is still working (finished or failed): the "all done" state.
   const phase = agents.every((agent) => agent.status !== "working") ? "done" : "running"
   return { phase, agents }
 }
