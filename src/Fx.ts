@@ -73,7 +73,7 @@ export declare namespace Fx {
    * ```
    * @since 0.1.0
    */
-  export type Action<T> = T extends Fx<infer A, any> ? A : never
+  export type Action<T> = [T] extends [Fx<infer A, any>] ? A : never
   /**
    * The services an `Fx` needs.
    *
@@ -85,7 +85,7 @@ export declare namespace Fx {
    * ```
    * @since 0.1.0
    */
-  export type Context<T> = T extends Fx<any, infer R> ? R : never
+  export type Context<T> = [T] extends [Fx<any, infer R>] ? R : never
 }
 
 /**
@@ -555,10 +555,10 @@ export const merge: <A, R>(fxs: ReadonlyArray<Fx<A, R>>) => Fx<A, R> = internal.
  * @since 0.1.0
  * @category constructors
  */
-export const attempt: <X, E, R, A>(
+export const attempt: <X, E, R, A1, A2>(
   effect: Effect.Effect<X, E, R>,
-  handlers: { readonly onSuccess: (value: X) => A; readonly onFailure: (error: E) => A }
-) => Fx<A, R> = internal.attempt
+  handlers: { readonly onSuccess: (value: X) => A1; readonly onFailure: (error: E) => A2 }
+) => Fx<A1 | A2, R> = internal.attempt
 
 /**
  * Runs a `Stream` that may fail: each item becomes an action, a failure becomes one last action, and
@@ -579,14 +579,14 @@ export const attempt: <X, E, R, A>(
  * @since 0.1.0
  * @category constructors
  */
-export const attemptStream: <X, E, R, A>(
+export const attemptStream: <X, E, R, A1, A2, A3 = never>(
   stream: EffectStream.Stream<X, E, R>,
   handlers: {
-    readonly onItem: (item: X) => A
-    readonly onFailure: (error: E) => A
-    readonly onEnd?: () => A
+    readonly onItem: (item: X) => A1
+    readonly onFailure: (error: E) => A2
+    readonly onEnd?: () => A3
   }
-) => Fx<A, R> = internal.attemptStream
+) => Fx<A1 | A2 | A3, R> = internal.attemptStream
 
 // -----------------------------------------------------------------------------
 // combinators

@@ -7,6 +7,7 @@
  */
 import * as Metric from "effect/Metric"
 import * as MetricLabel from "effect/MetricLabel"
+import * as compose from "./internal/compose.js"
 import * as internal from "./internal/metrics.js"
 
 /**
@@ -37,6 +38,65 @@ export const effectsExecuted = internal.effectsExecuted
  * @category metrics
  */
 export const effectDefects = internal.effectDefects
+
+/**
+ * `store.effects.cancelled`: effects cancelled by `Fx.cancel`, cancel-in-flight, or a newer debounce.
+ *
+ * @example
+ * ```ts
+ * import { StoreMetrics } from "composable-effect"
+ *
+ * const cancelled = StoreMetrics.forStore(StoreMetrics.effectsCancelled, "chat")
+ * ```
+ * @since 0.1.0
+ * @category metrics
+ */
+export const effectsCancelled = internal.effectsCancelled
+
+/**
+ * `store.effects.timed_out`: effects ended by `Fx.timeout` or `Fx.idleTimeout`.
+ *
+ * @example
+ * ```ts
+ * import { StoreMetrics } from "composable-effect"
+ *
+ * const timedOut = StoreMetrics.forStore(StoreMetrics.effectsTimedOut, "chat")
+ * ```
+ * @since 0.1.0
+ * @category metrics
+ */
+export const effectsTimedOut = internal.effectsTimedOut
+
+/**
+ * `store.stream_items.dropped`: items `Fx.rateLimit` with `strategy: "enforce"` dropped.
+ *
+ * @example
+ * ```ts
+ * import { StoreMetrics } from "composable-effect"
+ *
+ * const dropped = StoreMetrics.forStore(StoreMetrics.streamItemsDropped, "chat")
+ * ```
+ * @since 0.1.0
+ * @category metrics
+ */
+export const streamItemsDropped = internal.streamItemsDropped
+
+/**
+ * `store.actions.unhandled`: child actions `Reducer.ifLet` / `Reducer.forEach` could not route (child
+ * absent, element missing), tagged `combinator`. Recorded by the effect the reducer returns, so it is not
+ * tagged with a store label.
+ *
+ * @example
+ * ```ts
+ * import { StoreMetrics } from "composable-effect"
+ * import { Metric } from "effect"
+ *
+ * const unhandled = Metric.value(Metric.tagged(StoreMetrics.actionsUnhandled, "combinator", "forEach"))
+ * ```
+ * @since 0.1.0
+ * @category metrics
+ */
+export const actionsUnhandled = compose.unhandledChildActions
 
 /**
  * `store.stream_items.processed`: items pulled from stream effects (counter).

@@ -217,23 +217,23 @@ export const map = <A, R, B>(self: Fx.Fx<A, R>, f: (a: A) => B): Fx.Fx<B, R> => 
 }
 
 /** @internal */
-export const attempt = <X, E, R, A>(
+export const attempt = <X, E, R, A1, A2>(
   effect: Effect.Effect<X, E, R>,
-  handlers: { readonly onSuccess: (value: X) => A; readonly onFailure: (error: E) => A }
-): Fx.Fx<A, R> => future(Effect.match(effect, handlers))
+  handlers: { readonly onSuccess: (value: X) => A1; readonly onFailure: (error: E) => A2 }
+): Fx.Fx<A1 | A2, R> => future(Effect.match(effect, handlers))
 
 /** @internal */
-export const attemptStream = <X, E, R, A>(
+export const attemptStream = <X, E, R, A1, A2, A3 = never>(
   source: Stream.Stream<X, E, R>,
   handlers: {
-    readonly onItem: (item: X) => A
-    readonly onFailure: (error: E) => A
-    readonly onEnd?: () => A
+    readonly onItem: (item: X) => A1
+    readonly onFailure: (error: E) => A2
+    readonly onEnd?: () => A3
   }
-): Fx.Fx<A, R> => {
-  const items = Stream.map(source, handlers.onItem)
+): Fx.Fx<A1 | A2 | A3, R> => {
+  const items = Stream.map(source, (item): A1 | A2 | A3 => handlers.onItem(item))
   const ended = handlers.onEnd === undefined ? items : Stream.concat(items, Stream.sync(handlers.onEnd))
-  return stream(Stream.catchAll(ended, (error) => Stream.succeed(handlers.onFailure(error))))
+  return stream(Stream.catchAll(ended, (error) => Stream.succeed<A1 | A2 | A3>(handlers.onFailure(error))))
 }
 
 /** @internal */

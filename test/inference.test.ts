@@ -1,0 +1,48 @@
+/**
+ * Type inference of the Fx constructors in a typed reducer: these compile only if mixed action variants
+ * (Data.TaggedEnum constructors) flow through Fx.parallel / attempt / attemptStream without annotations.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Data, Effect, Stream } from "effect"
+import { Fx, Reducer, ReducerTest } from "../src/index.js"
+
+type Action = Data.TaggedEnum<{ Go: {}; Tok: { readonly text: string }; Err: { readonly e: string }; End: {} }>
+const Action = Data.taggedEnum<Action>()
+
+const reducer = Reducer.make((count: number, action: Action) =>
+  action._tag === "Go"
+    ? [
+      count,
+      Fx.parallel(
+        Fx.attemptStream(Stream.make("a"), {
+          onItem: (text) => Action.Tok({ text }),
+          onFailure: (e) => Action.Err({ e: String(e) }),
+          onEnd: () => Action.End()
+        }),
+        Fx.attempt(Effect.succeed("x"), { onSuccess: (text) => Action.Tok({ text }), onFailure: () => Action.End() }),
+        Fx.delay("1 second", Action.End()),
+        Fx.stream(Stream.make(Action.Go())).pipe(Fx.cancellable("x")),
+        Fx.sequential(Fx.send(Action.Go()), Fx.timeout(Fx.stream(Stream.never), "1 second", { onTimeout: Action.End() }))
+      )
+    ]
+    : [count + 1, Fx.none]
+)
+
+describe("inference", () => {
+  it("a typed reducer returns mixed variants through every constructor", () => {
+    const { summary } = ReducerTest.reduce(reducer, 0, Action.Go())
+    expect(summary.parallelBranches).toBe(5)
+    expect(summary.kinds).toEqual([
+      "Parallel",
+      "Stream",
+      "Future",
+      "Delay",
+      "Cancellable",
+      "Stream",
+      "Sequential",
+      "Send",
+      "Timeout",
+      "Stream"
+    ])
+  })
+})
