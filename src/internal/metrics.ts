@@ -1,6 +1,11 @@
 import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
+import type * as MetricHook from "effect/MetricHook"
+import * as MetricKey from "effect/MetricKey"
 import * as MetricLabel from "effect/MetricLabel"
+
+/** One reduction in this many is timed for `store.reducer.duration`. @internal */
+export const REDUCER_TIMING_SAMPLE = 16
 
 /** @internal */
 export type EffectType =
@@ -36,47 +41,65 @@ const effectTypes: ReadonlyArray<EffectType> = [
   "throttle"
 ]
 
-const counter = (name: string, description: string) =>
-  Metric.counter(name, { description, incremental: true })
+// Metrics are defined by their keys, so a store can resolve its own tagged hooks once (see StoreMetrics).
+const counterKey = (name: string, description: string) => MetricKey.counter(name, { description, incremental: true })
+
+const keys = {
+  effectsExecuted: counterKey("store.effects.executed", "Effects started, tagged by type"),
+  effectDefects: counterKey("store.effects.defects", "Effects that died with a defect (caught and reported)"),
+  effectsCancelled: counterKey("store.effects.cancelled", "Effects cancelled by id, cancel-in-flight or debounce"),
+  effectsTimedOut: counterKey("store.effects.timed_out", "Effects ended by Fx.timeout or Fx.idleTimeout"),
+  streamItemsProcessed: counterKey("store.stream_items.processed", "Items pulled from stream effects"),
+  streamItemsDropped: counterKey("store.stream_items.dropped", "Items dropped by Fx.rateLimit \"enforce\""),
+  streamItemsTotal: MetricKey.histogram(
+    "store.stream_items.total",
+    MetricBoundaries.exponential({ start: 1, factor: 4, count: 12 }),
+    "Items per finished stream effect"
+  ),
+  actionsTotal: counterKey("store.actions.total", "Actions reduced (sent and fed back)"),
+  reducerDefects: counterKey("store.reducer.defects", "Reducer calls that threw (state kept, reported)"),
+  reducerDuration: MetricKey.histogram(
+    "store.reducer.duration",
+    MetricBoundaries.exponential({ start: 1e-7, factor: 4, count: 14 }),
+    `Seconds spent in the reducer per action, sampled: one reduction in ${REDUCER_TIMING_SAMPLE} is timed`
+  ),
+  broadcastDropped: counterKey("store.broadcast.dropped", "Broadcast items a slow subscriber lost"),
+  shutdownInitiated: counterKey("store.shutdown.initiated", "Shutdowns started"),
+  shutdownCompleted: counterKey("store.shutdown.completed", "Shutdowns where every effect ended in time"),
+  shutdownTimeout: counterKey("store.shutdown.timeout", "Shutdowns that had to interrupt effects"),
+  shutdownRejectedActions: counterKey("store.shutdown.rejected_actions", "Sends refused after shutdown")
+}
 
 /** @internal */
-export const effectsExecuted = counter("store.effects.executed", "Effects started, tagged by type")
+export const effectsExecuted = Metric.fromMetricKey(keys.effectsExecuted)
 /** @internal */
-export const effectDefects = counter("store.effects.defects", "Effects that died with a defect (caught and reported)")
+export const effectDefects = Metric.fromMetricKey(keys.effectDefects)
 /** @internal */
-export const streamItemsProcessed = counter("store.stream_items.processed", "Items pulled from stream effects")
+export const effectsCancelled = Metric.fromMetricKey(keys.effectsCancelled)
 /** @internal */
-export const streamItemsTotal = Metric.histogram(
-  "store.stream_items.total",
-  MetricBoundaries.exponential({ start: 1, factor: 4, count: 12 }),
-  "Items per finished stream effect"
-)
+export const effectsTimedOut = Metric.fromMetricKey(keys.effectsTimedOut)
 /** @internal */
-export const effectsCancelled = counter("store.effects.cancelled", "Effects cancelled by id, cancel-in-flight or debounce")
+export const streamItemsProcessed = Metric.fromMetricKey(keys.streamItemsProcessed)
 /** @internal */
-export const effectsTimedOut = counter("store.effects.timed_out", "Effects ended by Fx.timeout or Fx.idleTimeout")
+export const streamItemsDropped = Metric.fromMetricKey(keys.streamItemsDropped)
 /** @internal */
-export const streamItemsDropped = counter("store.stream_items.dropped", "Items dropped by Fx.rateLimit \"enforce\"")
+export const streamItemsTotal = Metric.fromMetricKey(keys.streamItemsTotal)
 /** @internal */
-export const actionsTotal = counter("store.actions.total", "Actions reduced (sent and fed back)")
+export const actionsTotal = Metric.fromMetricKey(keys.actionsTotal)
 /** @internal */
-export const reducerDefects = counter("store.reducer.defects", "Reducer calls that threw (state kept, reported)")
+export const reducerDefects = Metric.fromMetricKey(keys.reducerDefects)
 /** @internal */
-export const reducerDuration = Metric.histogram(
-  "store.reducer.duration",
-  MetricBoundaries.exponential({ start: 1e-7, factor: 4, count: 14 }),
-  "Seconds spent in the reducer per action"
-)
+export const reducerDuration = Metric.fromMetricKey(keys.reducerDuration)
 /** @internal */
-export const broadcastDropped = counter("store.broadcast.dropped", "Broadcast items a slow subscriber lost")
+export const broadcastDropped = Metric.fromMetricKey(keys.broadcastDropped)
 /** @internal */
-export const shutdownInitiated = counter("store.shutdown.initiated", "Shutdowns started")
+export const shutdownInitiated = Metric.fromMetricKey(keys.shutdownInitiated)
 /** @internal */
-export const shutdownCompleted = counter("store.shutdown.completed", "Shutdowns where every effect ended in time")
+export const shutdownCompleted = Metric.fromMetricKey(keys.shutdownCompleted)
 /** @internal */
-export const shutdownTimeout = counter("store.shutdown.timeout", "Shutdowns that had to interrupt effects")
+export const shutdownTimeout = Metric.fromMetricKey(keys.shutdownTimeout)
 /** @internal */
-export const shutdownRejectedActions = counter("store.shutdown.rejected_actions", "Sends refused after shutdown")
+export const shutdownRejectedActions = Metric.fromMetricKey(keys.shutdownRejectedActions)
 
 /**
  * One store's view of the metrics: every update carries the `store` label (and `type` for executed
@@ -85,58 +108,95 @@ export const shutdownRejectedActions = counter("store.shutdown.rejected_actions"
  * @internal
  */
 export class StoreMetrics {
-  private readonly tags: ReadonlyArray<MetricLabel.MetricLabel>
-  private readonly typeTags: Record<EffectType, ReadonlyArray<MetricLabel.MetricLabel>>
+  private readonly executedBy: Record<EffectType, MetricHook.MetricHook.Counter<number>>
+  private readonly actions: MetricHook.MetricHook.Counter<number>
+  private readonly reducerSeconds: MetricHook.MetricHook.Histogram
+  private readonly items: MetricHook.MetricHook.Counter<number>
+  private readonly hooks: {
+    readonly [K in Exclude<keyof typeof keys, "effectsExecuted" | "streamItemsTotal" | "reducerDuration">]:
+      MetricHook.MetricHook.Counter<number>
+  }
+  private readonly itemsPerStream: MetricHook.MetricHook.Histogram
+  private untimed = 0
 
   constructor(label: string) {
     const store = MetricLabel.make("store", label)
-    this.tags = [store]
-    this.typeTags = Object.fromEntries(
-      effectTypes.map((type) => [type, [store, MetricLabel.make("type", type)]])
-    ) as unknown as Record<EffectType, ReadonlyArray<MetricLabel.MetricLabel>>
+    const counter = (key: MetricKey.MetricKey.Counter<number>, ...extra: Array<MetricLabel.MetricLabel>) =>
+      Metric.globalMetricRegistry.getCounter(MetricKey.taggedWithLabels(key, [store, ...extra]))
+    const histogram = (key: MetricKey.MetricKey.Histogram) =>
+      Metric.globalMetricRegistry.getHistogram(MetricKey.taggedWithLabels(key, [store]))
+    this.executedBy = Object.fromEntries(
+      effectTypes.map((type) => [type, counter(keys.effectsExecuted, MetricLabel.make("type", type))])
+    ) as unknown as Record<EffectType, MetricHook.MetricHook.Counter<number>>
+    this.actions = counter(keys.actionsTotal)
+    this.items = counter(keys.streamItemsProcessed)
+    this.reducerSeconds = histogram(keys.reducerDuration)
+    this.itemsPerStream = histogram(keys.streamItemsTotal)
+    this.hooks = {
+      effectDefects: counter(keys.effectDefects),
+      effectsCancelled: counter(keys.effectsCancelled),
+      effectsTimedOut: counter(keys.effectsTimedOut),
+      streamItemsProcessed: this.items,
+      streamItemsDropped: counter(keys.streamItemsDropped),
+      actionsTotal: this.actions,
+      reducerDefects: counter(keys.reducerDefects),
+      broadcastDropped: counter(keys.broadcastDropped),
+      shutdownInitiated: counter(keys.shutdownInitiated),
+      shutdownCompleted: counter(keys.shutdownCompleted),
+      shutdownTimeout: counter(keys.shutdownTimeout),
+      shutdownRejectedActions: counter(keys.shutdownRejectedActions)
+    }
   }
 
   executed(type: EffectType): void {
-    effectsExecuted.unsafeUpdate(1, this.typeTags[type])
+    this.executedBy[type].update(1)
   }
-  reduced(seconds: number): void {
-    actionsTotal.unsafeUpdate(1, this.tags)
-    reducerDuration.unsafeUpdate(seconds, this.tags)
+  /** Whether to time this reduction: timing every one would cost more than a trivial reducer. */
+  timeNext(): boolean {
+    if (++this.untimed < REDUCER_TIMING_SAMPLE) return false
+    this.untimed = 0
+    return true
+  }
+  reduced(): void {
+    this.actions.update(1)
+  }
+  reducerTook(seconds: number): void {
+    this.reducerSeconds.update(seconds)
   }
   reducerDefect(): void {
-    reducerDefects.unsafeUpdate(1, this.tags)
+    this.hooks.reducerDefects.update(1)
   }
   effectDefect(): void {
-    effectDefects.unsafeUpdate(1, this.tags)
+    this.hooks.effectDefects.update(1)
   }
   streamItem(): void {
-    streamItemsProcessed.unsafeUpdate(1, this.tags)
+    this.items.update(1)
   }
   streamEnded(items: number): void {
-    streamItemsTotal.unsafeUpdate(items, this.tags)
+    this.itemsPerStream.update(items)
   }
   readonly onCancelled = (count: number): void => {
-    effectsCancelled.unsafeUpdate(count, this.tags)
+    this.hooks.effectsCancelled.update(count)
   }
   timedOut(): void {
-    effectsTimedOut.unsafeUpdate(1, this.tags)
+    this.hooks.effectsTimedOut.update(1)
   }
   streamItemsDropped(count: number): void {
-    streamItemsDropped.unsafeUpdate(count, this.tags)
+    this.hooks.streamItemsDropped.update(count)
   }
   readonly onBroadcastDropped = (): void => {
-    broadcastDropped.unsafeUpdate(1, this.tags)
+    this.hooks.broadcastDropped.update(1)
   }
   shutdownInitiated(): void {
-    shutdownInitiated.unsafeUpdate(1, this.tags)
+    this.hooks.shutdownInitiated.update(1)
   }
   shutdownCompleted(): void {
-    shutdownCompleted.unsafeUpdate(1, this.tags)
+    this.hooks.shutdownCompleted.update(1)
   }
   shutdownTimedOut(): void {
-    shutdownTimeout.unsafeUpdate(1, this.tags)
+    this.hooks.shutdownTimeout.update(1)
   }
   rejectedAction(): void {
-    shutdownRejectedActions.unsafeUpdate(1, this.tags)
+    this.hooks.shutdownRejectedActions.update(1)
   }
 }

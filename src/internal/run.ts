@@ -42,8 +42,8 @@ export class Run<A> {
   }
 
   /** The same run nesting under a new span. */
-  withSpan(span: Tracer.AnySpan): Run<A> {
-    return new Run(this.task, span, this.cause, undefined, this, this.prepared)
+  withSpan(span: Tracer.AnySpan | undefined): Run<A> {
+    return span === undefined ? this : new Run(this.task, span, this.cause, undefined, this, this.prepared)
   }
 
   /** Takes the handle prepared for `node`, if the action's reduction registered one. */

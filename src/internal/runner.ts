@@ -27,6 +27,8 @@ export interface Host<A> {
   readonly actions: Hub<A>
   readonly clock: Clock.Clock
   readonly fork: Fork
+  /** Whether a tracer that records spans is installed; without one, the store makes no spans at all. */
+  readonly traced: boolean
   /** Where actions produced by effects go: reduced at once in production, held by the TestStore. */
   feedback(action: A, task: TaskNode, span: Tracer.AnySpan | undefined): void
 }
@@ -283,16 +285,20 @@ export class Runner<A, R> {
     }
   }
 
-  private runStream(stream: Stream.Stream<A, never, R>, run: Run<A>, span: Tracer.Span): Effect.Effect<void, never, R> {
+  private runStream(
+    stream: Stream.Stream<A, never, R>,
+    run: Run<A>,
+    span: Tracer.Span | undefined
+  ): Effect.Effect<void, never, R> {
     let items = 0
     return Stream.runForEach(stream, (action) => {
       items++
       this.host.metrics.streamItem()
-      if (items <= MAX_ITEM_EVENTS) span.event("stream.item", this.host.clock.unsafeCurrentTimeNanos(), { item: items })
+      if (span !== undefined && items <= MAX_ITEM_EVENTS) span.event("stream.item", this.host.clock.unsafeCurrentTimeNanos(), { item: items })
       return this.feed(action, run)
     }).pipe(
       Effect.ensuring(Effect.sync(() => {
-        span.attribute("stream.items", items)
+        span?.attribute("stream.items", items)
         this.host.metrics.streamEnded(items)
       }))
     )
@@ -314,27 +320,31 @@ export class Runner<A, R> {
   private leaf(
     type: EffectType,
     run: Run<A>,
-    body: (span: Tracer.Span) => Effect.Effect<void, never, R>
+    body: (span: Tracer.Span | undefined) => Effect.Effect<void, never, R>
   ): Effect.Effect<void, never, R> {
     return Effect.suspend(() => {
       this.executed(type)
+      const guarded = (span: Tracer.Span | undefined) =>
+        Effect.catchAllCause(body(span), (failure) => {
+          if (Cause.isInterruptedOnly(failure)) return Effect.failCause(failure)
+          this.host.metrics.effectDefect()
+          span?.attribute("effect.defect", Cause.pretty(failure))
+          return Effect.logError(
+            `store "${this.host.label}": a ${type} effect started by ${actionTag(run.cause)} died`,
+            failure
+          )
+        })
+      if (!this.host.traced) return guarded(undefined)
       return Effect.useSpan(
         "store.effect",
         {
           ...(run.span === undefined ? {} : { parent: run.span }),
-          attributes: { "store.label": this.host.label, "effect.type": type, "action.tag": actionTag(run.cause) }
+          attributes: { "store.label": this.host.label, "effect.type": type, "action.tag": actionTag(run.cause) },
+          captureStackTrace: false
         },
         (span) => {
           if (run.handle !== undefined) run.handle.span = span
-          return Effect.catchAllCause(body(span), (failure) => {
-            if (Cause.isInterruptedOnly(failure)) return Effect.failCause(failure)
-            this.host.metrics.effectDefect()
-            span.attribute("effect.defect", Cause.pretty(failure))
-            return Effect.logError(
-              `store "${this.host.label}": a ${type} effect started by ${actionTag(run.cause)} died`,
-              failure
-            )
-          })
+          return guarded(span)
         }
       )
     })

@@ -22,6 +22,13 @@ import { ViewImpl } from "./view.js"
 
 const DEFAULT_SHUTDOWN_TIMEOUT: Duration.DurationInput = "10 seconds"
 
+/**
+ * The tracer Effect uses when none is installed. Spans made for it are never exported, so the store makes
+ * none: a span per send would otherwise dominate the cost of a send.
+ */
+let native: Tracer.Tracer | undefined
+const nativeTracer = (): Tracer.Tracer => native ??= Effect.runSync(Effect.tracer)
+
 class TaskHandle implements Store.Task {
   constructor(readonly action: unknown, private readonly node: TaskNode) {}
   get finish() {
@@ -53,7 +60,12 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A> {
   private readonly queuedTasks: Array<TaskNode> = []
   private readonly queuedSpans: Array<Tracer.AnySpan | undefined> = []
 
-  constructor(options: Store.Options<S, A, R>, readonly fork: Fork, readonly clock: Clock.Clock) {
+  constructor(
+    options: Store.Options<S, A, R>,
+    readonly fork: Fork,
+    readonly clock: Clock.Clock,
+    readonly traced: boolean
+  ) {
     this.label = options.label ?? "store"
     this.current = options.initialState
     this.reducer = options.reducer
@@ -81,21 +93,26 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A> {
   }
 
   send(action: A): Effect.Effect<Store.Task, StoreShutdownError> {
-    return Effect.useSpan(
-      "store.send",
-      { attributes: { "store.label": this.label, "action.tag": actionTag(action) } },
-      (span) =>
-        Effect.suspend(() => {
-          if (this.closed) {
-            this.metrics.rejectedAction()
-            return Effect.fail(new StoreShutdownError({ label: this.label, action }))
-          }
-          const node = new TaskNode(this.root, action)
-          this.dispatch(action, node, span)
-          const task = new TaskHandle(action, node)
-          return this.actions.mustWait ? Effect.as(this.actions.awaitRoom, task) : Effect.succeed(task)
-        })
+    return Effect.withFiberRuntime((fiber) =>
+      fiber.currentTracer === nativeTracer()
+        ? this.sendNow(action, undefined)
+        : Effect.useSpan(
+          "store.send",
+          { attributes: { "store.label": this.label, "action.tag": actionTag(action) }, captureStackTrace: false },
+          (span) => Effect.suspend(() => this.sendNow(action, span))
+        )
     )
+  }
+
+  private sendNow(action: A, span: Tracer.AnySpan | undefined): Effect.Effect<Store.Task, StoreShutdownError> {
+    if (this.closed) {
+      this.metrics.rejectedAction()
+      return Exit.fail(new StoreShutdownError({ label: this.label, action }))
+    }
+    const node = new TaskNode(this.root, action)
+    this.dispatch(action, node, span)
+    const task = new TaskHandle(action, node)
+    return this.actions.mustWait ? Effect.as(this.actions.awaitRoom, task) : Exit.succeed(task)
   }
 
   scope<C, CA>(options: { readonly state: (state: S) => C; readonly action: (action: CA) => A }): Store.View<C, CA> {
@@ -196,15 +213,18 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A> {
         this.reduce(this.queued[i]!, this.queuedTasks[i]!, this.queuedSpans[i])
       }
     } finally {
-      this.queued.length = 0
-      this.queuedTasks.length = 0
-      this.queuedSpans.length = 0
+      if (this.queued.length > 0) {
+        this.queued.length = 0
+        this.queuedTasks.length = 0
+        this.queuedSpans.length = 0
+      }
       this.draining = false
     }
   }
 
   private reduce(action: A, task: TaskNode, span: Tracer.AnySpan | undefined): void {
-    const started = performance.now()
+    const timed = this.metrics.timeNext()
+    const started = timed ? performance.now() : 0
     let result: readonly [S, Fx.Fx<A, R>]
     try {
       result = this.reducer(this.current, action)
@@ -214,7 +234,8 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A> {
       this.fork(Effect.logError(`store "${this.label}": reducer threw on ${actionTag(action)}`, Cause.die(defect)))
       return
     }
-    this.metrics.reduced((performance.now() - started) / 1000)
+    if (timed) this.metrics.reducerTook((performance.now() - started) / 1000)
+    this.metrics.reduced()
     const [next, fx] = result
     const changed = next !== this.current
     this.current = next
@@ -237,7 +258,8 @@ export const makeImpl = <S, A, R = never>(
     const fibers = yield* FiberSet.make<void, never>()
     const fork = yield* FiberSet.runtime(fibers)<R>()
     const clock = yield* Effect.clock
-    const store = new StoreImpl<S, A, R>(options, (effect) => fork(effect), clock)
+    const tracer = yield* Effect.tracer
+    const store = new StoreImpl<S, A, R>(options, (effect) => fork(effect), clock, tracer !== nativeTracer())
     yield* Effect.addFinalizer(() => store.close)
     return store
   })

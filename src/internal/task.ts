@@ -17,8 +17,9 @@ import * as FiberId from "effect/FiberId"
 export class TaskNode {
   private pending = 0
   /** Live fibers, each with the action whose reduction started it. */
-  private readonly fibers = new Map<Fiber.RuntimeFiber<unknown, unknown>, unknown>()
-  private readonly children = new Set<TaskNode>()
+  // Created on first use: most sends start no effect, and a send must stay cheap.
+  private fibers: Map<Fiber.RuntimeFiber<unknown, unknown>, unknown> | undefined
+  private children: Set<TaskNode> | undefined
   private done: Deferred.Deferred<void> | undefined
 
   constructor(readonly parent: TaskNode | undefined, readonly origin: unknown) {}
@@ -29,23 +30,23 @@ export class TaskNode {
 
   /** Live fibers in this node and every pending descendant. */
   get fiberCount(): number {
-    let n = this.fibers.size
-    for (const child of this.children) n += child.fiberCount
+    let n = this.fibers?.size ?? 0
+    if (this.children !== undefined) for (const child of this.children) n += child.fiberCount
     return n
   }
 
   /** Registers a fiber; the node stays pending until the fiber ends. */
   add(fiber: Fiber.RuntimeFiber<unknown, unknown>, startedBy: unknown): void {
-    this.fibers.set(fiber, startedBy)
+    ;(this.fibers ??= new Map()).set(fiber, startedBy)
     this.increment()
     fiber.addObserver(() => {
-      if (this.fibers.delete(fiber)) this.decrement()
+      if (this.fibers!.delete(fiber)) this.decrement()
     })
   }
 
   private increment(): void {
     if (this.pending++ === 0 && this.parent !== undefined) {
-      this.parent.children.add(this)
+      ;(this.parent.children ??= new Set()).add(this)
       this.parent.increment()
     }
   }
@@ -57,7 +58,7 @@ export class TaskNode {
       this.done = undefined
     }
     if (this.parent !== undefined) {
-      this.parent.children.delete(this)
+      this.parent.children!.delete(this)
       this.parent.decrement()
     }
   }
@@ -82,13 +83,13 @@ export class TaskNode {
 
   /** The actions that started the effects still running here and in pending descendants. */
   startedBy(): Array<unknown> {
-    const actions: Array<unknown> = [...this.fibers.values()]
-    for (const child of this.children) actions.push(...child.startedBy())
+    const actions: Array<unknown> = this.fibers === undefined ? [] : [...this.fibers.values()]
+    if (this.children !== undefined) for (const child of this.children) actions.push(...child.startedBy())
     return actions
   }
 
   private collect(into: Array<Fiber.RuntimeFiber<unknown, unknown>>): void {
-    for (const fiber of this.fibers.keys()) into.push(fiber)
-    for (const child of this.children) child.collect(into)
+    if (this.fibers !== undefined) for (const fiber of this.fibers.keys()) into.push(fiber)
+    if (this.children !== undefined) for (const child of this.children) child.collect(into)
   }
 }

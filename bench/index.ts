@@ -1,0 +1,49 @@
+/**
+ * `npm run bench` prints a table; `npm run bench -- --json` also prints, as its last line, one JSON object
+ * with every measured key. Absolute numbers depend on the machine; the ratios measured in one run do not.
+ */
+import * as peers from "./peers.js"
+import * as store from "./store.js"
+
+const json = process.argv.includes("--json")
+const results: Record<string, number> = {}
+
+const step = async <A>(key: string, run: () => Promise<A>, pick: (a: A) => number) => {
+  const started = performance.now()
+  results[key] = pick(await run())
+  process.stderr.write(`  ${key.padEnd(30)} ${format(results[key]!)}  (${((performance.now() - started) / 1000).toFixed(1)} s)\n`)
+}
+const perSec = (r: { opsPerSec: number }) => r.opsPerSec
+const same = (n: number) => n
+const format = (n: number) => n >= 1000 ? Math.round(n).toLocaleString("en-US") : n.toFixed(2)
+
+process.stderr.write("composable-effect benchmarks (medians)\n")
+await step("send_per_sec", store.sendPerSec, perSec)
+await step("redux_dispatch_per_sec", peers.reduxDispatchPerSec, perSec)
+await step("rtk_dispatch_per_sec", peers.rtkDispatchPerSec, perSec)
+await step("xstate_send_per_sec", peers.xstateSendPerSec, perSec)
+await step("machine_send_per_sec", peers.machineSendPerSec, perSec)
+await step("stream_items_per_sec", store.streamItemsPerSec, perSec)
+await step("raw_stream_per_sec", peers.rawStreamPerSec, perSec)
+await step("rxjs_epic_items_per_sec", peers.rxjsEpicItemsPerSec, perSec)
+await step("stream_1m_heap_growth_bytes", store.streamHeapGrowth, same)
+await step("bytes_per_idle_stream", store.bytesPerIdleStream, same)
+await step("cancel_10k_ms", store.cancel10kMs, same)
+await step("broadcast_deliveries_per_sec", store.broadcastDeliveriesPerSec, perSec)
+
+const ratio = (a: string, b: string) => results[a]! / results[b]!
+const targets: Array<[string, number, number]> = [
+  ["send / redux (>= 0.5)", ratio("send_per_sec", "redux_dispatch_per_sec"), 0.5],
+  ["send / xstate (>= 5)", ratio("send_per_sec", "xstate_send_per_sec"), 5],
+  ["stream / raw stream (>= 0.4)", ratio("stream_items_per_sec", "raw_stream_per_sec"), 0.4],
+  ["stream / rxjs epic (>= 1)", ratio("stream_items_per_sec", "rxjs_epic_items_per_sec"), 1],
+  ["heap growth MiB (<= 4)", results["stream_1m_heap_growth_bytes"]! / 2 ** 20, -4],
+  ["bytes per idle stream (<= 4096)", results["bytes_per_idle_stream"]!, -4096],
+  ["cancel 10k ms (<= 100)", results["cancel_10k_ms"]!, -100]
+]
+console.log("\n| target | value | holds |\n| --- | --- | --- |")
+for (const [name, value, bound] of targets) {
+  const holds = bound >= 0 ? value >= bound : value <= -bound
+  console.log(`| ${name} | ${value.toFixed(2)} | ${holds ? "yes" : "NO"} |`)
+}
+if (json) console.log(JSON.stringify(results))

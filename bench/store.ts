@@ -1,0 +1,118 @@
+import { Effect, Fiber, Stream } from "effect"
+import { Fx, Reducer, Store } from "../src/index.js"
+import { heapAfterGc, rate } from "./harness.js"
+import { counterReducer, inc, openStore } from "./subjects.js"
+
+const SENDS = 1_000_000
+const STREAM_ITEMS = 1_000_000
+
+/** `send_per_sec`: a trivial counter, no effect, sends from inside one Effect program. */
+export const sendPerSec = async () => {
+  const { close, store } = openStore({ initialState: 0, reducer: counterReducer, label: "bench-send" })
+  const program = Effect.gen(function*() {
+    for (let i = 0; i < SENDS; i++) yield* store.send(inc)
+  })
+  const result = await rate("send", SENDS, () => Effect.runPromise(program))
+  await close()
+  return result
+}
+
+type StreamAction = { readonly _tag: "Start" } | { readonly _tag: "Item"; readonly n: number }
+const streamReducer = Reducer.make((sum: number, action: StreamAction) =>
+  action._tag === "Start"
+    ? [sum, Fx.stream(Stream.range(1, STREAM_ITEMS).pipe(Stream.map((n) => ({ _tag: "Item", n }) as const)))]
+    : [sum + action.n, Fx.none]
+)
+
+/** `stream_items_per_sec`: one 1M-item `Fx.stream` fed back through the reducer, one subscriber attached. */
+export const streamItemsPerSec = async () => {
+  const { close, store } = openStore({ initialState: 0, reducer: streamReducer, label: "bench-stream" })
+  const program = Effect.gen(function*() {
+    const actions = yield* store.subscribe({ capacity: 1024, overflow: "sliding" })
+    const drain = yield* Effect.fork(Stream.runDrain(actions))
+    const task = yield* store.send({ _tag: "Start" })
+    yield* task.finish
+    yield* Fiber.interrupt(drain)
+  }).pipe(Effect.scoped)
+  const result = await rate("stream items", STREAM_ITEMS, () => Effect.runPromise(program), { samples: 5, warmup: 1 })
+  await close()
+  return result
+}
+
+/** `stream_1m_heap_growth_bytes`: heap after GC before vs after one 1M-item stream. */
+export const streamHeapGrowth = async () => {
+  const { close, store } = openStore({ initialState: 0, reducer: streamReducer, label: "bench-heap" })
+  const run = Effect.runPromise(Effect.flatMap(store.send({ _tag: "Start" }), (task) => task.finish))
+  await run // warm up code paths and metric hooks
+  const before = heapAfterGc()
+  await Effect.runPromise(Effect.flatMap(store.send({ _tag: "Start" }), (task) => task.finish))
+  const after = heapAfterGc()
+  await close()
+  return Math.max(0, after - before)
+}
+
+type IdleAction = { readonly _tag: "Open"; readonly id: number } | { readonly _tag: "Cancel"; readonly id: number }
+const idleReducer = Reducer.make((open: number, action: IdleAction) =>
+  action._tag === "Open"
+    ? [open + 1, Fx.cancellable(Fx.stream(Stream.never as Stream.Stream<IdleAction>), action.id)]
+    : [open - 1, Fx.cancel(action.id)]
+)
+
+const openIdleStreams = (store: Store.Store<number, IdleAction>, count: number) =>
+  Effect.gen(function*() {
+    for (let id = 0; id < count; id++) yield* store.send({ _tag: "Open", id })
+    yield* Effect.yieldNow() // let every fiber start and suspend in its stream
+    yield* Effect.sleep(10)
+  })
+
+/** `bytes_per_idle_stream`: heap per running-but-idle stream, 10,000 open. */
+export const bytesPerIdleStream = async () => {
+  const count = 10_000
+  const { close, store } = openStore({ initialState: 0, reducer: idleReducer, label: "bench-idle" })
+  const before = heapAfterGc()
+  await Effect.runPromise(openIdleStreams(store, count))
+  const after = heapAfterGc()
+  await close()
+  return (after - before) / count
+}
+
+/** `cancel_10k_ms`: time to cancel 10,000 running cancellable effects by id. */
+export const cancel10kMs = async () => {
+  const count = 10_000
+  const samples: Array<number> = []
+  for (let i = 0; i < 5; i++) {
+    const { close, store } = openStore({ initialState: 0, reducer: idleReducer, label: "bench-cancel" })
+    await Effect.runPromise(openIdleStreams(store, count))
+    const started = performance.now()
+    await Effect.runPromise(Effect.gen(function*() {
+      const tasks = []
+      for (let id = 0; id < count; id++) tasks.push(yield* store.send({ _tag: "Cancel", id }))
+      // Cancelled means ended: wait until no effect is left running.
+      const state = yield* store.state
+      if (state !== 0) throw new Error(`expected every stream closed, ${state} left`)
+      yield* store.shutdown({ timeout: "5 seconds" })
+    }))
+    samples.push(performance.now() - started)
+    await close()
+  }
+  samples.sort((a, b) => a - b)
+  return samples[Math.floor(samples.length / 2)]!
+}
+
+/** `broadcast_deliveries_per_sec`: 100 subscribers, 100,000 actions, every delivery consumed. */
+export const broadcastDeliveriesPerSec = async () => {
+  const subscribers = 100
+  const actions = 100_000
+  const program = Effect.gen(function*() {
+    const store = yield* Store.make({ initialState: 0, reducer: counterReducer, label: "bench-broadcast" })
+    const fibers = []
+    for (let i = 0; i < subscribers; i++) {
+      const stream = yield* store.subscribe({ overflow: "unbounded" })
+      fibers.push(yield* Effect.fork(Stream.runDrain(stream)))
+    }
+    for (let i = 0; i < actions; i++) yield* store.send(inc)
+    yield* store.shutdown({ timeout: "5 seconds" })
+    yield* Fiber.joinAll(fibers)
+  }).pipe(Effect.scoped)
+  return rate("broadcast", subscribers * actions, () => Effect.runPromise(program), { samples: 5, warmup: 1 })
+}
