@@ -36,7 +36,14 @@ class SubscriberBuffer<A> implements Queue.BackingQueue<A> {
     return MutableQueue.poll(this.items, def)
   }
   pollUpTo(limit: number): Chunk.Chunk<A> {
-    return MutableQueue.pollUpTo(this.items, limit)
+    // MutableQueue.pollUpTo prepends to a Chunk per element; collecting into an array is linear.
+    const taken: Array<A> = []
+    while (taken.length < limit) {
+      const item = MutableQueue.poll(this.items, MutableQueue.EmptyMutableQueue)
+      if (item === MutableQueue.EmptyMutableQueue) break
+      taken.push(item as A)
+    }
+    return Chunk.unsafeFromArray(taken)
   }
   offerAll(elements: Iterable<A>): Chunk.Chunk<A> {
     const rejected: Array<A> = []

@@ -1,5 +1,6 @@
 import * as Cause from "effect/Cause"
 import type * as Clock from "effect/Clock"
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
@@ -285,18 +286,34 @@ export class Runner<A, R> {
     }
   }
 
+  /**
+   * Runs a stream, feeding each item back before the next one: a chunk the stream has already produced is
+   * fed item by item in one synchronous loop (each item is reduced, with its effects started, before the
+   * next), and the next chunk is pulled only after the whole chunk has been reduced. The loop stops as
+   * soon as the effect is cancelled, and pauses while a backpressuring subscriber is full.
+   */
   private runStream(
     stream: Stream.Stream<A, never, R>,
     run: Run<A>,
     span: Tracer.Span | undefined
   ): Effect.Effect<void, never, R> {
     let items = 0
-    return Stream.runForEach(stream, (action) => {
-      items++
-      this.host.metrics.streamItem()
-      if (span !== undefined && items <= MAX_ITEM_EVENTS) span.event("stream.item", this.host.clock.unsafeCurrentTimeNanos(), { item: items })
-      return this.feed(action, run)
-    }).pipe(
+    const feedFrom = (chunk: ReadonlyArray<A>, from: number): Effect.Effect<void> => {
+      for (let i = from; i < chunk.length; i++) {
+        if (!run.alive) return Effect.void
+        items++
+        this.host.metrics.streamItem()
+        if (span !== undefined && items <= MAX_ITEM_EVENTS) {
+          span.event("stream.item", this.host.clock.unsafeCurrentTimeNanos(), { item: items })
+        }
+        this.host.feedback(chunk[i]!, run.task, run.span)
+        if (this.host.actions.mustWait) {
+          return Effect.zipRight(this.host.actions.awaitRoom, Effect.suspend(() => feedFrom(chunk, i + 1)))
+        }
+      }
+      return Effect.void
+    }
+    return Stream.runForEachChunk(stream, (chunk) => Effect.suspend(() => feedFrom(Chunk.toReadonlyArray(chunk), 0))).pipe(
       Effect.ensuring(Effect.sync(() => {
         span?.attribute("stream.items", items)
         this.host.metrics.streamEnded(items)
