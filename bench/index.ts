@@ -30,6 +30,10 @@ await step("stream_1m_heap_growth_bytes", store.streamHeapGrowth, same)
 await step("bytes_per_idle_stream", store.bytesPerIdleStream, same)
 await step("cancel_10k_ms", store.cancel10kMs, same)
 await step("broadcast_deliveries_per_sec", store.broadcastDeliveriesPerSec, perSec)
+// The known costs of the design, for docs/performance.md.
+await step("send_per_sec_1_subscriber", () => store.sendPerSecWithSubscribers(1), perSec)
+await step("send_per_sec_10_subscribers", () => store.sendPerSecWithSubscribers(10), perSec)
+await step("send_per_sec_traced", store.sendPerSecTraced, perSec)
 
 const ratio = (a: string, b: string) => results[a]! / results[b]!
 const targets: Array<[string, number, number]> = [

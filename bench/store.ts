@@ -1,4 +1,4 @@
-import { Effect, Fiber, Stream } from "effect"
+import { Effect, Fiber, Stream, Tracer } from "effect"
 import { Fx, Reducer, Store } from "../src/index.js"
 import { heapAfterGc, rate } from "./harness.js"
 import { counterReducer, inc, openStore } from "./subjects.js"
@@ -115,4 +115,54 @@ export const broadcastDeliveriesPerSec = async () => {
     yield* Fiber.joinAll(fibers)
   }).pipe(Effect.scoped)
   return rate("broadcast", subscribers * actions, () => Effect.runPromise(program), { samples: 5, warmup: 1 })
+}
+
+/** What a subscriber costs: `send_per_sec` with `count` subscribers attached and draining. */
+export const sendPerSecWithSubscribers = async (count: number) => {
+  const sends = 200_000
+  const program = Effect.gen(function*() {
+    const store = yield* Store.make({ initialState: 0, reducer: counterReducer, label: "bench-send-subs" })
+    for (let i = 0; i < count; i++) {
+      yield* Effect.forkScoped(Stream.runDrain(yield* store.subscribe({ overflow: "sliding" })))
+    }
+    for (let i = 0; i < sends; i++) yield* store.send(inc)
+  }).pipe(Effect.scoped)
+  return rate(`send with ${count} subscribers`, sends, () => Effect.runPromise(program), { samples: 5, warmup: 1 })
+}
+
+/**
+ * What a span costs: `send_per_sec` with a tracer installed that keeps nothing, so the store makes a
+ * `store.send` span per send (without one, it makes none).
+ */
+export const sendPerSecTraced = async () => {
+  const sends = 200_000
+  const discard = Tracer.make({
+    span: (name, parent, context, links, startTime, kind) => {
+      const attributes = new Map<string, unknown>()
+      const span: Tracer.Span = {
+        _tag: "Span",
+        name,
+        spanId: "0",
+        traceId: "0",
+        parent,
+        context,
+        status: { _tag: "Started", startTime },
+        attributes,
+        links,
+        sampled: true,
+        kind,
+        end: (endTime, exit) => void ((span as { status: unknown }).status = { _tag: "Ended", startTime, endTime, exit }),
+        attribute: (key, value) => void attributes.set(key, value),
+        event: () => undefined,
+        addLinks: () => undefined
+      }
+      return span
+    },
+    context: (f) => f()
+  })
+  const program = Effect.gen(function*() {
+    const store = yield* Store.make({ initialState: 0, reducer: counterReducer, label: "bench-send-traced" })
+    for (let i = 0; i < sends; i++) yield* store.send(inc)
+  }).pipe(Effect.scoped, Effect.withTracer(discard))
+  return rate("send traced", sends, () => Effect.runPromise(program), { samples: 5, warmup: 1 })
 }
