@@ -1,0 +1,154 @@
+/**
+ * Serves a store over HTTP, Server-Sent Events and WebSocket with `@effect/platform`. Actions (and the
+ * state) cross the wire through the `Schema`s you give; anything that does not decode is refused with a
+ * JSON error and never reaches the reducer. Import it from `composable-effect/http`.
+ *
+ * Routes (mount them anywhere with `HttpRouter.mount`):
+ * - `POST /actions`: the body is one encoded action. `202 { accepted, id }` at once, or with
+ *   `?waitFor=TagA,TagB&timeoutMs=5000` the first matching action reduced after it (`sendAndWaitFor`).
+ * - `GET /events`: Server-Sent Events, one `action` event per reduced action with its `id`; resume with
+ *   `Last-Event-ID` from a bounded replay buffer (`gap` events say what was lost); heartbeats.
+ * - `GET /state`: the current state, when a state schema is given.
+ * - `GET /ws`: a WebSocket; incoming messages are actions, outgoing ones are `{ type: "action", id, action }`,
+ *   bad input gets `{ type: "error", error, message }` and the connection stays open.
+ *
+ * Slow clients never stall the store: each client reads a sliding buffer of `clientBuffer` events and
+ * loses the oldest when it falls behind (a `gap` event tells an SSE client, which can reconnect with
+ * `Last-Event-ID`).
+ *
+ * @since 0.1.0
+ */
+import * as HttpServer from "@effect/platform/HttpServer"
+import type * as HttpServerError from "@effect/platform/HttpServerError"
+import type * as HttpRouter from "@effect/platform/HttpRouter"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import type * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import { createServer } from "node:http"
+import * as internal from "./internal/http.js"
+import type * as Store from "./Store.js"
+
+/**
+ * @example
+ * ```ts
+ * import type { StoreHttp } from "composable-effect/http"
+ * import { Schema } from "effect"
+ *
+ * const Action = Schema.Union(Schema.TaggedStruct("Ask", { prompt: Schema.String }), Schema.TaggedStruct("Stop", {}))
+ * const options: StoreHttp.Options<unknown, typeof Action.Type, typeof Action.Encoded, never> = { actions: Action }
+ * ```
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options<S, A, I, SI> {
+  /** Decodes incoming actions and encodes outgoing ones. */
+  readonly actions: Schema.Schema<A, I>
+  /** Encodes the state for `GET /state`; without it the route answers 404. */
+  readonly state?: Schema.Schema<S, SI> | undefined
+  /** Largest accepted body or WebSocket message, in bytes. Default 64 KiB. */
+  readonly maxBodyBytes?: number | undefined
+  /** Events kept for `Last-Event-ID` resume. Default 1000. */
+  readonly replay?: number | undefined
+  /** Events a slow client may fall behind before it loses the oldest. Default 1000. */
+  readonly clientBuffer?: number | undefined
+  /** Interval of SSE heartbeat comments. Default 15 seconds. */
+  readonly heartbeat?: Duration.DurationInput | undefined
+  /** Longest `?waitFor` wait a client may ask for. Default 30 seconds. */
+  readonly maxWait?: Duration.DurationInput | undefined
+}
+
+/**
+ * The `error` field of every JSON error body (and WebSocket error frame).
+ *
+ * @example
+ * ```ts
+ * import type { StoreHttp } from "composable-effect/http"
+ *
+ * const code: StoreHttp.ErrorCode = "InvalidAction"
+ * ```
+ * @since 0.1.0
+ * @category models
+ */
+export type ErrorCode =
+  | "MalformedJson"
+  | "InvalidAction"
+  | "PayloadTooLarge"
+  | "NotFound"
+  | "WaitTimeout"
+  | "StoreShutdown"
+  | "UnencodableState"
+  | "Internal"
+
+/**
+ * The store's routes, to mount on your own router. The event log behind SSE and WebSocket lives in the
+ * current scope.
+ *
+ * @example
+ * ```ts
+ * import { HttpRouter } from "@effect/platform"
+ * import { StoreHttp } from "composable-effect/http"
+ * import { Reducer, Store } from "composable-effect"
+ * import { Effect, Schema } from "effect"
+ *
+ * const Action = Schema.Literal("inc")
+ * const routes = Effect.gen(function*() {
+ *   const store = yield* Store.make({ initialState: 0, reducer: Reducer.fromState((n: number, _: "inc") => n + 1) })
+ *   const storeRoutes = yield* StoreHttp.router(store, { actions: Action, state: Schema.Number })
+ *   return HttpRouter.empty.pipe(HttpRouter.mount("/counter", storeRoutes))
+ * })
+ * ```
+ * @since 0.1.0
+ * @category routes
+ */
+export const router: <S, A, I, SI>(
+  store: Store.Store<S, A>,
+  options: Options<S, A, I, SI>
+) => Effect.Effect<HttpRouter.HttpRouter, never, Scope.Scope> = internal.router
+
+/**
+ * Makes any router answer unknown routes with `404 { error: "NotFound" }` and unexpected failures with a
+ * JSON 500, instead of empty bodies.
+ *
+ * @example
+ * ```ts
+ * import { HttpRouter, HttpServer } from "@effect/platform"
+ * import { StoreHttp } from "composable-effect/http"
+ *
+ * const app = StoreHttp.withJsonErrors(HttpRouter.empty)
+ * const serve = HttpServer.serve(app)
+ * ```
+ * @since 0.1.0
+ * @category routes
+ */
+export const withJsonErrors = internal.withJsonErrors
+
+/**
+ * Serves the store behind `tag` on a port (0 picks a free one; read it from `HttpServer.HttpServer`).
+ *
+ * @example
+ * ```ts
+ * import { Reducer, Store } from "composable-effect"
+ * import { StoreHttp } from "composable-effect/http"
+ * import { Context, Layer, Schema } from "effect"
+ *
+ * class Counter extends Context.Tag("Counter")<Counter, Store.Store<number, "inc">>() {}
+ * const CounterLive = Store.layer(Counter, { initialState: 0, reducer: Reducer.fromState((n: number, _: "inc") => n + 1) })
+ * const Served = StoreHttp.layer(Counter, { actions: Schema.Literal("inc"), port: 3000 }).pipe(Layer.provide(CounterLive))
+ * ```
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = <Id, S, A, I, SI>(
+  tag: Context.Tag<Id, Store.Store<S, A>>,
+  options: Options<S, A, I, SI> & { readonly port?: number; readonly host?: string }
+): Layer.Layer<HttpServer.HttpServer, HttpServerError.ServeError, Id> =>
+  Layer.unwrapScoped(Effect.gen(function*() {
+    const store = yield* tag
+    const routes = yield* router(store, options)
+    const server = NodeHttpServer.layer(createServer, { port: options.port ?? 0, ...(options.host ? { host: options.host } : {}) })
+    return Layer.merge(HttpServer.serve(withJsonErrors(routes)), server).pipe(Layer.provideMerge(server))
+  }))

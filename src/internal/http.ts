@@ -1,0 +1,197 @@
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type * as Store from "../Store.js"
+import type * as StoreHttp from "../StoreHttp.js"
+import { EventLog, type LogEvent } from "./eventLog.js"
+import { actionTag } from "./runner.js"
+
+const defaults = {
+  maxBodyBytes: 64 * 1024,
+  replay: 1000,
+  clientBuffer: 1000,
+  heartbeat: Duration.seconds(15),
+  maxWait: Duration.seconds(30)
+}
+
+/** The JSON error body of every refusal. */
+const refuse = (status: number, error: StoreHttp.ErrorCode, message: string) =>
+  HttpServerResponse.unsafeJson({ error, message }, { status })
+
+interface Refusal {
+  readonly error: StoreHttp.ErrorCode
+  readonly message: string
+}
+
+/** Parses and decodes one action from JSON text; the reducer never sees what fails here. */
+const decodeAction = <A, I>(schema: Schema.Schema<A, I>, text: string): Either.Either<A, Refusal> => {
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (cause) {
+    return Either.left({ error: "MalformedJson", message: `the body is not JSON: ${(cause as Error).message}` })
+  }
+  return Either.mapLeft(
+    Schema.decodeUnknownEither(schema)(json),
+    (issue): Refusal => ({ error: "InvalidAction", message: ParseResult.TreeFormatter.formatErrorSync(issue) })
+  )
+}
+
+const encoder = new TextEncoder()
+
+/** @internal */
+export const router = <S, A, I, SI>(
+  store: Store.Store<S, A>,
+  options: StoreHttp.Options<S, A, I, SI>
+): Effect.Effect<HttpRouter.HttpRouter, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const maxBodyBytes = options.maxBodyBytes ?? defaults.maxBodyBytes
+    const heartbeat = options.heartbeat ?? defaults.heartbeat
+    const maxWait = Duration.decode(options.maxWait ?? defaults.maxWait)
+    const log = yield* EventLog.make(store, {
+      replay: options.replay ?? defaults.replay,
+      clientBuffer: options.clientBuffer ?? defaults.clientBuffer
+    })
+    const encodeAction = Schema.encodeEither(options.actions)
+    const wire = (action: A): string =>
+      Either.match(encodeAction(action), {
+        onLeft: () => JSON.stringify({ _tag: actionTag(action), unencodable: true }),
+        onRight: (encoded) => JSON.stringify(encoded)
+      })
+
+    /** Reads the body with its size bounded, then decodes it. */
+    const readAction: Effect.Effect<
+      Either.Either<A, Refusal & { readonly status: number }>,
+      never,
+      HttpServerRequest.HttpServerRequest
+    > = Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const declared = Number(request.headers["content-length"] ?? Number.NaN)
+      if (declared > maxBodyBytes) {
+        return Either.left({ status: 413, error: "PayloadTooLarge" as const, message: `the body is larger than ${maxBodyBytes} bytes` })
+      }
+      const text = yield* Effect.either(request.text)
+      if (Either.isLeft(text)) {
+        return Either.left({ status: 413, error: "PayloadTooLarge" as const, message: `the body could not be read within ${maxBodyBytes} bytes` })
+      }
+      return Either.mapLeft(decodeAction(options.actions, text.right), (e) => ({ status: 400, ...e }))
+    }).pipe(HttpServerRequest.withMaxBodySize(Option.some(maxBodyBytes)))
+
+    const post = Effect.gen(function*() {
+      const decoded = yield* readAction
+      if (Either.isLeft(decoded)) return refuse(decoded.left.status, decoded.left.error, decoded.left.message)
+      const action = decoded.right
+      const params = yield* HttpServerRequest.schemaSearchParams(Schema.Struct({
+        waitFor: Schema.optional(Schema.String),
+        timeoutMs: Schema.optional(Schema.NumberFromString)
+      })).pipe(Effect.orElseSucceed(() => ({ waitFor: undefined, timeoutMs: undefined })))
+      if (params.waitFor !== undefined) {
+        const tags = params.waitFor.split(",")
+        const timeout = Duration.min(maxWait, Duration.millis(params.timeoutMs ?? Duration.toMillis(maxWait)))
+        return yield* store.sendAndWaitFor(action, (reduced) => tags.includes(actionTag(reduced)), { timeout }).pipe(
+          Effect.map((reply) => HttpServerResponse.text(wire(reply), { contentType: "application/json" })),
+          Effect.catchTags({
+            WaitTimeoutError: (e) => Effect.succeed(refuse(504, "WaitTimeout", e.message)),
+            StoreShutdownError: (e) => Effect.succeed(refuse(503, "StoreShutdown", e.message))
+          })
+        )
+      }
+      // Accepted: answer with the action's event id, the one SSE clients will see it under.
+      return yield* Effect.scoped(Effect.gen(function*() {
+        const events = yield* log.subscribe(undefined)
+        const sent = yield* Effect.either(store.send(action))
+        if (Either.isLeft(sent)) return refuse(503, "StoreShutdown", sent.left.message)
+        const mine = yield* Stream.runHead(Stream.filter(events, (event) => event.action === action))
+        return HttpServerResponse.unsafeJson(
+          { accepted: true, id: Option.getOrNull(Option.map(mine, (event) => event.id)) },
+          { status: 202 }
+        )
+      }))
+    })
+
+    const events = Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const query = new URL(request.url, "http://local").searchParams
+      const lastEventId = parseId(request.headers["last-event-id"] ?? query.get("lastEventId") ?? undefined)
+      const body = Stream.unwrapScoped(Effect.map(log.subscribe(lastEventId), (items) => {
+        let expected = lastEventId === undefined ? undefined : lastEventId + 1
+        const frames = Stream.map(items, (event: LogEvent<A>) => {
+          // A gap: events older than the replay buffer, or dropped because this client was too slow.
+          const gap = expected !== undefined && event.id > expected
+            ? `event: gap\ndata: ${JSON.stringify({ from: expected, to: event.id - 1 })}\n\n`
+            : ""
+          expected = event.id + 1
+          return `${gap}id: ${event.id}\nevent: action\ndata: ${wire(event.action)}\n\n`
+        })
+        const beats = Stream.tick(heartbeat).pipe(Stream.drop(1), Stream.as(": heartbeat\n\n"))
+        return Stream.merge(Stream.succeed(": connected\n\n"), Stream.merge(frames, beats, { haltStrategy: "left" }))
+      }))
+      return HttpServerResponse.stream(Stream.map(body, (text) => encoder.encode(text)), {
+        contentType: "text/event-stream",
+        headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
+      })
+    })
+
+    const state = Effect.gen(function*() {
+      if (options.state === undefined) return refuse(404, "NotFound", "this store does not publish its state")
+      const current = yield* store.state
+      return yield* Schema.encode(options.state)(current).pipe(
+        Effect.map((encoded) => HttpServerResponse.unsafeJson(encoded)),
+        Effect.orElseSucceed(() => refuse(500, "UnencodableState", "the state does not match its schema"))
+      )
+    })
+
+    const socket = Effect.gen(function*() {
+      const ws = yield* HttpServerRequest.upgrade
+      const write = yield* ws.writer
+      const frame = (body: unknown) => write(JSON.stringify(body))
+      const outgoing = yield* log.subscribe(undefined)
+      yield* Stream.runForEach(outgoing, (event) => write(`{"type":"action","id":${event.id},"action":${wire(event.action)}}`)).pipe(
+        Effect.ignore,
+        Effect.forkScoped
+      )
+      yield* ws.runRaw((data): Effect.Effect<void, never> => {
+        const text = typeof data === "string" ? data : new TextDecoder().decode(data)
+        if (text.length > maxBodyBytes) {
+          return Effect.ignore(frame({ type: "error", error: "PayloadTooLarge", message: `a message is larger than ${maxBodyBytes} bytes` }))
+        }
+        return Either.match(decodeAction(options.actions, text), {
+          onLeft: (e) => frame({ type: "error", ...e }),
+          onRight: (action) =>
+            Effect.matchEffect(store.send(action), {
+              onFailure: (e) => frame({ type: "error", error: "StoreShutdown", message: e.message }),
+              onSuccess: () => Effect.void
+            })
+        }).pipe(Effect.ignore)
+      }).pipe(Effect.catchAll(() => Effect.void))
+      return HttpServerResponse.empty()
+    }).pipe(Effect.scoped)
+
+    return HttpRouter.empty.pipe(
+      HttpRouter.post("/actions", Effect.catchAll(post, () => Effect.succeed(refuse(400, "MalformedJson", "the request could not be read")))),
+      HttpRouter.get("/events", events),
+      HttpRouter.get("/state", state),
+      HttpRouter.get("/ws", Effect.catchAll(socket, () => Effect.succeed(refuse(400, "Internal", "not a WebSocket upgrade"))))
+    )
+  })
+
+const parseId = (header: string | undefined): number | undefined => {
+  if (header === undefined) return undefined
+  const id = Number(header)
+  return Number.isInteger(id) && id >= 0 ? id : undefined
+}
+
+/** Turns unknown routes and uncaught failures into JSON errors. @internal */
+export const withJsonErrors = <E, R>(router: HttpRouter.HttpRouter<E, R>) =>
+  router.pipe(
+    HttpRouter.catchAllCause(() => Effect.succeed(refuse(500, "Internal", "the request failed"))),
+    Effect.catchTag("RouteNotFound", (e) => Effect.succeed(refuse(404, "NotFound", `no route for ${e.request.method} ${e.request.url}`)))
+  )

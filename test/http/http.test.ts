@@ -1,0 +1,174 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import WebSocket from "ws"
+import { serve } from "./fixture.js"
+
+interface SseEvent {
+  readonly id?: string
+  readonly event?: string
+  readonly data?: string
+}
+
+/** Reads SSE events with a real fetch until `enough` says so, then closes the connection. */
+const readSse = (url: string, enough: (events: ReadonlyArray<SseEvent>) => boolean, headers: Record<string, string> = {}) =>
+  Effect.promise(async () => {
+    const controller = new AbortController()
+    const response = await fetch(url, { headers, signal: controller.signal })
+    const reader = response.body!.getReader()
+    const decoder = new TextDecoder()
+    const events: Array<SseEvent> = []
+    let buffer = ""
+    while (!enough(events)) {
+      const { done, value } = await reader.read()
+      if (done) break
+      buffer += decoder.decode(value, { stream: true })
+      let end: number
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, end)
+        buffer = buffer.slice(end + 2)
+        const event: Record<string, string> = {}
+        for (const line of block.split("\n")) {
+          if (line.startsWith(":")) continue
+          const colon = line.indexOf(": ")
+          event[line.slice(0, colon)] = line.slice(colon + 2)
+        }
+        if (Object.keys(event).length > 0) events.push(event)
+      }
+    }
+    controller.abort()
+    return { events, contentType: response.headers.get("content-type") }
+  })
+
+const post = (url: string, body: string, headers: Record<string, string> = {}) =>
+  Effect.promise(async () => {
+    const response = await fetch(url, { method: "POST", body, headers: { "content-type": "application/json", ...headers } })
+    return { status: response.status, body: await response.json() as Record<string, unknown> }
+  })
+
+describe("StoreHttp over loopback", () => {
+  it.live("POST /actions accepts an action at once with its event id", () =>
+    Effect.gen(function*() {
+      const { store, url } = yield* serve()
+      const first = yield* post(`${url}/actions`, JSON.stringify({ _tag: "Ping" }))
+      expect(first).toEqual({ status: 202, body: { accepted: true, id: 1 } })
+      // Ping's own Fx.send(Pong) took id 2, so the next action is 3.
+      const second = yield* post(`${url}/actions`, JSON.stringify({ _tag: "Ping" }))
+      expect(second.body).toEqual({ accepted: true, id: 3 })
+      expect(yield* store.state).toEqual({ ticks: 0, pings: 2 })
+    }).pipe(Effect.scoped))
+
+  it.live("POST /actions?waitFor returns the first matching action reduced after it", () =>
+    Effect.gen(function*() {
+      const { url } = yield* serve()
+      const reply = yield* post(`${url}/actions?waitFor=Pong&timeoutMs=2000`, JSON.stringify({ _tag: "Ping" }))
+      expect(reply).toEqual({ status: 200, body: { _tag: "Pong" } })
+      const timedOut = yield* post(`${url}/actions?waitFor=Nothing&timeoutMs=50`, JSON.stringify({ _tag: "Ping" }))
+      expect(timedOut.status).toBe(504)
+      expect(timedOut.body.error).toBe("WaitTimeout")
+    }).pipe(Effect.scoped))
+
+  it.live("bad input is refused with a JSON error and never reaches the reducer", () =>
+    Effect.gen(function*() {
+      const { store, url } = yield* serve({ maxBodyBytes: 256 })
+      const malformed = yield* post(`${url}/actions`, "{not json")
+      expect(malformed.status).toBe(400)
+      expect(malformed.body.error).toBe("MalformedJson")
+      const invalid = yield* post(`${url}/actions`, JSON.stringify({ _tag: "Count", n: -5 }))
+      expect(invalid.status).toBe(400)
+      expect(invalid.body.error).toBe("InvalidAction")
+      expect(String(invalid.body.message)).toContain("n")
+      const oversized = yield* post(`${url}/actions`, JSON.stringify({ _tag: "Ping", padding: "x".repeat(1000) }))
+      expect(oversized.status).toBe(413)
+      expect(oversized.body.error).toBe("PayloadTooLarge")
+      const missing = yield* Effect.promise(() => fetch(`${url}/nowhere`).then(async (r) => ({ status: r.status, body: await r.json() })))
+      expect(missing.status).toBe(404)
+      expect(missing.body.error).toBe("NotFound")
+      expect(yield* store.state).toEqual({ ticks: 0, pings: 0 })
+    }).pipe(Effect.scoped))
+
+  it.live("GET /events streams a running Fx.stream and resumes after Last-Event-ID", () =>
+    Effect.gen(function*() {
+      const { url } = yield* serve()
+      const reading = yield* Effect.fork(readSse(`${url}/events`, (events) => events.length >= 7))
+      yield* Effect.sleep("100 millis") // let the client connect
+      yield* post(`${url}/actions`, JSON.stringify({ _tag: "Count", n: 6 }))
+      const first = yield* reading.await.pipe(Effect.flatten)
+      expect(first.contentType).toContain("text/event-stream")
+      expect(first.events.map((e) => [e.id, e.event, e.data])).toEqual([
+        ["1", "action", JSON.stringify({ _tag: "Count", n: 6 })],
+        ["2", "action", JSON.stringify({ _tag: "Tick", i: 1 })],
+        ["3", "action", JSON.stringify({ _tag: "Tick", i: 2 })],
+        ["4", "action", JSON.stringify({ _tag: "Tick", i: 3 })],
+        ["5", "action", JSON.stringify({ _tag: "Tick", i: 4 })],
+        ["6", "action", JSON.stringify({ _tag: "Tick", i: 5 })],
+        ["7", "action", JSON.stringify({ _tag: "Tick", i: 6 })]
+      ])
+      // Reconnect after event 4: events 5..7 come from the replay buffer, without a gap.
+      const resumed = yield* readSse(`${url}/events`, (events) => events.length >= 3, { "last-event-id": "4" })
+      expect(resumed.events.map((e) => [e.id, e.data])).toEqual([
+        ["5", JSON.stringify({ _tag: "Tick", i: 4 })],
+        ["6", JSON.stringify({ _tag: "Tick", i: 5 })],
+        ["7", JSON.stringify({ _tag: "Tick", i: 6 })]
+      ])
+    }).pipe(Effect.scoped))
+
+  it.live("GET /events reports a gap when the resume point left the replay buffer", () =>
+    Effect.gen(function*() {
+      const { url } = yield* serve({ replay: 3 })
+      yield* post(`${url}/actions?waitFor=Tick&timeoutMs=2000`, JSON.stringify({ _tag: "Count", n: 1 }))
+      yield* post(`${url}/actions`, JSON.stringify({ _tag: "Count", n: 5 }))
+      yield* Effect.sleep("100 millis")
+      const resumed = yield* readSse(`${url}/events`, (events) => events.length >= 2, { "last-event-id": "1" })
+      expect(resumed.events[0]).toEqual({ event: "gap", data: JSON.stringify({ from: 2, to: 5 }) })
+      expect(resumed.events[1]!.id).toBe("6")
+    }).pipe(Effect.scoped))
+
+  it.live("GET /events ends cleanly when the store shuts down", () =>
+    Effect.gen(function*() {
+      const { store, url } = yield* serve()
+      const reading = yield* Effect.fork(readSse(`${url}/events`, () => false))
+      yield* Effect.sleep("100 millis")
+      yield* store.shutdown({ timeout: "1 second" })
+      const result = yield* reading.await.pipe(Effect.flatten, Effect.timeout("2 seconds"))
+      expect(result.events).toEqual([])
+    }).pipe(Effect.scoped))
+
+  it.live("WebSocket: actions in, broadcast actions out, error frames keep the connection", () =>
+    Effect.gen(function*() {
+      const { store, url } = yield* serve()
+      const frames = yield* Effect.promise(() =>
+        new Promise<Array<Record<string, unknown>>>((resolve, reject) => {
+          const socket = new WebSocket(`${url.replace("http", "ws")}/ws`)
+          const received: Array<Record<string, unknown>> = []
+          socket.on("error", reject)
+          socket.on("open", () => {
+            socket.send("{oops")
+            socket.send(JSON.stringify({ _tag: "Count", n: "many" }))
+            socket.send(JSON.stringify({ _tag: "Ping" }))
+          })
+          socket.on("message", (data) => {
+            received.push(JSON.parse(String(data)))
+            if (received.length === 4) {
+              socket.close()
+              resolve(received)
+            }
+          })
+        })
+      )
+      expect(frames.map((f) => f.type === "error" ? ["error", f.error] : ["action", f.id, (f.action as { _tag: string })._tag])).toEqual([
+        ["error", "MalformedJson"],
+        ["error", "InvalidAction"],
+        ["action", 1, "Ping"],
+        ["action", 2, "Pong"]
+      ])
+      expect(yield* store.state).toEqual({ ticks: 0, pings: 1 })
+    }).pipe(Effect.scoped))
+
+  it.live("GET /state encodes the state with its schema", () =>
+    Effect.gen(function*() {
+      const { url } = yield* serve()
+      yield* post(`${url}/actions?waitFor=Pong&timeoutMs=2000`, JSON.stringify({ _tag: "Ping" }))
+      const state = yield* Effect.promise(() => fetch(`${url}/state`).then((r) => r.json()))
+      expect(state).toEqual({ ticks: 0, pings: 1 })
+    }).pipe(Effect.scoped))
+})
