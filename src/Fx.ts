@@ -665,15 +665,7 @@ export const cancel: (id: unknown) => Fx<never> = internal.cancel
  * @since 0.1.0
  * @category time
  */
-export const timeout: {
-  <A2>(duration: Duration.DurationInput, options?: { readonly onTimeout?: A2 | undefined }): <A, R>(
-    self: Fx<A, R>
-  ) => Fx<A | A2, R>
-  <A, R, A2 = A>(self: Fx<A, R>, duration: Duration.DurationInput, options?: { readonly onTimeout?: A2 | undefined }): Fx<
-    A | A2,
-    R
-  >
-} = dual((args) => isFx(args[0]), internal.timeout)
+export const timeout: TimeLimit = dual((args) => isFx(args[0]), internal.timeout)
 
 /**
  * An inactivity limit: the effect ends when no action arrives within `duration` (e.g. a stalled socket),
@@ -689,15 +681,30 @@ export const timeout: {
  * @since 0.1.0
  * @category time
  */
-export const idleTimeout: {
+export const idleTimeout: TimeLimit = dual((args) => isFx(args[0]), internal.idleTimeout)
+
+/**
+ * The signature shared by `timeout` and `idleTimeout` (data-first or pipeable).
+ *
+ * @example
+ * ```ts
+ * import { Fx } from "composable-effect"
+ *
+ * const limit: Fx.TimeLimit = Fx.timeout
+ * ```
+ * @since 0.1.0
+ * @category time
+ */
+export interface TimeLimit {
   <A2>(duration: Duration.DurationInput, options?: { readonly onTimeout?: A2 | undefined }): <A, R>(
     self: Fx<A, R>
   ) => Fx<A | A2, R>
-  <A, R, A2 = A>(self: Fx<A, R>, duration: Duration.DurationInput, options?: { readonly onTimeout?: A2 | undefined }): Fx<
-    A | A2,
-    R
-  >
-} = dual((args) => isFx(args[0]), internal.idleTimeout)
+  <A, R, A2 = A>(
+    self: Fx<A, R>,
+    duration: Duration.DurationInput,
+    options?: { readonly onTimeout?: A2 | undefined }
+  ): Fx<A | A2, R>
+}
 
 /**
  * Batches the items an effect produces (`Stream.groupedWithin`): groups of up to `size`, or whatever arrived
