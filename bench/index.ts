@@ -24,6 +24,9 @@ const measurements: ReadonlyArray<readonly [key: string, run: () => Promise<numb
   ["bytes_per_idle_stream", store.bytesPerIdleStream],
   ["cancel_10k_ms", store.cancel10kMs],
   ["broadcast_deliveries_per_sec", () => store.broadcastDeliveriesPerSec().then(perSec)],
+  // Effect's own floor under the idle-stream targets: streams run by bare fibers, no store.
+  ["raw_bytes_per_idle_stream", () => store.rawIdleStreams().then((raw) => raw.bytes)],
+  ["raw_cancel_10k_ms", () => store.rawIdleStreams().then((raw) => raw.cancelMs)],
   // The known costs of the design, for docs/performance.md.
   ["send_per_sec_1_subscriber", () => store.sendPerSecWithSubscribers(1).then(perSec)],
   ["send_per_sec_10_subscribers", () => store.sendPerSecWithSubscribers(10).then(perSec)],
