@@ -1,0 +1,26 @@
+import { Effect, Metric, Stream } from "effect"
+import type * as Scope from "effect/Scope"
+import type { Store } from "../../src/index.js"
+import { StoreMetrics } from "../../src/index.js"
+
+/** Advances the scheduler a few turns so forked effects reach their next wait. */
+export const settle = Effect.repeatN(Effect.yieldNow(), 20)
+
+/** Records every action the store reduces from now on (no drops); `seen` reads what arrived so far. */
+export const record = <S, A>(
+  store: Store.Store<S, A>
+): Effect.Effect<{ readonly seen: Effect.Effect<ReadonlyArray<A>> }, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const seen: Array<A> = []
+    const stream = yield* store.subscribe({ overflow: "unbounded" })
+    yield* Effect.forkScoped(Stream.runForEach(stream, (a) => Effect.sync(() => void seen.push(a))))
+    return { seen: Effect.as(settle, seen).pipe(Effect.map((all) => [...all])) }
+  })
+
+/** A counter metric's value for one store label (and extra tags). */
+export const counter = (metric: Metric.Metric.Counter<number>, label: string, extra: Record<string, string> = {}) =>
+  Effect.map(Metric.value(StoreMetrics.forStore(metric, label, extra)), (state) => state.count)
+
+let labels = 0
+/** A store label no other test uses: the metric registry is process-global. */
+export const uniqueLabel = (name: string) => `${name}-${++labels}-${process.pid}`
