@@ -1,0 +1,265 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, pipe, Schedule, Stream, TestClock } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { Fx, Reducer, Store, StoreMetrics } from "../../src/index.js"
+import { counter, settle, uniqueLabel } from "./helpers.js"
+
+type Action =
+  | { readonly _tag: "Run"; readonly fx: Fx.Fx<Action> }
+  | { readonly _tag: "Item"; readonly v: string | number }
+  | { readonly _tag: "Batch"; readonly items: ReadonlyArray<number> }
+  | { readonly _tag: "TimedOut" }
+
+const Run = (fx: Fx.Fx<Action>): Action => ({ _tag: "Run", fx })
+const Item = (v: string | number): Action => ({ _tag: "Item", v })
+const TimedOut: Action = { _tag: "TimedOut" }
+
+/** The state is the log of what was reduced, with the TestClock time of each entry. */
+type State = ReadonlyArray<string>
+
+const makeStore = (label = uniqueLabel("p86")) =>
+  Effect.gen(function*() {
+    const clock = yield* Effect.clock
+    const reducer = Reducer.make((log: State, action: Action) => {
+      const at = `@${clock.unsafeCurrentTimeMillis()}`
+      switch (action._tag) {
+        case "Run":
+          return [log, action.fx]
+        case "Item":
+          return [[...log, `${action.v}${at}`], Fx.none]
+        case "Batch":
+          return [[...log, `[${action.items.join(",")}]${at}`], Fx.none]
+        case "TimedOut":
+          return [[...log, `timeout${at}`], Fx.none]
+      }
+    })
+    return yield* Store.make({ initialState: [] as State, reducer, label })
+  })
+
+/** Items every `every`, forever, starting after the first interval. */
+const ticking = (prefix: string, every: Duration) =>
+  Stream.iterate(1, (n) => n + 1).pipe(Stream.schedule(Schedule.spaced(every)), Stream.map((n) => Item(`${prefix}${n}`)))
+type Duration = "10 millis" | "20 millis"
+
+describe("cancellation", () => {
+  it.scoped("a cancel in the very next action wins even before the effect's fiber started", () =>
+    Effect.gen(function*() {
+      const label = uniqueLabel("cancel-before-start")
+      const store = yield* makeStore(label)
+      const task = yield* store.send(Run(Fx.cancellable(Fx.stream(Stream.make(Item(1), Item(2))), "x")))
+      yield* store.send(Run(Fx.cancel("x")))
+      yield* task.finish
+      yield* settle
+      expect(yield* store.state).toEqual([])
+      expect(yield* counter(StoreMetrics.effectsCancelled, label)).toBe(1)
+    }))
+
+  it.scoped("cancelling a running stream: no item is reduced after the cancel", () =>
+    Effect.gen(function*() {
+      const store = yield* makeStore()
+      const task = yield* store.send(Run(Fx.cancellable(Fx.stream(ticking("t", "10 millis")), "stream")))
+      yield* settle
+      yield* TestClock.adjust("25 millis")
+      yield* store.send(Run(Fx.cancel("stream")))
+      yield* TestClock.adjust("100 millis")
+      expect(yield* store.state).toEqual(["t1@10", "t2@20"])
+      expect(yield* task.isRunning).toBe(false)
+    }))
+
+  it.scoped("cancelInFlight under rapid re-sends: only the last effect's actions arrive", () =>
+    Effect.gen(function*() {
+      const store = yield* makeStore()
+      const reply = (name: string) =>
+        Fx.cancellable(Fx.stream(Stream.make(Item(`${name}1`), Item(`${name}2`)).pipe(Stream.schedule(Schedule.spaced("10 millis")))), "reply", {
+          cancelInFlight: true
+        })
+      for (const name of ["a", "b", "c"]) yield* store.send(Run(reply(name)))
+      yield* settle
+      yield* TestClock.adjust("50 millis")
+      expect(yield* store.state).toEqual(["c1@10", "c2@20"])
+    }))
+
+  it.scoped("a cancellable nested in a timeout and a parallel is cancelled by the next action; its sibling goes on", () =>
+    Effect.gen(function*() {
+      const store = yield* makeStore()
+      yield* store.send(Run(Fx.parallel(
+        Fx.timeout(Fx.cancellable(Fx.stream(ticking("a", "10 millis")), "a"), "1 second"),
+        Fx.stream(ticking("b", "20 millis").pipe(Stream.take(2)))
+      )))
+      yield* store.send(Run(Fx.cancel("a")))
+      yield* settle
+      yield* TestClock.adjust("100 millis")
+      expect(yield* store.state).toEqual(["b1@20", "b2@40"])
+    }))
+
+  it.scoped("two stores using the same id never cancel each other", () =>
+    Effect.gen(function*() {
+      const one = yield* makeStore()
+      const two = yield* makeStore()
+      yield* one.send(Run(Fx.cancellable(Fx.stream(ticking("one", "10 millis").pipe(Stream.take(2))), "shared")))
+      yield* two.send(Run(Fx.cancel("shared")))
+      yield* settle
+      yield* TestClock.adjust("20 millis")
+      expect(yield* one.state).toEqual(["one1@10", "one2@20"])
+    }))
+
+  it.effect("shutdown and scope close cancel every cancellable effect", () =>
+    Effect.gen(function*() {
+      let task: Store.Task | undefined
+      yield* Effect.scoped(Effect.gen(function*() {
+        const store = yield* makeStore()
+        task = yield* store.send(Run(Fx.cancellable(Fx.stream(ticking("x", "10 millis")), "forever")))
+        yield* settle
+      }))
+      expect(yield* task!.isRunning).toBe(false)
+      yield* Effect.scoped(Effect.gen(function*() {
+        const store = yield* makeStore()
+        const running = yield* store.send(Run(Fx.cancellable(Fx.stream(ticking("y", "10 millis")), "forever")))
+        const shutdown = yield* Effect.fork(store.shutdown({ timeout: "50 millis" }))
+        yield* settle
+        yield* TestClock.adjust("50 millis")
+        const error = yield* Effect.flip(shutdown.await.pipe(Effect.flatten))
+        expect(error.remaining).toBe(1)
+        expect(yield* running.isRunning).toBe(false)
+      }))
+    }))
+})
+
+describe("timeouts", () => {
+  it.scoped("Fx.timeout ends an infinite stream at the deadline and reduces onTimeout then", () =>
+    Effect.gen(function*() {
+      const label = uniqueLabel("timeout")
+      const store = yield* makeStore(label)
+      const task = yield* store.send(Run(Fx.timeout(Fx.stream(ticking("t", "10 millis")), "35 millis", { onTimeout: TimedOut })))
+      yield* settle
+      yield* TestClock.adjust("35 millis")
+      yield* task.finish
+      expect(yield* store.state).toEqual(["t1@10", "t2@20", "t3@30", "timeout@35"])
+      expect(yield* counter(StoreMetrics.effectsTimedOut, label)).toBe(1)
+    }))
+
+  it.scoped("Fx.idleTimeout ends a stalled stream, but not an active one", () =>
+    Effect.gen(function*() {
+      const store = yield* makeStore()
+      const stalls = Stream.concat(ticking("s", "10 millis").pipe(Stream.take(2)), Stream.never)
+      const stalled = yield* store.send(Run(Fx.idleTimeout(Fx.stream(stalls), "15 millis", { onTimeout: TimedOut })))
+      const active = yield* store.send(Run(Fx.idleTimeout(Fx.stream(ticking("a", "10 millis").pipe(Stream.take(4))), "15 millis", { onTimeout: TimedOut })))
+      yield* settle
+      yield* TestClock.adjust("100 millis")
+      yield* stalled.finish
+      yield* active.finish
+      const log = yield* store.state
+      // Items of the two streams at the same instant may interleave either way; each stream's own log is exact.
+      expect(log.filter((e) => !e.startsWith("a"))).toEqual(["s1@10", "s2@20", "timeout@35"])
+      expect(log.filter((e) => e.startsWith("a"))).toEqual(["a1@10", "a2@20", "a3@30", "a4@40"])
+    }))
+})
+
+describe("batching and rate limiting", () => {
+  const batchOf = (items: ReadonlyArray<number>) => ({ _tag: "Batch", items }) as const
+
+  it.scoped("Fx.batch groups by size and delivers the final partial group", () =>
+    Effect.gen(function*() {
+      const store = yield* makeStore()
+      const task = yield* store.send(Run(Fx.batch(Fx.stream(Stream.range(1, 7)), { size: 3, within: "1 second", toAction: batchOf })))
+      yield* task.finish
+      expect(yield* store.state).toEqual(["[1,2,3]@0", "[4,5,6]@0", "[7]@0"])
+    }))
+
+  it.scoped("Fx.batch flushes what arrived within the window while the stream pauses", () =>
+    Effect.gen(function*() {
+      const store = yield* makeStore()
+      const paused = Stream.concat(Stream.make(1, 2), Stream.fromEffect(Effect.as(Effect.sleep("100 millis"), 3)))
+      const task = yield* store.send(Run(Fx.batch(Fx.stream(paused), { size: 10, within: "25 millis", toAction: batchOf })))
+      yield* settle
+      yield* TestClock.adjust("30 millis")
+      expect(yield* store.state).toEqual(["[1,2]@25"])
+      yield* TestClock.adjust("70 millis")
+      yield* task.finish
+      expect(yield* store.state).toEqual(["[1,2]@25", "[3]@100"])
+    }))
+
+  it.scoped("Fx.rateLimit \"shape\" spaces the items of a single multi-item chunk, per item", () =>
+    Effect.gen(function*() {
+      const store = yield* makeStore()
+      const oneChunk = Stream.make(1, 2, 3, 4).pipe(Stream.map(Item))
+      const task = yield* store.send(Run(Fx.rateLimit(Fx.stream(oneChunk), { units: 1, per: "10 millis" })))
+      yield* settle
+      yield* TestClock.adjust("30 millis")
+      yield* task.finish
+      expect(yield* store.state).toEqual(["1@0", "2@10", "3@20", "4@30"])
+    }))
+
+  it.scoped("Fx.rateLimit \"enforce\" drops the excess and counts it", () =>
+    Effect.gen(function*() {
+      const label = uniqueLabel("enforce")
+      const store = yield* makeStore(label)
+      const task = yield* store.send(Run(Fx.rateLimit(Fx.stream(Stream.make(1, 2, 3, 4, 5).pipe(Stream.map(Item))), {
+        units: 2,
+        per: "1 second",
+        strategy: "enforce"
+      })))
+      yield* task.finish
+      expect(yield* store.state).toEqual(["1@0", "2@0"])
+      expect(yield* counter(StoreMetrics.streamItemsDropped, label)).toBe(3)
+    }))
+})
+
+describe("debounce and throttle", () => {
+  it.scoped("Fx.debounce: only the last effect of a burst runs, `duration` after it", () =>
+    Effect.gen(function*() {
+      const store = yield* makeStore()
+      const search = (q: string) => Run(pipe(Fx.send(Item(q)), Fx.debounce("search", "300 millis")))
+      yield* store.send(search("a"))
+      yield* TestClock.adjust("100 millis")
+      yield* store.send(search("ab"))
+      yield* TestClock.adjust("100 millis")
+      yield* store.send(search("abc"))
+      yield* TestClock.adjust("299 millis")
+      expect(yield* store.state).toEqual([])
+      yield* TestClock.adjust("1 millis")
+      expect(yield* store.state).toEqual(["abc@500"])
+    }))
+
+  it.scoped("Fx.throttle: the first effect of a window runs at once, the others are dropped", () =>
+    Effect.gen(function*() {
+      const store = yield* makeStore()
+      const save = (n: number) => Run(pipe(Fx.send(Item(n)), Fx.throttle("save", "1 second")))
+      yield* store.send(save(1))
+      yield* TestClock.adjust("100 millis")
+      yield* store.send(save(2))
+      yield* TestClock.adjust("900 millis")
+      yield* store.send(save(3))
+      expect(yield* store.state).toEqual(["1@0", "3@1000"])
+    }))
+
+  it.scoped("Fx.throttle with latest: the last effect of the window runs when it ends", () =>
+    Effect.gen(function*() {
+      const store = yield* makeStore()
+      const save = (n: number) => Run(pipe(Fx.send(Item(n)), Fx.throttle("save", "1 second", { latest: true })))
+      yield* store.send(save(1))
+      yield* TestClock.adjust("100 millis")
+      yield* store.send(save(2))
+      yield* TestClock.adjust("100 millis")
+      yield* store.send(save(3))
+      yield* TestClock.adjust("800 millis")
+      expect(yield* store.state).toEqual(["1@0", "3@1000"])
+    }))
+})
+
+describe("no hand-written timers", () => {
+  it("src/ uses neither setTimeout nor setInterval", () => {
+    const offenders: Array<string> = []
+    const walk = (dir: string) => {
+      for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+        const file = path.join(dir, entry.name)
+        if (entry.isDirectory()) walk(file)
+        else if (/setTimeout|setInterval/.test(fs.readFileSync(file, "utf8"))) offenders.push(file)
+      }
+    }
+    walk(path.resolve(__dirname, "../../src"))
+    expect(offenders).toEqual([])
+  })
+})
+
