@@ -1,0 +1,217 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Cause, Context, Data, Effect, Exit, Layer, Schema, Stream, TestClock } from "effect"
+import { Fx, Reducer, ReducerTest, TestStore } from "../../src/index.js"
+
+class Greeter extends Context.Tag("test/Greeter")<Greeter, { readonly greet: (name: string) => Effect.Effect<string> }>() {}
+
+type Action = Data.TaggedEnum<{
+  Load: { readonly name: string }
+  Loaded: { readonly text: string }
+  Start: {}
+  Tick: { readonly n: number }
+  Stop: {}
+  Noop: {}
+  Bump: {}
+}>
+const Action = Data.taggedEnum<Action>()
+
+interface State {
+  readonly text: string
+  readonly ticks: ReadonlyArray<number>
+  readonly count: number
+}
+const initialState: State = { text: "", ticks: [], count: 0 }
+
+const reducer = Reducer.make((state: State, action: Action) => {
+  switch (action._tag) {
+    case "Load":
+      return [state, Fx.future(Effect.flatMap(Greeter, (greeter) => greeter.greet(action.name)).pipe(Effect.map((text) => Action.Loaded({ text }))))]
+    case "Loaded":
+      return [{ ...state, text: action.text }, Fx.none]
+    case "Start":
+      return [state, Fx.cancellable(Fx.stream(Stream.range(1, 3).pipe(Stream.tap(() => Effect.sleep("1 second")), Stream.map((n) => Action.Tick({ n })))), "ticks")]
+    case "Tick":
+      return [{ ...state, ticks: [...state.ticks, action.n] }, Fx.none]
+    case "Stop":
+      return [state, Fx.cancel("ticks")]
+    case "Noop":
+      return [state, Fx.none]
+    case "Bump":
+      return [{ ...state, count: state.count + 1 }, Fx.send(Action.Noop())]
+  }
+})
+
+const Live = Layer.succeed(Greeter, { greet: (name) => Effect.succeed(`Hello, ${name}`) })
+const Test = Layer.succeed(Greeter, { greet: (name) => Effect.succeed(`test ${name}`) })
+
+const make = (exhaustivity: "exhaustive" | "non-exhaustive" = "exhaustive") =>
+  TestStore.make({ initialState, reducer, exhaustivity, receiveTimeout: "100 millis" })
+
+describe("TestStore", () => {
+  it.scoped("effects run on the TestClock; their actions are held until received", () =>
+    Effect.gen(function*() {
+      const store = yield* make()
+      yield* store.send(Action.Start())
+      yield* TestClock.adjust("1 second")
+      expect((yield* store.state).ticks).toEqual([]) // held, not reduced
+      yield* store.receive(Action.Tick({ n: 1 }), (s) => ({ ...s, ticks: [1] }))
+      yield* TestClock.adjust("1 second")
+      yield* store.receive("Tick", { ...initialState, ticks: [1, 2] })
+      yield* store.send(Action.Stop())
+      yield* TestClock.adjust("5 seconds")
+      yield* store.finish()
+    }).pipe(Effect.provide(Live)))
+
+  it.scoped("a test swaps the environment with a Layer", () =>
+    Effect.gen(function*() {
+      const store = yield* make()
+      yield* store.send(Action.Load({ name: "Ada" }))
+      yield* store.receive((a) => a._tag === "Loaded", (s) => ({ ...s, text: "test Ada" }))
+    }).pipe(Effect.provide(Test)))
+
+  it.scoped("non-exhaustive: unasserted actions are reduced in order and skipped changes are allowed", () =>
+    Effect.gen(function*() {
+      const store = yield* make("non-exhaustive")
+      yield* store.send(Action.Start())
+      yield* TestClock.adjust("3 seconds")
+      // Skips Tick 1 and 2 (reducing them), checks only what the expectation sets.
+      yield* store.receive(Action.Tick({ n: 3 }), (s) => ({ ...s, ticks: [1, 2, 3] }))
+      yield* store.send(Action.Bump()) // state changes, no expectation: allowed
+      yield* store.finish()
+      expect((yield* store.state).count).toBe(1)
+    }).pipe(Effect.provide(Live)))
+
+  it.scoped("skipReceivedActions reduces held actions; skipInFlightEffects cancels running ones", () =>
+    Effect.gen(function*() {
+      const store = yield* make()
+      yield* store.send(Action.Start())
+      yield* TestClock.adjust("1 second")
+      yield* store.skipReceivedActions
+      expect((yield* store.state).ticks).toEqual([1])
+      yield* store.skipInFlightEffects
+      yield* store.finish()
+    }).pipe(Effect.provide(Live)))
+})
+
+describe("TestStore failures", () => {
+  const failure = <A>(effect: Effect.Effect<A, TestStore.TestStoreError>) => Effect.flip(effect)
+
+  it.scoped("StateMismatch shows a structural diff", () =>
+    Effect.gen(function*() {
+      const store = yield* make()
+      const error = yield* failure(store.send(Action.Bump(), (s) => ({ ...s, count: 5 })))
+      expect(error.reason).toBe("StateMismatch")
+      expect(error.message).toContain("state.count")
+      expect(error.message).toContain("-   5")
+      expect(error.message).toContain("+   1")
+      yield* store.skipReceivedActions
+    }).pipe(Effect.provide(Live)))
+
+  it.scoped("UnexpectedStateChange: the state changed but no expectation was given", () =>
+    Effect.gen(function*() {
+      const store = yield* make()
+      const error = yield* failure(store.send(Action.Bump()))
+      expect(error.reason).toBe("UnexpectedStateChange")
+      expect(error.message).toContain("no expectation was given")
+      yield* store.skipReceivedActions
+    }).pipe(Effect.provide(Live)))
+
+  it.scoped("ExpectedStateChange: an expectation of change, and no change happened", () =>
+    Effect.gen(function*() {
+      const store = yield* make()
+      const error = yield* failure(store.send(Action.Noop(), (s) => ({ ...s, count: 1 })))
+      expect(error.reason).toBe("ExpectedStateChange")
+      expect(error.message).toContain("no change occurred")
+    }).pipe(Effect.provide(Live)))
+
+  it.scoped("UnassertedReceivedActions: send while received actions are unasserted, naming them", () =>
+    Effect.gen(function*() {
+      const store = yield* make()
+      yield* store.send(Action.Bump(), (s) => ({ ...s, count: 1 }))
+      const error = yield* failure(store.send(Action.Noop()))
+      expect(error.reason).toBe("UnassertedReceivedActions")
+      expect(error.message).toContain(`"_tag":"Noop"`)
+      yield* store.skipReceivedActions
+    }).pipe(Effect.provide(Live)))
+
+  it.scoped("UnexpectedReceivedAction: the next received action does not match", () =>
+    Effect.gen(function*() {
+      const store = yield* make()
+      yield* store.send(Action.Bump(), (s) => ({ ...s, count: 1 }))
+      const error = yield* failure(store.receive("Tick"))
+      expect(error.reason).toBe("UnexpectedReceivedAction")
+      expect(error.message).toContain(`Expected to receive "Tick", but received {"_tag":"Noop"}`)
+      yield* store.skipReceivedActions
+    }).pipe(Effect.provide(Live)))
+
+  it.scoped("ReceiveTimeout says that effects run on the TestClock", () =>
+    Effect.gen(function*() {
+      const store = yield* make()
+      yield* store.send(Action.Start())
+      const error = yield* failure(store.receive("Tick", undefined, { timeout: "30 millis" }))
+      expect(error.reason).toBe("ReceiveTimeout")
+      expect(error.message).toContain("TestClock.adjust")
+      expect(error.message).toContain(`{"_tag":"Start"}`)
+      yield* store.skipInFlightEffects
+    }).pipe(Effect.provide(Live)))
+
+  it.scoped("finish fails on running effects, naming the action that started them", () =>
+    Effect.gen(function*() {
+      const store = yield* make()
+      yield* store.send(Action.Start())
+      const error = yield* failure(store.finish())
+      expect(error.reason).toBe("EffectsStillRunning")
+      expect(error.message).toContain(`1 effect(s) still running, started by:\n  {"_tag":"Start"}`)
+    }).pipe(Effect.provide(Live)))
+
+  it.scoped("finish fails on received actions that were never asserted", () =>
+    Effect.gen(function*() {
+      const store = yield* make()
+      yield* store.send(Action.Bump(), (s) => ({ ...s, count: 1 }))
+      const error = yield* failure(store.finish())
+      expect(error.reason).toBe("UnassertedReceivedActions")
+      expect(error.message).toContain(`1 received action(s) were never asserted`)
+    }).pipe(Effect.provide(Live)))
+
+  it.effect("finish runs by itself when the scope closes", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(Effect.scoped(Effect.gen(function*() {
+        const store = yield* make()
+        yield* store.send(Action.Start())
+      })))
+      expect(Exit.isFailure(exit)).toBe(true)
+      const defect = Exit.isFailure(exit) ? Cause.pretty(exit.cause) : ""
+      expect(defect).toContain("effect(s) still running")
+    }).pipe(Effect.provide(Live)))
+})
+
+describe("ReducerTest", () => {
+  it.effect("given/when/then checks the next state and the returned effect as data", () =>
+    Effect.gen(function*() {
+      const outcome = yield* ReducerTest.given(reducer, initialState).when(Action.Start()).then({
+        state: initialState,
+        fx: { kinds: ["Cancellable", "Stream"], cancellationIds: ["ticks"], parallelBranches: 1 }
+      })
+      expect(outcome.summary.sent).toEqual([])
+      const error = yield* Effect.flip(ReducerTest.given(reducer, initialState).when(Action.Bump()).then({
+        state: (s) => ({ ...s, count: 2 }),
+        fx: { sent: [] }
+      }))
+      expect(error.message).toContain("state.count")
+      expect(error.message).toContain(`fx.sent: expected [], got [{"_tag":"Noop"}]`)
+    }))
+
+  const Counter = Schema.Literal("inc", "dec", "reset")
+  const clamped = Reducer.fromState((n: number, a: "inc" | "dec" | "reset") =>
+    a === "reset" ? 0 : Math.min(10, Math.max(0, a === "inc" ? n + 1 : n - 1)))
+
+  it.effect.prop("a clamped counter stays within bounds for any action sequence", [ReducerTest.actionSequences(Counter, { maxLength: 60 })], ([actions]) =>
+    Effect.asVoid(ReducerTest.checkInvariant(clamped, 0, actions, (n) => n >= 0 && n <= 10)))
+
+  it.effect("checkInvariant reports the step that broke it", () =>
+    Effect.gen(function*() {
+      const broken = Reducer.fromState((n: number, a: "inc" | "dec" | "reset") => a === "dec" ? n - 1 : a === "inc" ? n + 1 : 0)
+      const error = yield* Effect.flip(ReducerTest.checkInvariant(broken, 0, ["inc", "dec", "dec"] as const, (n) => n >= 0 || `negative: ${n}`))
+      expect(error.message).toContain("Invariant broken at step 2 by \"dec\": negative: -1")
+    }))
+})
