@@ -115,13 +115,14 @@ export const fromState = <S, A>(reduce: (state: S, action: A) => S): Reducer<S, 
  * @since 0.1.0
  * @category combinators
  */
-export const combine = <S, A, Rs extends ReadonlyArray<Reducer<S, A, any>>>(
-  ...reducers: Rs
-): Reducer<S, A, Reducer.Context<Rs[number]>> =>
+export const combine = <S, A, R, Rs extends ReadonlyArray<Reducer<S, A, any>>>(
+  first: Reducer<S, A, R>,
+  ...rest: Rs
+): Reducer<S, A, R | Reducer.Context<Rs[number]>> =>
 (state, action) => {
   let next = state
-  const fxs: Array<Fx.Fx<A, Reducer.Context<Rs[number]>>> = []
-  for (const reducer of reducers) {
+  const fxs: Array<Fx.Fx<A, R | Reducer.Context<Rs[number]>>> = []
+  for (const reducer of [first, ...rest]) {
     const [s, fx] = reducer(next, action)
     next = s
     if (fx._tag !== "None") fxs.push(fx)

@@ -1,0 +1,218 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Chunk, Context, Data, Effect, Fiber, Layer, Metric, Option, pipe, Schedule, Stream, TestClock } from "effect"
+import { Fx, Reducer, Store, StoreMetrics, TestStore } from "../../src/index.js"
+import { settle } from "./helpers.js"
+
+/** A language model as a service, swapped by Layers. */
+class LanguageModel extends Context.Tag("test/LanguageModel")<LanguageModel, {
+  readonly stream: (prompt: string) => Stream.Stream<string>
+}>() {}
+
+const Deterministic = Layer.succeed(LanguageModel, {
+  stream: (prompt) => Stream.make(...prompt.split("")).pipe(Stream.schedule(Schedule.spaced("10 millis")))
+})
+const Echo = Layer.succeed(LanguageModel, { stream: (prompt) => Stream.make(`echo:${prompt}`) })
+
+// A conversation: asks the model and accumulates its reply.
+type ConversationAction = Data.TaggedEnum<{ Ask: { readonly prompt: string }; Token: { readonly text: string } }>
+const ConversationAction = Data.taggedEnum<ConversationAction>()
+interface Conversation {
+  readonly id: string
+  readonly reply: string
+}
+const conversation = Reducer.make((state: Conversation, action: ConversationAction) =>
+  action._tag === "Ask"
+    ? [state, Fx.stream(Stream.unwrap(Effect.map(LanguageModel, (m) => m.stream(action.prompt))).pipe(Stream.map((text) => ConversationAction.Token({ text }))))]
+    : [{ ...state, reply: state.reply + action.text }, Fx.none]
+)
+
+// The app: a list of conversations (forEach) and an optional detail (ifLet) that reuses the same feature.
+type AppAction =
+  | { readonly _tag: "Open"; readonly id: string }
+  | { readonly _tag: "Delete"; readonly id: string }
+  | { readonly _tag: "Conversation"; readonly id: string; readonly action: ConversationAction }
+  | { readonly _tag: "ShowDetail" }
+  | { readonly _tag: "HideDetail" }
+  | { readonly _tag: "Detail"; readonly action: ConversationAction }
+interface App {
+  readonly conversations: ReadonlyArray<Conversation>
+  readonly detail: Conversation | undefined
+  readonly log: ReadonlyArray<string>
+}
+const initialApp: App = { conversations: [], detail: undefined, log: [] }
+
+const appCore = Reducer.make((app: App, action: AppAction) => {
+  switch (action._tag) {
+    case "Open":
+      return [{ ...app, conversations: [...app.conversations, { id: action.id, reply: "" }] }, Fx.none]
+    case "Delete":
+      return [{ ...app, conversations: app.conversations.filter((c) => c.id !== action.id) }, Fx.none]
+    case "ShowDetail":
+      return [{ ...app, detail: { id: "detail", reply: "" } }, Fx.none]
+    case "HideDetail":
+      return [{ ...app, detail: undefined }, Fx.none]
+    case "Detail":
+      // The parent runs after the child: it sees the child's new state.
+      return [{ ...app, log: [...app.log, `parent saw ${app.detail?.reply ?? "-"}`] }, Fx.none]
+    default:
+      return [app, Fx.none]
+  }
+})
+
+const app = pipe(
+  appCore,
+  Reducer.forEach(conversation, {
+    state: Reducer.field<App, "conversations">("conversations"),
+    action: Reducer.taggedElement<AppAction, "Conversation">("Conversation")
+  }),
+  Reducer.ifLet(conversation, { state: Reducer.field<App, "detail">("detail"), action: Reducer.tagged<AppAction, "Detail">("Detail") })
+)
+
+const ask = (id: string, prompt: string): AppAction => ({ _tag: "Conversation", id, action: ConversationAction.Ask({ prompt }) })
+const unhandled = (combinator: string) =>
+  Effect.map(Metric.value(Metric.tagged(StoreMetrics.actionsUnhandled, "combinator", combinator)), (s) => s.count)
+
+describe("composition", () => {
+  it.scoped("Reducer.scope runs the child on its part of the state and maps its effects into parent actions", () =>
+    Effect.gen(function*() {
+      type Parent = { readonly child: Conversation; readonly other: number }
+      type ParentAction = { readonly _tag: "Child"; readonly action: ConversationAction } | { readonly _tag: "Other" }
+      const parent = Reducer.scope(conversation, {
+        state: Reducer.field<Parent, "child">("child"),
+        action: Reducer.tagged<ParentAction, "Child">("Child")
+      })
+      const store = yield* TestStore.make({ initialState: { child: { id: "c", reply: "" }, other: 0 }, reducer: parent })
+      yield* store.send({ _tag: "Child", action: ConversationAction.Ask({ prompt: "hi" }) })
+      yield* store.receive({ _tag: "Child", action: ConversationAction.Token({ text: "echo:hi" }) }, (s) => ({
+        ...s,
+        child: { id: "c", reply: "echo:hi" }
+      }))
+      yield* store.send({ _tag: "Other" })
+    }).pipe(Effect.provide(Echo)))
+
+  it("Reducer.combine runs reducers in the order given, each seeing the previous one's state", () => {
+    const log = (name: string) => Reducer.fromState((s: ReadonlyArray<string>, _: "go") => [...s, `${name} saw ${s.length}`])
+    const [state] = Reducer.combine(log("first"), log("second"), log("third"))([], "go")
+    expect(state).toEqual(["first saw 0", "second saw 1", "third saw 2"])
+  })
+
+  it.scoped("forEach: each element's effects are cancelled when it is removed; the others keep running", () =>
+    Effect.gen(function*() {
+      const store = yield* Store.make({ initialState: initialApp, reducer: app })
+      yield* store.send({ _tag: "Open", id: "a" })
+      yield* store.send({ _tag: "Open", id: "b" })
+      yield* store.send(ask("a", "xyz"))
+      yield* store.send(ask("b", "klm"))
+      yield* settle
+      yield* TestClock.adjust("10 millis")
+      yield* store.send({ _tag: "Delete", id: "a" })
+      yield* TestClock.adjust("100 millis")
+      expect((yield* store.state).conversations).toEqual([{ id: "b", reply: "klm" }])
+    }).pipe(Effect.provide(Deterministic)))
+
+  it.scoped("forEach works over a ReadonlyMap and a record too", () =>
+    Effect.gen(function*() {
+      type ByMap = { readonly rows: ReadonlyMap<string, Conversation> }
+      const overMap = Reducer.forEach(Reducer.fromState((s: ByMap, _: AppAction) => s), conversation, {
+        state: Reducer.field<ByMap, "rows">("rows"),
+        action: Reducer.taggedElement<AppAction, "Conversation">("Conversation")
+      })
+      const mapStore = yield* Store.make({ initialState: { rows: new Map([["m", { id: "m", reply: "" }]]) }, reducer: overMap })
+      yield* Effect.flatMap(mapStore.send(ask("m", "hi")), (t) => t.finish)
+      expect((yield* mapStore.state).rows.get("m")?.reply).toBe("echo:hi")
+
+      type ByRecord = { readonly rows: Readonly<Record<string, Conversation>> }
+      const overRecord = Reducer.forEach(Reducer.fromState((s: ByRecord, _: AppAction) => s), conversation, {
+        state: Reducer.field<ByRecord, "rows">("rows"),
+        action: Reducer.taggedElement<AppAction, "Conversation">("Conversation")
+      })
+      const recordStore = yield* Store.make({ initialState: { rows: { r: { id: "r", reply: "" } } }, reducer: overRecord })
+      yield* Effect.flatMap(recordStore.send(ask("r", "yo")), (t) => t.finish)
+      expect((yield* recordStore.state).rows["r"]?.reply).toBe("echo:yo")
+    }).pipe(Effect.provide(Echo)))
+
+  it.scoped("forEach reports an action for a missing id instead of dropping it silently", () =>
+    Effect.gen(function*() {
+      const before = yield* unhandled("forEach")
+      const store = yield* Store.make({ initialState: initialApp, reducer: app })
+      yield* Effect.flatMap(store.send(ask("ghost", "hi")), (t) => t.finish)
+      expect(yield* unhandled("forEach")).toBe(before + 1)
+      expect(yield* store.state).toEqual(initialApp)
+    }).pipe(Effect.provide(Echo)))
+
+  it.scoped("ifLet: the child runs before the parent, its effects stop when it goes away, and a late action is reported", () =>
+    Effect.gen(function*() {
+      const before = yield* unhandled("ifLet")
+      const store = yield* Store.make({ initialState: initialApp, reducer: app })
+      yield* store.send({ _tag: "ShowDetail" })
+      yield* store.send({ _tag: "Detail", action: ConversationAction.Token({ text: "x" }) })
+      expect((yield* store.state).log).toEqual(["parent saw x"])
+      yield* store.send({ _tag: "Detail", action: ConversationAction.Ask({ prompt: "abcd" }) })
+      yield* settle
+      yield* TestClock.adjust("20 millis")
+      expect((yield* store.state).detail?.reply).toBe("xab")
+      yield* store.send({ _tag: "HideDetail" })
+      yield* TestClock.adjust("100 millis")
+      expect((yield* store.state).detail).toBeUndefined()
+      const late = yield* store.send({ _tag: "Detail", action: ConversationAction.Token({ text: "late" }) })
+      yield* late.finish
+      expect(yield* unhandled("ifLet")).toBe(before + 1)
+    }).pipe(Effect.provide(Deterministic)))
+
+  it.scoped("three levels deep: effects are mapped all the way up", () =>
+    Effect.gen(function*() {
+      type Level2 = { readonly conversation: Conversation }
+      type Level2Action = { readonly _tag: "Conversation"; readonly action: ConversationAction }
+      type Level1 = { readonly level2: Level2 }
+      type Level1Action = { readonly _tag: "Level2"; readonly action: Level2Action }
+      type Root = { readonly level1: Level1 }
+      type RootAction = { readonly _tag: "Level1"; readonly action: Level1Action }
+      const level2 = Reducer.scope(conversation, { state: Reducer.field<Level2, "conversation">("conversation"), action: Reducer.tagged<Level2Action, "Conversation">("Conversation") })
+      const level1 = Reducer.scope(level2, { state: Reducer.field<Level1, "level2">("level2"), action: Reducer.tagged<Level1Action, "Level2">("Level2") })
+      const root = Reducer.scope(level1, { state: Reducer.field<Root, "level1">("level1"), action: Reducer.tagged<RootAction, "Level1">("Level1") })
+      const wrap = (action: ConversationAction): RootAction => ({ _tag: "Level1", action: { _tag: "Level2", action: { _tag: "Conversation", action } } })
+      const store = yield* TestStore.make({ initialState: { level1: { level2: { conversation: { id: "deep", reply: "" } } } }, reducer: root })
+      yield* store.send(wrap(ConversationAction.Ask({ prompt: "hey" })))
+      yield* store.receive(wrap(ConversationAction.Token({ text: "echo:hey" })), { level1: { level2: { conversation: { id: "deep", reply: "echo:hey" } } } })
+    }).pipe(Effect.provide(Echo)))
+
+  it.scoped("store views: changes emit only when the child state changes, send embeds child actions, views nest", () =>
+    Effect.gen(function*() {
+      const store = yield* Store.make({ initialState: initialApp, reducer: app })
+      yield* store.send({ _tag: "Open", id: "a" })
+      const list = store.scope({
+        state: (s: App) => Data.array(s.conversations.map((c) => Data.struct(c))),
+        action: (a: AppAction) => a
+      })
+      const first = list.scope({
+        state: (rows) => Option.getOrUndefined(Option.map(Option.fromNullable(rows[0]), (c) => c.reply)),
+        action: (a: ConversationAction): AppAction => ({ _tag: "Conversation", id: "a", action: a })
+      })
+      const changes = yield* Effect.fork(Stream.runCollect(Stream.take(first.changes, 3)))
+      yield* settle
+      yield* store.send({ _tag: "ShowDetail" }) // changes the app, not the first conversation: no emission
+      yield* first.send(ConversationAction.Token({ text: "1" }))
+      yield* store.send({ _tag: "HideDetail" }) // no emission
+      yield* first.send(ConversationAction.Token({ text: "2" }))
+      expect(Chunk.toReadonlyArray(yield* Fiber.join(changes))).toEqual(["", "1", "12"])
+      expect(yield* first.state).toBe("12")
+    }).pipe(Effect.provide(Echo)))
+})
+
+describe("Reducer.combine typing", () => {
+  class Db extends Context.Tag("test/Db")<Db, { readonly load: Effect.Effect<number> }>() {}
+  class Log extends Context.Tag("test/Log")<Log, { readonly write: (s: string) => Effect.Effect<void> }>() {}
+
+  it.effect("reducers needing different services combine into one needing both", () =>
+    Effect.gen(function*() {
+      const load = Reducer.make((n: number, a: "load" | "log") => a === "load" ? [n, Fx.future(Effect.flatMap(Db, (db) => Effect.map(db.load, () => "log" as const)))] : [n, Fx.none])
+      const write = Reducer.make((n: number, a: "load" | "log") => a === "log" ? [n + 1, Fx.futureOption(Effect.flatMap(Log, (log) => Effect.as(log.write("x"), Option.none())))] : [n, Fx.none])
+      const both: Reducer.Reducer<number, "load" | "log", Db | Log> = Reducer.combine(load, write)
+      const store = yield* Store.make({ initialState: 0, reducer: both })
+      yield* Effect.flatMap(store.send("load"), (t) => t.finish)
+      expect(yield* store.state).toBe(1)
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(Layer.merge(Layer.succeed(Db, { load: Effect.succeed(1) }), Layer.succeed(Log, { write: () => Effect.void })))
+    ))
+})
