@@ -2,18 +2,23 @@ import * as Equal from "effect/Equal"
 import { isDeepStrictEqual } from "node:util"
 
 /**
- * Structural equality for states and actions: Effect `Equal` values (Data, HashMap, Option, ...) compare
- * with `Equal.equals`; plain objects, arrays, Maps and Sets compare deeply.
+ * Structural equality for states and actions: Effect `Equal` values (Data, HashMap, Option, ...) that are
+ * `Equal.equals` are equal; otherwise plain objects, `Data` values and instances of the same class compare
+ * field by field, arrays item by item, Maps and Sets deeply.
  *
  * @internal
  */
 export const equals = (a: unknown, b: unknown): boolean => {
   if (a === b) return true
-  if (Equal.isEqual(a) || Equal.isEqual(b)) return Equal.equals(a, b)
+  if (Equal.isEqual(a) && Equal.isEqual(b) && Equal.equals(a, b)) return true
   if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => equals(x, b[i]))
-  if (isPlainObject(a) && isPlainObject(b)) {
+  if (a instanceof Map || a instanceof Set || b instanceof Map || b instanceof Set) return isDeepStrictEqual(a, b)
+  // Plain objects, Data values (whose own equality stops at plain arrays inside them) and class instances
+  // of the same kind compare field by field.
+  if (typeof a === "object" && a !== null && typeof b === "object" && b !== null && Object.getPrototypeOf(a) === Object.getPrototypeOf(b)) {
     const keys = Object.keys(a)
-    return keys.length === Object.keys(b).length && keys.every((key) => key in b && equals(a[key], b[key]))
+    return keys.length === Object.keys(b).length &&
+      keys.every((key) => key in b && equals((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key]))
   }
   return isDeepStrictEqual(a, b)
 }

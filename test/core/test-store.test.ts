@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Context, Data, Effect, Exit, Layer, Schema, Stream, TestClock } from "effect"
+import { Cause, Context, Data, Effect, Exit, Layer, pipe, Schema, Stream, TestClock } from "effect"
 import { Fx, Reducer, ReducerTest, TestStore } from "../../src/index.js"
 
 class Greeter extends Context.Tag("test/Greeter")<Greeter, { readonly greet: (name: string) => Effect.Effect<string> }>() {}
@@ -213,5 +213,66 @@ describe("ReducerTest", () => {
       const broken = Reducer.fromState((n: number, a: "inc" | "dec" | "reset") => a === "dec" ? n - 1 : a === "inc" ? n + 1 : 0)
       const error = yield* Effect.flip(ReducerTest.checkInvariant(broken, 0, ["inc", "dec", "dec"] as const, (n) => n >= 0 || `negative: ${n}`))
       expect(error.message).toContain("Invariant broken at step 2 by \"dec\": negative: -1")
+    }))
+})
+
+describe("TestStore with the Phase 8.6 combinators", () => {
+  type Action = Data.TaggedEnum<{
+    Query: { readonly q: string }
+    Results: { readonly q: string }
+    Import: {}
+    Rows: { readonly rows: ReadonlyArray<number> }
+    Poll: {}
+    Ping: { readonly n: number }
+    Stalled: {}
+  }>
+  const Action = Data.taggedEnum<Action>()
+  type State = { readonly results: ReadonlyArray<string>; readonly rows: number; readonly pings: ReadonlyArray<number>; readonly stalled: boolean }
+  const initial: State = { results: [], rows: 0, pings: [], stalled: false }
+
+  const reducer = Reducer.make((s: State, a: Action) => {
+    switch (a._tag) {
+      case "Query":
+        return [s, pipe(Fx.send(Action.Results({ q: a.q })), Fx.debounce("search", "300 millis"))]
+      case "Results":
+        return [{ ...s, results: [...s.results, a.q] }, Fx.none]
+      case "Import":
+        return [s, Fx.batch(Fx.stream(Stream.range(1, 5)), { size: 2, within: "1 second", toAction: (rows) => Action.Rows({ rows }) })]
+      case "Rows":
+        return [{ ...s, rows: s.rows + a.rows.length }, Fx.none]
+      case "Poll":
+        return [s, pipe(
+          Fx.stream(Stream.make(1, 2, 3).pipe(Stream.map((n) => Action.Ping({ n })))),
+          Fx.rateLimit({ units: 1, per: "1 second" }),
+          Fx.timeout("1500 millis", { onTimeout: Action.Stalled() })
+        )]
+      case "Ping":
+        return [{ ...s, pings: [...s.pings, a.n] }, Fx.none]
+      case "Stalled":
+        return [{ ...s, stalled: true }, Fx.none]
+    }
+  })
+
+  it.scoped("debounce, batch, rate limit and timeout, driven by TestClock.adjust", () =>
+    Effect.gen(function*() {
+      const store = yield* TestStore.make({ initialState: initial, reducer, receiveTimeout: "200 millis" })
+      yield* store.send(Action.Query({ q: "a" }))
+      yield* TestClock.adjust("100 millis")
+      yield* store.send(Action.Query({ q: "ab" }))
+      yield* TestClock.adjust("300 millis")
+      yield* store.receive(Action.Results({ q: "ab" }), (s) => ({ ...s, results: ["ab"] }))
+
+      yield* store.send(Action.Import())
+      yield* store.receive(Action.Rows({ rows: [1, 2] }), (s) => ({ ...s, rows: 2 }))
+      yield* store.receive(Action.Rows({ rows: [3, 4] }), (s) => ({ ...s, rows: 4 }))
+      yield* store.receive(Action.Rows({ rows: [5] }), (s) => ({ ...s, rows: 5 }))
+
+      yield* store.send(Action.Poll())
+      yield* store.receive(Action.Ping({ n: 1 }), (s) => ({ ...s, pings: [1] }))
+      yield* TestClock.adjust("1 second")
+      yield* store.receive(Action.Ping({ n: 2 }), (s) => ({ ...s, pings: [1, 2] }))
+      yield* TestClock.adjust("500 millis")
+      yield* store.receive(Action.Stalled(), (s) => ({ ...s, stalled: true }))
+      yield* store.finish()
     }))
 })
