@@ -123,6 +123,30 @@ describe("StoreHttp over loopback", () => {
       expect(resumed.events[1]!.id).toBe("6")
     }).pipe(Effect.scoped))
 
+  it.live("a client that stops reading never stalls the store; it is told what it lost", () =>
+    Effect.gen(function*() {
+      const { store, url } = yield* serve({ clientBuffer: 16 })
+      const controller = new AbortController()
+      const response = yield* Effect.promise(() => fetch(`${url}/events`, { signal: controller.signal }))
+      yield* Effect.sleep("100 millis")
+      // 40,000 events (each Ping feeds back a Pong), megabytes of SSE, while the client reads nothing.
+      for (let i = 0; i < 20_000; i++) yield* store.send({ _tag: "Ping" })
+      expect((yield* store.state).pings).toBe(20_000)
+      const text = yield* Effect.promise(async () => {
+        const reader = response.body!.getReader()
+        const decoder = new TextDecoder()
+        let seen = ""
+        while (!seen.includes("event: gap")) {
+          const { done, value } = await reader.read()
+          if (done) break
+          seen += decoder.decode(value, { stream: true })
+        }
+        controller.abort()
+        return seen
+      })
+      expect(text).toContain("event: gap")
+    }).pipe(Effect.scoped))
+
   it.live("GET /events ends cleanly when the store shuts down", () =>
     Effect.gen(function*() {
       const { store, url } = yield* serve()
