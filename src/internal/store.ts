@@ -190,7 +190,6 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A> {
     return this.root.interruptAll()
   }
 
-
   // ---------------------------------------------------------------------------
   // reducing
   // ---------------------------------------------------------------------------
