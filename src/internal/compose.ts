@@ -4,6 +4,7 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Fx from "../Fx.js"
 import type * as Reducer from "../Reducer.js"
+import { show } from "./diff.js"
 
 /** @internal */
 export const unhandledChildActions = Metric.counter("store.actions.unhandled", {
@@ -18,19 +19,11 @@ export const unhandledChildActions = Metric.counter("store.actions.unhandled", {
 const reportUnhandled = (combinator: "ifLet" | "forEach", action: unknown, detail: string): Fx.Fx<never> =>
   Fx.futureOption(
     Effect.logWarning(`Reducer.${combinator}: ${detail}; the action was not reduced by the child`).pipe(
-      Effect.annotateLogs({ action: safeShow(action) }),
+      Effect.annotateLogs({ action: show(action) }),
       Effect.zipRight(Metric.increment(Metric.tagged(unhandledChildActions, "combinator", combinator))),
       Effect.as(Option.none<never>())
     )
   )
-
-const safeShow = (u: unknown): string => {
-  try {
-    return JSON.stringify(u) ?? String(u)
-  } catch {
-    return String(u)
-  }
-}
 
 /** @internal */
 export const scope = <PS, PA, CS, CA, R>(
@@ -118,7 +111,7 @@ export const forEach = <PS, PA, R, K, CS, CA, R2>(
       const collection = options.state.get(current)
       const element = lookup(collection, id)
       if (element === undefined) {
-        fxs.push(reportUnhandled("forEach", childAction, `no element with id ${safeShow(id)}`))
+        fxs.push(reportUnhandled("forEach", childAction, `no element with id ${show(id)}`))
       } else {
         const [next, fx] = child(element, childAction)
         current = options.state.set(current, update(collection, id, next))
