@@ -7,11 +7,14 @@
  * @since 0.1.0
  */
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
+import * as Otlp from "@effect/opentelemetry/Otlp"
 import type * as Resource from "@effect/opentelemetry/Resource"
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus"
 import type { MetricReader } from "@opentelemetry/sdk-metrics"
 import { BatchSpanProcessor, ConsoleSpanExporter, type SpanProcessor } from "@opentelemetry/sdk-trace-base"
-import type * as Layer from "effect/Layer"
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import type * as Duration from "effect/Duration"
+import * as Layer from "effect/Layer"
 
 /**
  * @example
@@ -78,3 +81,34 @@ export const layer = (options: Options): Layer.Layer<Resource.Resource> =>
       ...(metricReader.length === 0 ? {} : { metricReader })
     }
   })
+
+/**
+ * Exports spans, metrics and logs over OTLP/HTTP (JSON) to a collector at `baseUrl` (e.g.
+ * `http://localhost:4318`), with `@effect/opentelemetry`'s own exporter and `fetch`: no OpenTelemetry SDK
+ * needed.
+ *
+ * @example
+ * ```ts
+ * import { Telemetry } from "composable-effect/otel"
+ *
+ * const TelemetryLive = Telemetry.otlp({ serviceName: "chat", baseUrl: "http://localhost:4318" })
+ * ```
+ * @since 0.1.0
+ * @category layers
+ */
+export const otlp = (options: {
+  readonly serviceName: string
+  readonly serviceVersion?: string | undefined
+  readonly baseUrl: string
+  readonly exportInterval?: Duration.DurationInput | undefined
+}): Layer.Layer<never> =>
+  Otlp.layerJson({
+    baseUrl: options.baseUrl,
+    resource: {
+      serviceName: options.serviceName,
+      ...(options.serviceVersion === undefined ? {} : { serviceVersion: options.serviceVersion })
+    },
+    ...(options.exportInterval === undefined
+      ? {}
+      : { metricsExportInterval: options.exportInterval, tracerExportInterval: options.exportInterval })
+  }).pipe(Layer.provide(FetchHttpClient.layer))

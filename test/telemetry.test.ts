@@ -1,7 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { AggregationTemporality, MetricReader, type ResourceMetrics } from "@opentelemetry/sdk-metrics"
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
-import { Effect, Stream } from "effect"
+import { Effect, Layer, Stream } from "effect"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
 import { Fx, Reducer, Store } from "../src/index.js"
 import * as Telemetry from "../src/Telemetry.js"
 
@@ -77,4 +79,40 @@ describe("Telemetry", () => {
       expect(resourceMetrics.resource.attributes["service.name"]).toBe("metrics-test")
     }).pipe(Effect.scoped, Effect.provide(Telemetry.layer({ serviceName: "metrics-test", metrics: reader })))
   })
+})
+
+describe("Telemetry.otlp", () => {
+  it.live("exports the store's spans and metrics to an OTLP/HTTP collector", () =>
+    Effect.gen(function*() {
+      const received = new Map<string, Array<string>>()
+      const collector = yield* Effect.acquireRelease(
+        Effect.async<ReturnType<typeof createServer>>((resume) => {
+          const server = createServer((request, response) => {
+            let body = ""
+            request.on("data", (chunk) => body += chunk)
+            request.on("end", () => {
+              received.set(request.url!, [...(received.get(request.url!) ?? []), body])
+              response.writeHead(200, { "content-type": "application/json" }).end("{}")
+            })
+          })
+          server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+        }),
+        (server) => Effect.async<void>((resume) => void server.close(() => resume(Effect.void)))
+      )
+      const baseUrl = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`
+      yield* Effect.gen(function*() {
+        const store = yield* Store.make({ initialState: 0, reducer, label: "otel-otlp" })
+        yield* Effect.flatMap(store.send({ _tag: "Start" }), (task) => task.finish)
+      }).pipe(
+        Effect.scoped,
+        // Closing the layer flushes what is left.
+        Effect.provide(Layer.fresh(Telemetry.otlp({ serviceName: "otlp-test", baseUrl, exportInterval: "50 millis" })))
+      )
+      const traces = (received.get("/v1/traces") ?? []).join("\n")
+      expect(traces).toContain("store.send")
+      expect(traces).toContain("store.effect")
+      expect(traces).toContain("otlp-test")
+      const metrics = (received.get("/v1/metrics") ?? []).join("\n")
+      expect(metrics).toContain("store.actions.total")
+    }).pipe(Effect.scoped))
 })
