@@ -147,6 +147,27 @@ describe("StoreHttp over loopback", () => {
       expect(text).toContain("event: gap")
     }).pipe(Effect.scoped))
 
+  it.live("GET /events sends heartbeat comments while nothing happens", () =>
+    Effect.gen(function*() {
+      const { url } = yield* serve({ heartbeat: "50 millis" })
+      const text = yield* Effect.promise(async () => {
+        const controller = new AbortController()
+        const response = await fetch(`${url}/events`, { signal: controller.signal })
+        const reader = response.body!.getReader()
+        const decoder = new TextDecoder()
+        let seen = ""
+        while ((seen.match(/: heartbeat/g) ?? []).length < 2) {
+          const { done, value } = await reader.read()
+          if (done) break
+          seen += decoder.decode(value, { stream: true })
+        }
+        controller.abort()
+        return seen
+      })
+      expect(text.startsWith(": connected\n\n")).toBe(true)
+      expect((text.match(/: heartbeat\n\n/g) ?? []).length).toBe(2)
+    }).pipe(Effect.scoped))
+
   it.live("GET /events ends cleanly when the store shuts down", () =>
     Effect.gen(function*() {
       const { store, url } = yield* serve()
