@@ -1,0 +1,38 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { Action, DbWithOrders, initialState, reducer } from "../../examples/database-cursor.js"
+import { Store } from "../../src/index.js"
+
+describe("examples/database-cursor", () => {
+  it.live("streams 100,000 rows from SQLite in batches, with flat memory", () =>
+    Effect.gen(function*() {
+      const store = yield* Store.make({ initialState, reducer, label: "db-example" })
+      const gc = (globalThis as { gc?: () => void }).gc
+      gc?.()
+      const before = process.memoryUsage().heapUsed
+      let peak = before
+      yield* Effect.forkScoped(Effect.forever(Effect.zipRight(
+        Effect.sync(() => void (peak = Math.max(peak, process.memoryUsage().heapUsed))),
+        Effect.sleep("5 millis")
+      )))
+      yield* Effect.flatMap(store.send(Action.Export({ batchSize: 500 })), (task) => task.finish)
+      const state = yield* store.state
+      expect(state).toEqual({
+        status: "done",
+        rows: 100_000,
+        cents: 100 * (999 * 1000) / 2, // cents = id % 1000: 100 full cycles of 0..999
+        batches: 200,
+        largestBatch: 500
+      })
+      // 100,000 row objects held at once would be several MB more than a page at a time.
+      expect(peak - before).toBeLessThan(48 * 1024 * 1024)
+    }).pipe(Effect.scoped, Effect.provide(DbWithOrders(100_000))))
+
+  it.live("a final partial batch is delivered", () =>
+    Effect.gen(function*() {
+      const store = yield* Store.make({ initialState, reducer })
+      yield* Effect.flatMap(store.send(Action.Export({ batchSize: 300 })), (task) => task.finish)
+      const state = yield* store.state
+      expect([state.rows, state.batches]).toEqual([1_000, 4]) // 300 + 300 + 300 + 100
+    }).pipe(Effect.scoped, Effect.provide(DbWithOrders(1_000))))
+})
