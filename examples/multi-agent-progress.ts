@@ -26,7 +26,7 @@ export interface AgentPlan {
 export interface AgentState {
   readonly name: string
   readonly percent: number
-  readonly status: "working" | "finished" | "failed"
+  readonly status: "working" | "finished" | "failed" | "cancelled"
   readonly error?: string | undefined
 }
 
@@ -77,13 +77,25 @@ export const agentWork = (plan: AgentPlan): Stream.Stream<number, AgentCrashed> 
     )
   )
 
-/** The agent's stream as an `Fx`: items become `Progress`, the end `Finished`, a failure `Failed`. */
+/** Every agent of a run is registered under this id, so one failure can cancel the rest. */
+const CREW = "crew"
+
+/** At most this many progress updates per second per agent reach the store ("shape": delayed, not lost). */
+export const MAX_UPDATES_PER_SECOND = 100
+
+/**
+ * The agent's stream as an `Fx`: items become `Progress`, the end `Finished`, a failure `Failed`; updates
+ * are rate-limited, and the whole agent is cancellable with the crew.
+ */
 const runAgent = (plan: AgentPlan): Fx.Fx<Action> =>
   Fx.attemptStream(agentWork(plan), {
     onItem: (percent): Action => Action.Progress({ agent: plan.name, percent }),
     onEnd: () => Action.Finished({ agent: plan.name }),
     onFailure: (error) => Action.Failed({ agent: plan.name, error: error.message })
-  })
+  }).pipe(
+    Fx.rateLimit({ units: MAX_UPDATES_PER_SECOND, per: "1 second" }),
+    Fx.cancellable(CREW)
+  )
 
 // -----------------------------------------------------------------------------
 // reducer
@@ -110,8 +122,12 @@ export const reducer = Reducer.make((state: State, action: Action): readonly [St
       return [updateAgent(state, action.agent, (a) => ({ ...a, percent: action.percent })), Fx.none]
     case "Finished":
       return [updateAgent(state, action.agent, (a) => ({ ...a, status: "finished" })), Fx.none]
-    case "Failed":
-      return [updateAgent(state, action.agent, (a) => ({ ...a, status: "failed", error: action.error })), Fx.none]
+    case "Failed": {
+      // One agent failed: the others are cancelled (no action of theirs is reduced after this one).
+      const failed = updateAgent(state, action.agent, (a) => ({ ...a, status: "failed", error: action.error }))
+      const agents = failed.agents.map((a): AgentState => a.status === "working" ? { ...a, status: "cancelled" } : a)
+      return [{ phase: "done", agents }, Fx.cancel(CREW)]
+    }
   }
 })
 
@@ -129,7 +145,13 @@ const BAR_WIDTH = 30
 export const renderLine = (agent: AgentState, nameWidth: number): string => {
   const filled = Math.round((agent.percent / 100) * BAR_WIDTH)
   const bar = "#".repeat(filled) + "-".repeat(BAR_WIDTH - filled)
-  const status = agent.status === "finished" ? "done" : agent.status === "failed" ? `FAILED: ${agent.error}` : ""
+  const status = agent.status === "finished"
+    ? "done"
+    : agent.status === "failed"
+    ? `FAILED: ${agent.error}`
+    : agent.status === "cancelled"
+    ? "cancelled"
+    : ""
   return `${agent.name.padEnd(nameWidth)} [${bar}] ${String(agent.percent).padStart(3)}% ${status}`.trimEnd()
 }
 

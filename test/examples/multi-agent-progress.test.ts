@@ -105,16 +105,18 @@ describe("examples/multi-agent-progress", () => {
       expect(switches).toBeGreaterThan(crew.length)
     }))
 
-  it.scoped("a crashing agent becomes a Failed action (errors as actions); the others still finish", () =>
+  it.scoped("a crashing agent becomes a Failed action (errors as actions) and cancels the rest of the crew", () =>
     Effect.gen(function*() {
       const agents = [crew[0]!, { ...crew[1]!, failAt: 60 }, crew[2]!]
       const { state, actions } = yield* runCrew(agents)
       expect(state.phase).toBe("done")
       expect(allFinished(state)).toBe(false)
-      expect(state.agents.map((a) => a.status)).toEqual(["finished", "failed", "finished"])
+      expect(state.agents.map((a) => a.status)).toEqual(["cancelled", "failed", "cancelled"])
       expect(state.agents[1]).toMatchObject({ name: "b", percent: 40, error: "b crashed at 60%" })
-      expect(actions.filter((a) => a._tag === "Failed")).toEqual([Action.Failed({ agent: "b", error: "b crashed at 60%" })])
-      expect(actions.some((a) => a._tag === "Finished" && a.agent === "b")).toBe(false)
+      // b fails at 80 ms; a (25% at 50 ms) never got further: nothing of a cancelled agent comes after.
+      expect(state.agents[0]).toMatchObject({ name: "a", percent: 25 })
+      expect(actions.at(-1)).toEqual(Action.Failed({ agent: "b", error: "b crashed at 60%" }))
+      expect(actions.some((a) => a._tag === "Finished")).toBe(false)
     }))
 
   it("Start runs one stream per agent in parallel, and is ignored while a run is in progress", () => {

@@ -2,7 +2,7 @@
  * The multi-agent orchestrator told as a TestStore story: every state change and every action the agents'
  * streams produce is asserted, in order, on the TestClock.
  */
-import { describe, it } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { Effect, TestClock } from "effect"
 import { Action, initialState, reducer, type State } from "../../examples/multi-agent-progress.js"
 import { TestStore } from "../../src/index.js"
@@ -46,15 +46,22 @@ describe("multi-agent orchestrator (TestStore)", () => {
       yield* store.finish()
     }))
 
-  it.scoped("a crash becomes a Failed action; the others still finish (non-exhaustive)", () =>
+  it.scoped("a crash becomes a Failed action and cancels the rest (non-exhaustive)", () =>
     Effect.gen(function*() {
       const store = yield* TestStore.make({ initialState, reducer, exhaustivity: "non-exhaustive" })
-      yield* store.send(Action.Start({ agents: [{ name: "ok", steps: 2, pace: "10 millis" }, { name: "bad", steps: 4, pace: "10 millis", failAt: 50 }] }))
-      yield* TestClock.adjust("50 millis")
+      yield* store.send(Action.Start({ agents: [{ name: "slow", steps: 2, pace: "30 millis" }, { name: "bad", steps: 4, pace: "10 millis", failAt: 50 }] }))
+      // bad fails at 10 ms, before slow's first update at 30 ms.
+      yield* TestClock.adjust("15 millis")
       yield* store.receive(Action.Failed({ agent: "bad", error: "bad crashed at 50%" }), (s) => ({
         ...s,
-        agents: s.agents.map((a) => a.name === "bad" ? { ...a, status: "failed", error: "bad crashed at 50%" } : a)
+        phase: "done",
+        agents: s.agents.map((a) =>
+          a.name === "bad" ? { ...a, status: "failed", error: "bad crashed at 50%" } : { ...a, status: "cancelled" }
+        )
       }))
-      yield* store.receive(Action.Finished({ agent: "ok" }), (s) => ({ ...s, phase: "done" }))
+      // The cancelled agent's stream is gone: nothing more arrives, nothing is left running.
+      yield* TestClock.adjust("100 millis")
+      expect(yield* store.received).toEqual([])
+      yield* store.finish()
     }))
 })
