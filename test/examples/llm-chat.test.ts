@@ -1,0 +1,145 @@
+/**
+ * The chat feature told as TestStore stories on the TestClock: the reply streams token by token, Stop
+ * cancels it, a silent model times out, a provider error becomes an action, and the provider is chosen by
+ * environment variables.
+ */
+import { AiError, LanguageModel } from "@effect/ai"
+import { describe, expect, it } from "@effect/vitest"
+import { ConfigProvider, Duration, Effect, Either, Layer, Schema, Stream, TestClock } from "effect"
+import { Action, Actions, initialState, reducer, type State } from "../../examples/llm-chat.js"
+import { fromEnv, localModel, type Pacing, replyTo, tokenize } from "../../examples/local-model.js"
+import { TestStore } from "../../src/index.js"
+
+/** Jitter-free pacing, so the test knows when each token is due. */
+const pacing: Pacing = { firstToken: "400 millis", perToken: "30 millis", jitter: 0 }
+const QUESTION = "What does Stop do?"
+const tokens = tokenize(replyTo(QUESTION))
+
+const asked = (question: string): State => ({
+  messages: [
+    { role: "user", text: question, status: "done" },
+    { role: "assistant", text: "", status: "streaming" }
+  ],
+  replying: true,
+  outputTokens: 0
+})
+
+/** The state after the assistant's reply has grown by `delta`. */
+const appended = (delta: string) => (s: State): State => {
+  const last = s.messages.at(-1)!
+  return { ...s, messages: [...s.messages.slice(0, -1), { ...last, text: last.text + delta }] }
+}
+
+/** The reply ends with `status`. */
+const ended = (status: State["messages"][number]["status"], outputTokens = 0, error?: string) => (s: State): State => {
+  const last = s.messages.at(-1)!
+  return {
+    ...s,
+    messages: [...s.messages.slice(0, -1), { ...last, status, ...(error === undefined ? {} : { error }) }],
+    replying: false,
+    outputTokens: s.outputTokens + outputTokens
+  }
+}
+
+const chatStore = TestStore.make({ initialState, reducer })
+
+describe("examples/llm-chat", () => {
+  it.scoped("streams the reply token by token as actions, then Finished with the token count", () =>
+    Effect.gen(function*() {
+      const store = yield* chatStore
+      yield* store.send(Actions.Ask(QUESTION), asked(QUESTION))
+      yield* TestClock.adjust(pacing.firstToken)
+      for (const delta of tokens) {
+        yield* TestClock.adjust(pacing.perToken)
+        yield* store.receive(Actions.Token(delta), appended(delta))
+      }
+      yield* store.receive(Actions.Finished("stop", tokens.length), ended("done", tokens.length))
+      expect((yield* store.state).messages[1].text).toBe(replyTo(QUESTION))
+      yield* store.finish()
+    }).pipe(Effect.provide(localModel(pacing))))
+
+  it.scoped("Stop cancels the reply: no token arrives after it and nothing is left running", () =>
+    Effect.gen(function*() {
+      const store = yield* chatStore
+      yield* store.send(Actions.Ask(QUESTION), asked(QUESTION))
+      yield* TestClock.adjust(pacing.firstToken)
+      for (const delta of tokens.slice(0, 3)) {
+        yield* TestClock.adjust(pacing.perToken)
+        yield* store.receive(Actions.Token(delta), appended(delta))
+      }
+      yield* store.send(Actions.Stop, ended("stopped"))
+      yield* TestClock.adjust("1 minute")
+      expect(yield* store.received).toEqual([])
+      expect((yield* store.state).messages[1].text).toBe(tokens.slice(0, 3).join(""))
+      // A second Stop (a double click) changes nothing.
+      yield* store.send(Actions.Stop)
+      yield* store.finish()
+    }).pipe(Effect.provide(localModel(pacing))))
+
+  it.scoped("asking again while a reply streams stops the first reply and starts a new one", () =>
+    Effect.gen(function*() {
+      const store = yield* chatStore
+      yield* store.send(Actions.Ask(QUESTION), asked(QUESTION))
+      yield* TestClock.adjust(Duration.sum(pacing.firstToken, pacing.perToken))
+      yield* store.receive(Actions.Token(tokens[0]), appended(tokens[0]))
+      yield* store.send(Actions.Ask("And then?"), (s) => ({
+        ...ended("stopped")(s),
+        messages: [
+          ...ended("stopped")(s).messages,
+          { role: "user", text: "And then?", status: "done" },
+          { role: "assistant", text: "", status: "streaming" }
+        ],
+        replying: true
+      }))
+      // Only the new reply's tokens arrive: the first reply was cancelled in flight.
+      const second = tokenize(replyTo("And then?"))
+      yield* TestClock.adjust(pacing.firstToken)
+      for (const delta of second) {
+        yield* TestClock.adjust(pacing.perToken)
+        yield* store.receive(Actions.Token(delta), appended(delta))
+      }
+      yield* store.receive(Actions.Finished("stop", second.length), ended("done", second.length))
+      yield* store.finish()
+    }).pipe(Effect.provide(localModel(pacing))))
+
+  it.scoped("a model that stays silent for the idle timeout ends the reply with TimedOut", () =>
+    Effect.gen(function*() {
+      const store = yield* chatStore
+      yield* store.send(Actions.Ask(QUESTION), asked(QUESTION))
+      yield* TestClock.adjust("10 seconds")
+      yield* store.receive(Actions.TimedOut, ended("timedOut"))
+      yield* store.finish()
+    }).pipe(Effect.provide(localModel({ ...pacing, firstToken: "1 hour" }))))
+
+  it.scoped("a provider error becomes a Failed action with its message", () =>
+    Effect.gen(function*() {
+      const quota = new AiError.UnknownError({ module: "Test", method: "streamText", description: "quota exceeded" })
+      const failing = Layer.effect(
+        LanguageModel.LanguageModel,
+        LanguageModel.make({ generateText: () => Effect.fail(quota), streamText: () => Stream.fail(quota) })
+      )
+      expect(quota.message).toContain("quota exceeded")
+      const store = yield* chatStore.pipe(Effect.provide(failing))
+      yield* store.send(Actions.Ask(QUESTION), asked(QUESTION))
+      yield* store.receive(Actions.Failed(quota.message), ended("failed", 0, quota.message))
+      yield* store.finish()
+    }))
+
+  it("refuses empty and oversized prompts before they reach the reducer", () => {
+    const decode = Schema.decodeUnknownEither(Action)
+    expect(Either.isLeft(decode({ _tag: "Ask", prompt: "   " }))).toBe(true)
+    expect(Either.isLeft(decode({ _tag: "Ask", prompt: "x".repeat(2001) }))).toBe(true)
+    expect(decode({ _tag: "Ask", prompt: "  hi  " })).toEqual(Either.right({ _tag: "Ask", prompt: "hi" }))
+  })
+
+  it.effect("picks the provider from the environment: Anthropic, then OpenAI, else the local model", () =>
+    Effect.gen(function*() {
+      const withEnv = (entries: ReadonlyArray<readonly [string, string]>) =>
+        fromEnv.pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map(entries))))
+      expect((yield* withEnv([])).provider).toBe("local")
+      expect((yield* withEnv([["OPENAI_API_KEY", "sk-test"]])).provider).toBe("openai")
+      const both = yield* withEnv([["OPENAI_API_KEY", "sk-test"], ["ANTHROPIC_API_KEY", "key"], ["CHAT_MODEL", "m"]])
+      expect([both.provider, both.model]).toEqual(["anthropic", "m"])
+      expect((yield* withEnv([["OPENAI_API_KEY", ""]])).provider).toBe("local")
+    }))
+})
