@@ -7,7 +7,7 @@
  *
  * Run it with `npm start`. It uses no network and exits by itself (code 0) once every agent has finished.
  */
-import { Clock, Data, type Duration, Effect, Fiber, Metric, Stream } from "effect"
+import { Clock, Data, Duration, Effect, Fiber, Metric, Option, Schema, Stream } from "effect"
 import { pathToFileURL } from "node:url"
 import { Fx, Reducer, Store, StoreMetrics } from "../src/index.js"
 
@@ -44,6 +44,45 @@ export type Action = Data.TaggedEnum<{
 export const Action = Data.taggedEnum<Action>()
 
 export const initialState: State = { phase: "idle", agents: [] }
+
+// -----------------------------------------------------------------------------
+// wire format (the web demo serves this store over HTTP)
+// -----------------------------------------------------------------------------
+
+/** A pace crosses the wire as milliseconds: 10 ms to 5 s per step. */
+const Pace: Schema.Schema<Duration.DurationInput, number> = Schema.transform(
+  Schema.Number.pipe(Schema.between(10, 5_000)),
+  Schema.declare((u): u is Duration.DurationInput => Option.isSome(Duration.decodeUnknown(u))),
+  { strict: true, decode: (millis) => millis, encode: (pace) => Duration.toMillis(pace) }
+)
+
+/** A plan a client may ask for: bounded, so one request cannot start unbounded work. */
+const AgentPlanSchema = Schema.Struct({
+  name: Schema.String.pipe(Schema.nonEmptyString(), Schema.maxLength(40)),
+  steps: Schema.Int.pipe(Schema.between(1, 1_000)),
+  pace: Pace,
+  failAt: Schema.optional(Schema.Int.pipe(Schema.between(0, 100)))
+})
+
+const ActionUnion = Schema.Union(
+  Schema.TaggedStruct("Start", { agents: Schema.Array(AgentPlanSchema).pipe(Schema.maxItems(8)) }),
+  Schema.TaggedStruct("Progress", { agent: Schema.String, percent: Schema.Number }),
+  Schema.TaggedStruct("Finished", { agent: Schema.String }),
+  Schema.TaggedStruct("Failed", { agent: Schema.String, error: Schema.String })
+)
+
+/** Every action, as the web demo's clients send and receive it (checked against `Action` by the compiler). */
+export const ActionSchema: Schema.Schema<Action, typeof ActionUnion.Encoded> = ActionUnion
+
+export const StateSchema: Schema.Schema<State> = Schema.Struct({
+  phase: Schema.Literal("idle", "running", "done"),
+  agents: Schema.Array(Schema.Struct({
+    name: Schema.String,
+    percent: Schema.Number,
+    status: Schema.Literal("working", "finished", "failed", "cancelled"),
+    error: Schema.optional(Schema.String)
+  }))
+})
 
 /** The demo's crew: different paces, so their progress interleaves; the slowest takes 1.8 s. */
 export const defaultAgents: ReadonlyArray<AgentPlan> = [

@@ -9,6 +9,8 @@
  * - `GET /events`: Server-Sent Events, one `action` event per reduced action with its `id`; resume with
  *   `Last-Event-ID` from a bounded replay buffer (`gap` events say what was lost); heartbeats.
  * - `GET /state`: the current state, when a state schema is given.
+ * - `GET /changes`: the state as Server-Sent Events (`state` events): the current state, then every new
+ *   one, conflated so a slow client skips to the newest instead of falling behind.
  * - `GET /ws`: a WebSocket; incoming messages are actions, outgoing ones are `{ type: "action", id, action }`,
  *   bad input gets `{ type: "error", error, message }` and the connection stays open.
  *

@@ -47,6 +47,9 @@ const decodeAction = <A, I>(schema: Schema.Schema<A, I>, text: string): Either.E
 
 const encoder = new TextEncoder()
 
+/** The SSE comment a route sends once it is subscribed. */
+const connected = ": connected\n\n"
+
 /** @internal */
 export const router = <S, A, I, SI>(
   store: Store.Store<S, A>,
@@ -66,6 +69,19 @@ export const router = <S, A, I, SI>(
         onLeft: () => JSON.stringify({ _tag: actionTag(action), unencodable: true }),
         onRight: (encoded) => JSON.stringify(encoded)
       })
+
+    /**
+     * An SSE response: the frames, with heartbeat comments between. Each route sends the `connected`
+     * comment once its subscription exists, so a client that has seen it misses nothing after it.
+     */
+    const sse = <E>(frames: Stream.Stream<string, E>) => {
+      const beats = Stream.tick(heartbeat).pipe(Stream.drop(1), Stream.as(": heartbeat\n\n"))
+      const body = Stream.merge(frames, beats, { haltStrategy: "left" })
+      return HttpServerResponse.stream(Stream.map(body, (text) => encoder.encode(text)), {
+        contentType: "text/event-stream",
+        headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
+      })
+    }
 
     /** Reads the body with its size bounded, then decodes it. */
     const readAction: Effect.Effect<
@@ -131,22 +147,43 @@ export const router = <S, A, I, SI>(
           expected = event.id + 1
           return `${gap}id: ${event.id}\nevent: action\ndata: ${wire(event.action)}\n\n`
         })
-        const beats = Stream.tick(heartbeat).pipe(Stream.drop(1), Stream.as(": heartbeat\n\n"))
-        return Stream.merge(Stream.succeed(": connected\n\n"), Stream.merge(frames, beats, { haltStrategy: "left" }))
+        return Stream.concat(Stream.succeed(connected), frames)
       }))
-      return HttpServerResponse.stream(Stream.map(body, (text) => encoder.encode(text)), {
-        contentType: "text/event-stream",
-        headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
-      })
+      return sse(body)
     })
 
+    const unpublished = refuse(404, "NotFound", "this store does not publish its state")
+    const unencodable = refuse(500, "UnencodableState", "the state does not match its schema")
+
     const state = Effect.gen(function*() {
-      if (options.state === undefined) return refuse(404, "NotFound", "this store does not publish its state")
+      if (options.state === undefined) return unpublished
       const current = yield* store.state
       return yield* Schema.encode(options.state)(current).pipe(
         Effect.map((encoded) => HttpServerResponse.unsafeJson(encoded)),
-        Effect.orElseSucceed(() => refuse(500, "UnencodableState", "the state does not match its schema"))
+        Effect.orElseSucceed(() => unencodable)
       )
+    })
+
+    /**
+     * The state as Server-Sent Events: the current state, then every new one. Conflated: a client that
+     * reads slower than the state changes skips to the newest state instead of falling behind, so every
+     * frame is a whole, current snapshot.
+     */
+    const changes = Effect.sync(() => {
+      if (options.state === undefined) return unpublished
+      const encode = Schema.encodeEither(options.state)
+      const frames = store.changes.pipe(
+        Stream.buffer({ capacity: 1, strategy: "sliding" }),
+        Stream.map((current) =>
+          Either.match(encode(current), {
+            onLeft: () => `event: error\ndata: ${JSON.stringify({ error: "UnencodableState" })}\n\n`,
+            onRight: (encoded) => `event: state\ndata: ${JSON.stringify(encoded)}\n\n`
+          })
+        ),
+        // `changes` subscribes lazily; its first frame (the current state) proves the subscription.
+        Stream.mapAccum(false, (announced, frame) => [true, announced ? frame : frame + connected])
+      )
+      return sse(frames)
     })
 
     const socket = Effect.gen(function*() {
@@ -179,6 +216,7 @@ export const router = <S, A, I, SI>(
       HttpRouter.post("/actions", Effect.catchAll(post, () => Effect.succeed(refuse(400, "MalformedJson", "the request could not be read")))),
       HttpRouter.get("/events", events),
       HttpRouter.get("/state", state),
+      HttpRouter.get("/changes", changes),
       HttpRouter.get("/ws", Effect.catchAll(socket, () => Effect.succeed(refuse(400, "Internal", "not a WebSocket upgrade"))))
     )
   })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Deferred, Effect, Exit } from "effect"
 import WebSocket from "ws"
 import { serve } from "./fixture.js"
 
@@ -9,8 +9,16 @@ interface SseEvent {
   readonly data?: string
 }
 
-/** Reads SSE events with a real fetch until `enough` says so, then closes the connection. */
-const readSse = (url: string, enough: (events: ReadonlyArray<SseEvent>) => boolean, headers: Record<string, string> = {}) =>
+/**
+ * Reads SSE events with a real fetch until `enough` says so, then closes the connection. `connected`
+ * completes when the server's `: connected` comment arrives: from then on the client misses nothing.
+ */
+const readSse = (
+  url: string,
+  enough: (events: ReadonlyArray<SseEvent>) => boolean,
+  headers: Record<string, string> = {},
+  connected?: Deferred.Deferred<void>
+) =>
   Effect.promise(async () => {
     const controller = new AbortController()
     const response = await fetch(url, { headers, signal: controller.signal })
@@ -28,6 +36,7 @@ const readSse = (url: string, enough: (events: ReadonlyArray<SseEvent>) => boole
         buffer = buffer.slice(end + 2)
         const event: Record<string, string> = {}
         for (const line of block.split("\n")) {
+          if (line === ": connected" && connected) Deferred.unsafeDone(connected, Exit.void)
           if (line.startsWith(":")) continue
           const colon = line.indexOf(": ")
           event[line.slice(0, colon)] = line.slice(colon + 2)
@@ -89,8 +98,9 @@ describe("StoreHttp over loopback", () => {
   it.live("GET /events streams a running Fx.stream and resumes after Last-Event-ID", () =>
     Effect.gen(function*() {
       const { url } = yield* serve()
-      const reading = yield* Effect.fork(readSse(`${url}/events`, (events) => events.length >= 7))
-      yield* Effect.sleep("100 millis") // let the client connect
+      const connected = yield* Deferred.make<void>()
+      const reading = yield* Effect.fork(readSse(`${url}/events`, (events) => events.length >= 7, {}, connected))
+      yield* Deferred.await(connected)
       yield* post(`${url}/actions`, JSON.stringify({ _tag: "Count", n: 6 }))
       const first = yield* reading.await.pipe(Effect.flatten)
       expect(first.contentType).toContain("text/event-stream")
@@ -215,5 +225,32 @@ describe("StoreHttp over loopback", () => {
       yield* post(`${url}/actions?waitFor=Pong&timeoutMs=2000`, JSON.stringify({ _tag: "Ping" }))
       const state = yield* Effect.promise(() => fetch(`${url}/state`).then((r) => r.json()))
       expect(state).toEqual({ ticks: 0, pings: 1 })
+    }).pipe(Effect.scoped))
+
+  it.live("GET /changes streams the current state, then each new one, as state events", () =>
+    Effect.gen(function*() {
+      const { url } = yield* serve()
+      yield* post(`${url}/actions?waitFor=Pong&timeoutMs=2000`, JSON.stringify({ _tag: "Ping" }))
+      const done = (events: ReadonlyArray<SseEvent>) => events.some((e) => e.data !== undefined && JSON.parse(e.data).ticks === 300)
+      const connected = yield* Deferred.make<void>()
+      // The first state frame comes before the `connected` comment: from then on no change is missed.
+      const reading = yield* Effect.fork(readSse(`${url}/changes`, done, {}, connected))
+      yield* Deferred.await(connected)
+      yield* post(`${url}/actions`, JSON.stringify({ _tag: "Count", n: 300 }))
+      const { contentType, events } = yield* reading.await.pipe(Effect.flatten, Effect.timeout("5 seconds"))
+      expect(contentType).toBe("text/event-stream")
+      expect(events.every((e) => e.event === "state")).toBe(true)
+      const states = events.map((e) => JSON.parse(e.data!) as { ticks: number; pings: number })
+      // The first frame is the state at connect time (the earlier Ping counted), then ticks only grow.
+      expect(states[0]).toEqual({ ticks: 0, pings: 1 })
+      expect(states.every((s, i) => i === 0 || s.ticks > states[i - 1].ticks)).toBe(true)
+      expect(states.at(-1)).toEqual({ ticks: 300, pings: 1 })
+    }).pipe(Effect.scoped))
+
+  it.live("GET /changes answers 404 when the store publishes no state schema", () =>
+    Effect.gen(function*() {
+      const { url } = yield* serve({ state: undefined })
+      const response = yield* Effect.promise(() => fetch(`${url}/changes`).then(async (r) => ({ status: r.status, body: await r.json() })))
+      expect(response).toEqual({ status: 404, body: { error: "NotFound", message: "this store does not publish its state" } })
     }).pipe(Effect.scoped))
 })
