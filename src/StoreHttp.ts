@@ -49,6 +49,12 @@ import type * as Store from "./Store.js"
 export interface Options<S, A, I, SI> {
   /** Decodes incoming actions and encodes outgoing ones. */
   readonly actions: Schema.Schema<A, I>
+  /**
+   * The tags of the actions clients may send (`POST /actions`, WebSocket); any other action is refused
+   * with `403 NotAccepted`. Default: every action the schema decodes. Use it to keep the actions your
+   * effects produce (tokens, results) out of clients' reach while still broadcasting them.
+   */
+  readonly accepts?: ReadonlyArray<string> | undefined
   /** Encodes the state for `GET /state`; without it the route answers 404. */
   readonly state?: Schema.Schema<S, SI> | undefined
   /** Largest accepted body or WebSocket message, in bytes. Default 64 KiB. */
@@ -79,6 +85,7 @@ export type ErrorCode =
   | "MalformedJson"
   | "InvalidAction"
   | "PayloadTooLarge"
+  | "NotAccepted"
   | "NotFound"
   | "WaitTimeout"
   | "StoreShutdown"

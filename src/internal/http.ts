@@ -83,6 +83,21 @@ export const router = <S, A, I, SI>(
       })
     }
 
+    const accepts = options.accepts === undefined ? undefined : new Set<string>(options.accepts)
+    /** Decodes one action and checks that clients may send it (`accepts`). */
+    const decode = (text: string): Either.Either<A, Refusal & { readonly status: number }> =>
+      Either.flatMap(
+        Either.mapLeft(decodeAction(options.actions, text), (e) => ({ status: 400, ...e })),
+        (action) =>
+          accepts === undefined || accepts.has(actionTag(action))
+            ? Either.right(action)
+            : Either.left({
+              status: 403,
+              error: "NotAccepted" as const,
+              message: `clients may not send ${actionTag(action)}; they may send ${[...accepts].join(", ")}`
+            })
+      )
+
     /** Reads the body with its size bounded, then decodes it. */
     const readAction: Effect.Effect<
       Either.Either<A, Refusal & { readonly status: number }>,
@@ -98,7 +113,7 @@ export const router = <S, A, I, SI>(
       if (Either.isLeft(text)) {
         return Either.left({ status: 413, error: "PayloadTooLarge" as const, message: `the body could not be read within ${maxBodyBytes} bytes` })
       }
-      return Either.mapLeft(decodeAction(options.actions, text.right), (e) => ({ status: 400, ...e }))
+      return decode(text.right)
     }).pipe(HttpServerRequest.withMaxBodySize(Option.some(maxBodyBytes)))
 
     const post = Effect.gen(function*() {
@@ -200,8 +215,8 @@ export const router = <S, A, I, SI>(
         if (text.length > maxBodyBytes) {
           return Effect.ignore(frame({ type: "error", error: "PayloadTooLarge", message: `a message is larger than ${maxBodyBytes} bytes` }))
         }
-        return Either.match(decodeAction(options.actions, text), {
-          onLeft: (e) => frame({ type: "error", ...e }),
+        return Either.match(decode(text), {
+          onLeft: (e) => frame({ type: "error", error: e.error, message: e.message }),
           onRight: (action) =>
             Effect.matchEffect(store.send(action), {
               onFailure: (e) => frame({ type: "error", error: "StoreShutdown", message: e.message }),

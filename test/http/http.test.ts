@@ -253,4 +253,31 @@ describe("StoreHttp over loopback", () => {
       const response = yield* Effect.promise(() => fetch(`${url}/changes`).then(async (r) => ({ status: r.status, body: await r.json() })))
       expect(response).toEqual({ status: 404, body: { error: "NotFound", message: "this store does not publish its state" } })
     }).pipe(Effect.scoped))
+
+  it.live("accepts: clients may send only the listed actions; the others are refused with 403, over HTTP and WebSocket", () =>
+    Effect.gen(function*() {
+      const { store, url } = yield* serve({ accepts: ["Ping", "Count"] })
+      const refused = yield* post(`${url}/actions`, JSON.stringify({ _tag: "Tick", i: 1 }))
+      expect(refused.status).toBe(403)
+      expect(refused.body).toMatchObject({ error: "NotAccepted", message: "clients may not send Tick; they may send Ping, Count" })
+      const frames = yield* Effect.promise(() =>
+        new Promise<Array<unknown>>((resolve, reject) => {
+          const ws = new WebSocket(`${url.replace("http", "ws")}/ws`)
+          const received: Array<unknown> = []
+          ws.on("open", () => {
+            ws.send(JSON.stringify({ _tag: "Pong" }))
+            ws.send(JSON.stringify({ _tag: "Ping" }))
+          })
+          ws.on("message", (data) => {
+            received.push(JSON.parse(String(data)))
+            if (received.length === 3) (ws.close(), resolve(received))
+          })
+          ws.on("error", reject)
+        })
+      )
+      expect(frames[0]).toEqual({ type: "error", error: "NotAccepted", message: "clients may not send Pong; they may send Ping, Count" })
+      // Ping is accepted, and the Pong its effect sends is still broadcast.
+      expect(frames.slice(1).map((f) => (f as { action: { _tag: string } }).action._tag)).toEqual(["Ping", "Pong"])
+      expect(yield* store.state).toEqual({ ticks: 0, pings: 1 })
+    }).pipe(Effect.scoped))
 })
