@@ -152,7 +152,9 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A> {
         this.closed = true
         this.metrics.shutdownInitiated()
       }
-      const finished = yield* Effect.timeoutOption(this.root.awaitDone(), timeout)
+      // Interruptible on purpose: shutdown often runs in a scope finalizer, where interruption is off, and
+      // the timeout can only cut the wait by interrupting it.
+      const finished = yield* Effect.timeoutOption(Effect.interruptible(this.root.awaitDone()), timeout)
       if (Option.isSome(finished)) {
         this.metrics.shutdownCompleted()
         return yield* this.endSubscribers

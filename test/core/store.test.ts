@@ -206,6 +206,19 @@ describe("Store", () => {
       expect(yield* counter(StoreMetrics.shutdown.timeout, label)).toBe(1)
     }))
 
+  it.scoped("shutdown keeps its timeout when run where interruption is off (a scope finalizer)", () =>
+    Effect.gen(function*() {
+      const store = yield* make(uniqueLabel("shutdown-uninterruptible"))
+      yield* store.send({ _tag: "Forever" })
+      // Finalizers run uninterruptibly: the wait must still be cut at the timeout, not last forever.
+      const shutdown = yield* Effect.fork(Effect.uninterruptible(store.shutdown({ timeout: "1 second" })))
+      yield* settle
+      yield* TestClock.adjust("1 second")
+      const error = yield* Effect.flip(Fiber.join(shutdown))
+      expect(error._tag).toBe("ShutdownTimeoutError")
+      expect(error.remaining).toBe(1)
+    }))
+
   it.effect("closing the store's scope interrupts its effects", () =>
     Effect.gen(function*() {
       let task: Store.Task | undefined
