@@ -5,7 +5,7 @@
  * Each agent streams `Progress` actions back into the same store, then `Finished` (or `Failed`: errors are
  * actions, never exceptions). The terminal draws live progress bars from `store.changes`.
  *
- * Run it with `npm start`. It uses no network and exits by itself (code 0) once every agent has finished.
+ * Run it with `npm run demo:agents`. It uses no network and exits by itself (code 0) once every agent has finished.
  */
 import { Clock, Data, Duration, Effect, Fiber, Metric, Option, Schema, Stream } from "effect"
 import { pathToFileURL } from "node:url"
@@ -263,7 +263,7 @@ export const program = (options: Options) =>
 export const allFinished = (state: State): boolean =>
   state.phase === "done" && state.agents.every((agent) => agent.status === "finished")
 
-// Run only when executed directly (`npm start`), not when imported by the tests.
+// Run only when executed directly (`npm run demo:agents`), not when imported by the tests.
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const output: Output = { isTTY: process.stdout.isTTY === true, write: (text) => void process.stdout.write(text) }
   Effect.runPromise(program({ output })).then(
