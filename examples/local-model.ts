@@ -6,7 +6,8 @@
  *   same tokens) with realistic pacing: a pause before the first token, then a token every few tens of
  *   milliseconds. The pauses are `Effect.sleep`, so tests drive them with the `TestClock`.
  * - `fromEnv`: Anthropic when `ANTHROPIC_API_KEY` is set, else OpenAI when `OPENAI_API_KEY` is set, else
- *   the local model. `CHAT_MODEL` overrides the provider's model name.
+ *   the local model. `CHAT_MODEL` overrides the provider's model name; `ANTHROPIC_API_URL` /
+ *   `OPENAI_API_URL` point the client at a proxy or gateway (the tests point it at a loopback server).
  */
 import { LanguageModel, type Prompt, type Response } from "@effect/ai"
 import { AnthropicClient, AnthropicLanguageModel } from "@effect/ai-anthropic"
@@ -149,16 +150,18 @@ export const fromEnv: Effect.Effect<ModelChoice, never> = Effect.gen(function*()
   const override = yield* Config.option(Config.string("CHAT_MODEL"))
   if (Option.isSome(anthropic)) {
     const model = Option.getOrElse(override, () => "claude-sonnet-4-5")
+    const apiUrl = Option.getOrUndefined(yield* Config.option(Config.string("ANTHROPIC_API_URL")))
     const layer = AnthropicLanguageModel.layer({ model }).pipe(
-      Layer.provide(AnthropicClient.layer({ apiKey: anthropic.value })),
+      Layer.provide(AnthropicClient.layer({ apiKey: anthropic.value, ...(apiUrl ? { apiUrl } : {}) })),
       Layer.provide(FetchHttpClient.layer)
     )
     return { provider: "anthropic", model, layer } as const
   }
   if (Option.isSome(openai)) {
     const model = Option.getOrElse(override, () => "gpt-4o-mini")
+    const apiUrl = Option.getOrUndefined(yield* Config.option(Config.string("OPENAI_API_URL")))
     const layer = OpenAiLanguageModel.layer({ model }).pipe(
-      Layer.provide(OpenAiClient.layer({ apiKey: openai.value })),
+      Layer.provide(OpenAiClient.layer({ apiKey: openai.value, ...(apiUrl ? { apiUrl } : {}) })),
       Layer.provide(FetchHttpClient.layer)
     )
     return { provider: "openai", model, layer } as const
