@@ -92,7 +92,11 @@ export const serve = (options: { readonly port: number; readonly host?: string; 
 
 /** `npm start`: serve until Ctrl-C. */
 export const main = Effect.gen(function*() {
-  const port = yield* Config.port("PORT").pipe(Config.withDefault(3000))
+  // 0 asks for a free port (the tests use it); Config.port would refuse it.
+  const port = yield* Config.integer("PORT").pipe(
+    Config.validate({ message: "PORT must be an integer from 0 to 65535", validation: (n) => n >= 0 && n <= 65535 }),
+    Config.withDefault(3000)
+  )
   const model = yield* fromEnv
   const { url } = yield* serve({ port, model })
   yield* Effect.sync(() =>

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { spawn } from "node:child_process"
 import { existsSync, mkdirSync } from "node:fs"
 import { chromium } from "playwright-core"
 import { localModel } from "../../examples/local-model.js"
@@ -107,4 +108,35 @@ describe("examples/web-demo", () => {
       yield* Effect.promise(() => page.screenshot({ path: "artifacts/web-demo.png" }))
       expect(errors).toEqual([])
     }).pipe(Effect.scoped), 60_000)
+
+  it.live("the npm start program prints its URL, serves the page, and exits with code 0 on Ctrl-C (SIGINT)", () =>
+    Effect.gen(function*() {
+      const child = yield* Effect.acquireRelease(
+        Effect.sync(() =>
+          spawn(process.execPath, ["--import", "tsx", "examples/web-demo/server.ts"], {
+            env: { ...process.env, PORT: "0", ANTHROPIC_API_KEY: "", OPENAI_API_KEY: "" },
+            stdio: ["ignore", "pipe", "pipe"]
+          })
+        ),
+        (child) => Effect.sync(() => child.kill("SIGKILL"))
+      )
+      let output = ""
+      child.stderr.on("data", (chunk) => (output += chunk))
+      const url = yield* Effect.async<string>((resume) => {
+        child.stdout.on("data", (chunk) => {
+          output += chunk
+          const found = /demo: (http:\/\/\S+)/.exec(output)
+          if (found) resume(Effect.succeed(found[1]))
+        })
+      })
+      expect(output).toContain("Ctrl-C to quit")
+      expect(output).toContain("local/local-deterministic")
+      const page = yield* Effect.promise(() => fetch(`${url}/`).then((r) => r.status))
+      expect(page).toBe(200)
+      const exit = yield* Effect.async<number | null>((resume) => {
+        child.on("exit", (code) => resume(Effect.succeed(code)))
+        child.kill("SIGINT")
+      })
+      expect(exit, output).toBe(0)
+    }).pipe(Effect.scoped))
 })
