@@ -313,7 +313,21 @@ export class Runner<A, R> {
       }
       return Effect.void
     }
-    return Stream.runForEachChunk(stream, (chunk) => Effect.suspend(() => feedFrom(Chunk.toReadonlyArray(chunk), 0))).pipe(
+    // A pull loop, not `Stream.runForEachChunk`: that pipes the stream into a sink, which keeps several
+    // channel executors per running stream (about 20 KB each while idle, and about 200 µs of CPU each to
+    // interrupt); pulling drives one executor, at about a third of both costs.
+    const drain = Effect.flatMap(Stream.toPull(stream), (pull) => {
+      const loop: Effect.Effect<never, Option.Option<never>, R> = Effect.flatMap(
+        pull,
+        (chunk) => Effect.flatMap(feedFrom(Chunk.toReadonlyArray(chunk), 0), () => loop)
+      )
+      // The stream cannot fail (`E` is `never`), so the only failure is `None`: the stream ended.
+      return Effect.catchAll(loop, () => Effect.void)
+    })
+    // The store forks effects' fibers while reducing, and a fiber starts running at once: yield first, so
+    // that the first pull happens after the reduction (each item is then reduced as soon as it is fed,
+    // before the next pull), and a cancel reduced next still finds the stream not started.
+    return Effect.zipRight(Effect.yieldNow(), Effect.scoped(drain)).pipe(
       Effect.ensuring(Effect.sync(() => {
         span?.attribute("stream.items", items)
         this.host.metrics.streamEnded(items)
