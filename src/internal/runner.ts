@@ -314,7 +314,7 @@ export class Runner<A, R> {
       return Effect.void
     }
     // A pull loop, not `Stream.runForEachChunk`: that pipes the stream into a sink, which keeps several
-    // channel executors per running stream (about 20 KB each while idle, and about 200 µs of CPU each to
+    // channel executors per running stream (about 20 KB in all while idle, and about 200 µs of CPU to
     // interrupt); pulling drives one executor, at about a third of both costs.
     const drain = Effect.flatMap(Stream.toPull(stream), (pull) => {
       const loop: Effect.Effect<never, Option.Option<never>, R> = Effect.flatMap(
