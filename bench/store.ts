@@ -1,4 +1,4 @@
-import { Effect, Fiber, Stream, Tracer } from "effect"
+import { Effect, Fiber, Option, Stream, Tracer } from "effect"
 import { Fx, Reducer, Store } from "../src/index.js"
 import { heapAfterGc, rate } from "./harness.js"
 import { counterReducer, inc, openStore } from "./subjects.js"
@@ -167,16 +167,31 @@ export const sendPerSecTraced = async () => {
   return rate("send traced", sends, () => Effect.runPromise(program), { samples: 5, warmup: 1 })
 }
 
+/** How a bare fiber runs its idle stream, for the floors under `bytes_per_idle_stream` and `cancel_10k_ms`. */
+export type RawIdle = "pull" | "forEachChunk" | "fiber"
+
+const rawIdle: Record<RawIdle, () => Effect.Effect<void>> = {
+  // The loop the store runs: `Stream.toPull` in a scope, pulled until the stream ends.
+  pull: () =>
+    Effect.scoped(Effect.flatMap(Stream.toPull(Stream.never), (pull) => {
+      const loop: Effect.Effect<never, Option.Option<never>> = Effect.flatMap(pull, () => loop)
+      return Effect.catchAll(loop, () => Effect.void)
+    })),
+  // What the store ran before: a sink behind the stream.
+  forEachChunk: () => Stream.runForEachChunk(Stream.never, () => Effect.void),
+  // No stream at all: a fiber suspended in `Effect.never`, the floor of any running effect.
+  fiber: () => Effect.never
+}
+
 /**
- * The floor under `bytes_per_idle_stream` and `cancel_10k_ms`: 10,000 fibers each running
- * `Stream.runForEachChunk(Stream.never)` directly, with no store: their heap per fiber, and the time to
- * interrupt them all.
+ * The floor under `bytes_per_idle_stream` and `cancel_10k_ms`: 10,000 fibers each running `Stream.never`
+ * directly (or, for `"fiber"`, no stream), with no store: their heap per fiber, and the time to interrupt
+ * them all.
  */
-export const rawIdleStreams = async () => {
+export const rawIdleStreams = async (how: RawIdle = "pull") => {
   const count = 10_000
   const before = heapAfterGc()
-  const fibers = Array.from({ length: count }, () =>
-    Effect.runFork(Stream.runForEachChunk(Stream.never, () => Effect.void)))
+  const fibers = Array.from({ length: count }, () => Effect.runFork(rawIdle[how]()))
   await Effect.runPromise(Effect.sleep(10))
   const bytes = (heapAfterGc() - before) / count
   const started = performance.now()
