@@ -789,7 +789,8 @@ export const debounce: {
 
 /**
  * Starts at most one effect per id per `duration`: the first at once, later ones in the window dropped, or
- * with `latest: true` the last of them started when the window ends.
+ * with `latest: true` the last of them started when the window ends (`Fx.cancel(id)` cancels that one
+ * while it waits).
  *
  * @example
  * ```ts

@@ -13,7 +13,7 @@ import type { EffectType, StoreMetrics } from "./metrics.js"
 import { Run } from "./run.js"
 import { StreamOf } from "./streamOf.js"
 import { TaskNode } from "./task.js"
-import { ThrottleWindows } from "./throttle.js"
+import { pendingKey, ThrottleWindows } from "./throttle.js"
 
 /** Per-item span events beyond this many are only counted, so a long stream's span stays small. */
 const MAX_ITEM_EVENTS = 64
@@ -79,6 +79,8 @@ export class Runner<A, R> {
       case "Cancel":
         this.executed("cancel")
         this.cancellations.cancel(fx.id)
+        // A throttled effect waiting for its window under the same id is cancelled with it.
+        this.cancellations.cancel(pendingKey(fx.id))
         return
       case "Cancellable":
       case "Debounce":

@@ -9,6 +9,14 @@ export type ThrottleDecision =
   | { readonly _tag: "Drop" }
   | { readonly _tag: "Later"; readonly after: Duration.Duration; readonly key: unknown }
 
+/**
+ * The cancellation key of the effect a `latest` throttle holds until its window ends: its own key, so a
+ * newer one replaces it without touching anything registered under `id`; `Fx.cancel(id)` cancels it too.
+ *
+ * @internal
+ */
+export const pendingKey = (id: unknown): unknown => Data.tuple("Fx.throttle", id)
+
 const run: ThrottleDecision = { _tag: "Run" }
 const drop: ThrottleDecision = { _tag: "Drop" }
 
@@ -27,10 +35,7 @@ export class ThrottleWindows {
       this.open(id, duration, nowMillis)
       return run
     }
-    // The pending "latest" effect lives under its own cancellation key, so a newer one replaces it.
-    return latest
-      ? { _tag: "Later", after: Duration.millis(end.value - nowMillis), key: Data.tuple("Fx.throttle", id) }
-      : drop
+    return latest ? { _tag: "Later", after: Duration.millis(end.value - nowMillis), key: pendingKey(id) } : drop
   }
 
   open(id: unknown, duration: Duration.DurationInput, nowMillis: number): void {

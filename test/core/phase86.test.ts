@@ -246,6 +246,18 @@ describe("debounce and throttle", () => {
       yield* TestClock.adjust("800 millis")
       expect(yield* store.state).toEqual(["1@0", "3@1000"])
     }))
+
+  it.scoped("Fx.cancel(id) also cancels the effect a latest throttle holds for the end of its window", () =>
+    Effect.gen(function*() {
+      const store = yield* makeStore()
+      const save = (n: number) => Run(pipe(Fx.send(Item(n)), Fx.throttle("save", "1 second", { latest: true })))
+      yield* store.send(save(1))
+      yield* TestClock.adjust("100 millis")
+      yield* store.send(save(2))
+      yield* store.send(Run(Fx.cancel("save")))
+      yield* TestClock.adjust("2 seconds")
+      expect(yield* store.state).toEqual(["1@0"])
+    }))
 })
 
 describe("no hand-written timers", () => {
