@@ -1,5 +1,7 @@
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import * as Equal from "effect/Equal"
+import * as HashSet from "effect/HashSet"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Fx from "../Fx.js"
@@ -71,13 +73,15 @@ export type Collection<K, C> = ReadonlyMap<K, C> | Readonly<Record<string, C>> |
 
 const lookup = <K, C>(collection: Collection<K, C>, id: K): C | undefined => {
   if (collection instanceof Map) return collection.get(id)
-  if (Array.isArray(collection)) return collection.find((element) => element.id === id)
+  if (Array.isArray(collection)) return collection.find((element) => Equal.equals(element.id, id))
   return (collection as Record<string, C>)[id as string]
 }
 
 const update = <K, C>(collection: Collection<K, C>, id: K, element: C): Collection<K, C> => {
   if (collection instanceof Map) return new Map(collection).set(id, element)
-  if (Array.isArray(collection)) return collection.map((e) => e.id === id ? element : e) as ReadonlyArray<C & { id: K }>
+  if (Array.isArray(collection)) {
+    return collection.map((e) => Equal.equals(e.id, id) ? element : e) as ReadonlyArray<C & { id: K }>
+  }
   return { ...(collection as Record<string, C>), [id as string]: element }
 }
 
@@ -123,8 +127,9 @@ export const forEach = <PS, PA, R, K, CS, CA, R2>(
     const before = options.state.get(current)
     const after = options.state.get(next)
     if (before !== after) {
-      const remaining = new Set(keysOf(after))
-      for (const id of keysOf(before)) if (!remaining.has(id)) fxs.push(Fx.cancel(effectsId(id)))
+      // Effect equality, like the ids themselves: a `Data` id that was rebuilt is still the same element.
+      const remaining = HashSet.fromIterable(keysOf(after))
+      for (const id of keysOf(before)) if (!HashSet.has(remaining, id)) fxs.push(Fx.cancel(effectsId(id)))
     }
     return [next, Fx.merge(fxs)]
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Context, Data, Effect, Fiber, Layer, Metric, Option, pipe, Schedule, Stream, TestClock } from "effect"
+import { Chunk, Context, Data, Effect, Equal, Fiber, Layer, Metric, Option, pipe, Schedule, Stream, TestClock } from "effect"
 import { Fx, Reducer, Store, StoreMetrics, TestStore } from "../../src/index.js"
 import { settle } from "./helpers.js"
 
@@ -130,6 +130,42 @@ describe("composition", () => {
       yield* Effect.flatMap(recordStore.send(ask("r", "yo")), (t) => t.finish)
       expect((yield* recordStore.state).rows["r"]?.reply).toBe("echo:yo")
     }).pipe(Effect.provide(Echo)))
+
+  it.scoped("forEach compares array ids with Effect equality: a rebuilt Data id finds its element and its removal cancels", () =>
+    Effect.gen(function*() {
+      type Key = { readonly user: string; readonly n: number }
+      const key = (user: string, n: number): Key => Data.struct({ user, n })
+      interface Row {
+        readonly id: Key
+        readonly reply: string
+      }
+      type Action =
+        | { readonly _tag: "Row"; readonly id: Key; readonly action: ConversationAction }
+        | { readonly _tag: "Remove"; readonly id: Key }
+      const rowReducer = Reducer.make((row: Row, action: ConversationAction) => {
+        const [next, fx] = conversation({ id: "", reply: row.reply }, action)
+        return [{ ...row, reply: next.reply }, fx]
+      })
+      const list = Reducer.forEach(
+        Reducer.fromState((rows: ReadonlyArray<Row>, action: Action) =>
+          action._tag === "Remove" ? rows.filter((r) => !Equal.equals(r.id, action.id)) : rows
+        ),
+        rowReducer,
+        { state: { get: (rows) => rows, set: (_, rows) => rows as ReadonlyArray<Row> }, action: Reducer.taggedElement<Action, "Row">("Row") }
+      )
+      const store = yield* Store.make({ initialState: [{ id: key("ann", 1), reply: "" }] as ReadonlyArray<Row>, reducer: list })
+      // Each action carries a new Data value, equal to the element's id but not the same reference.
+      yield* store.send({ _tag: "Row", id: key("ann", 1), action: ConversationAction.Ask({ prompt: "abc" }) })
+      yield* settle
+      yield* TestClock.adjust("10 millis")
+      expect((yield* store.state)[0].reply).toBe("a")
+      // Removed by an equal id: its stream is cancelled, so no token arrives for a missing element.
+      const before = yield* unhandled("forEach")
+      yield* store.send({ _tag: "Remove", id: key("ann", 1) })
+      yield* TestClock.adjust("100 millis")
+      expect(yield* store.state).toEqual([])
+      expect(yield* unhandled("forEach")).toBe(before)
+    }).pipe(Effect.provide(Deterministic)))
 
   it.scoped("forEach reports an action for a missing id instead of dropping it silently", () =>
     Effect.gen(function*() {
