@@ -98,7 +98,7 @@ export interface Store<in out S, in out A> extends View<S, A> {
   subscribe(options?: SubscribeOptions): Effect.Effect<Stream.Stream<A>, never, Scope.Scope>
   /**
    * Subscribes, sends `action`, and returns the first action reduced after it that matches, or fails with a
-   * `WaitTimeoutError` after `timeout`.
+   * `WaitTimeoutError` after `timeout`, or with a `StoreShutdownError` as soon as the store shuts down.
    */
   sendAndWaitFor<B extends A>(
     action: A,

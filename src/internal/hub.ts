@@ -86,7 +86,7 @@ interface Subscriber<A> {
  */
 export class Hub<A> {
   private readonly subscribers = new Set<Subscriber<A>>()
-  private readonly listeners = new Set<(item: A) => void>()
+  private readonly listeners = new Map<(item: A) => void, (() => void) | undefined>()
   private backpressured = 0
   private closed = false
 
@@ -101,13 +101,16 @@ export class Hub<A> {
 
   publish(item: A): void {
     if (this.subscribers.size > 0) for (const s of this.subscribers) s.queue.unsafeOffer(item)
-    if (this.listeners.size > 0) for (const listen of this.listeners) listen(item)
+    if (this.listeners.size > 0) for (const listen of this.listeners.keys()) listen(item)
   }
 
-  /** A synchronous listener, for the store's own request/response helpers. */
-  listen(listener: (item: A) => void): Effect.Effect<void, never, Scope.Scope> {
+  /**
+   * A synchronous listener, for the store's own request/response helpers; `onClose` runs when the hub
+   * closes (the store shut down), so a waiting helper can fail instead of waiting for nothing.
+   */
+  listen(listener: (item: A) => void, onClose?: () => void): Effect.Effect<void, never, Scope.Scope> {
     return Effect.acquireRelease(
-      Effect.sync(() => void this.listeners.add(listener)),
+      Effect.sync(() => void this.listeners.set(listener, onClose)),
       () => Effect.sync(() => void this.listeners.delete(listener))
     )
   }
@@ -179,6 +182,7 @@ export class Hub<A> {
   /** Ends every subscriber stream once it has drained what it already holds; releases waiting producers. */
   readonly close: Effect.Effect<void> = Effect.suspend(() => {
     this.closed = true
+    for (const onClose of this.listeners.values()) onClose?.()
     const subscribers = [...this.subscribers]
     this.subscribers.clear()
     this.backpressured = 0

@@ -129,12 +129,16 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A> {
     options: { readonly timeout: Duration.DurationInput }
   ): Effect.Effect<any, StoreShutdownError | WaitTimeoutError> {
     return Effect.gen(this, function*() {
-      const matched = yield* Deferred.make<A>()
+      const matched = yield* Deferred.make<A, StoreShutdownError>()
       let sawSent = false
-      yield* this.actions.listen((reduced) => {
-        if (!sawSent && reduced === action) sawSent = true
-        else if (sawSent && predicate(reduced)) Deferred.unsafeDone(matched, Exit.succeed(reduced))
-      })
+      yield* this.actions.listen(
+        (reduced) => {
+          if (!sawSent && reduced === action) sawSent = true
+          else if (sawSent && predicate(reduced)) Deferred.unsafeDone(matched, Exit.succeed(reduced))
+        },
+        // The store shut down before a match: nothing more will be reduced, so stop waiting now.
+        () => Deferred.unsafeDone(matched, Exit.fail(new StoreShutdownError({ label: this.label, action })))
+      )
       yield* this.send(action)
       return yield* Deferred.await(matched).pipe(
         Effect.timeoutFail({

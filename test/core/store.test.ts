@@ -175,6 +175,16 @@ describe("Store", () => {
       expect(error._tag).toBe("WaitTimeoutError")
     }))
 
+  it.scoped("sendAndWaitFor stops waiting with StoreShutdownError when the store shuts down", () =>
+    Effect.gen(function*() {
+      const store = yield* make()
+      const waiting = yield* Effect.fork(store.sendAndWaitFor({ _tag: "Add", n: 1 }, (a) => a._tag === "Note", { timeout: "1 hour" }))
+      yield* settle
+      yield* store.shutdown({ timeout: "1 second" })
+      const error = yield* Effect.flip(Fiber.join(waiting))
+      expect(error._tag).toBe("StoreShutdownError")
+    }))
+
   it.scoped("shutdown lets in-flight effects finish within the timeout, then refuses sends with a typed error", () =>
     Effect.gen(function*() {
       const label = uniqueLabel("shutdown")
