@@ -85,17 +85,36 @@ const toAction = (part: Response.StreamPart<{}>): Option.Option<Action> => {
   }
 }
 
-/** Streams the model's answer to the conversation so far. */
-const reply = (history: ReadonlyArray<Message>): Fx.Fx<Action, LanguageModel.LanguageModel> =>
-  Fx.attemptStream(
-    LanguageModel.streamText({ prompt: history.map((m) => ({ role: m.role, content: m.text })) }).pipe(
-      Stream.filterMap(toAction)
-    ),
-    { onItem: (action) => action, onFailure: (error) => Actions.Failed(error.message) }
-  ).pipe(
+/** Messages the state keeps (the oldest go first): one shared store must not grow without bound. */
+export const MAX_MESSAGES = 40
+
+/** Messages sent to the model: the latest turns, without replies that never got a token. */
+export const CONTEXT_MESSAGES = 12
+
+const promptOf = (history: ReadonlyArray<Message>) =>
+  history.filter((m) => m.text.length > 0).slice(-CONTEXT_MESSAGES).map((m) => ({ role: m.role, content: m.text }))
+
+/**
+ * Streams the model's answer to the conversation so far. A provider that closes its stream without a
+ * finish part still ends the reply: a `Finished` with reason `"other"` is added at the end.
+ */
+const reply = (history: ReadonlyArray<Message>): Fx.Fx<Action, LanguageModel.LanguageModel> => {
+  const actions = Stream.suspend(() => {
+    let finished = false
+    return LanguageModel.streamText({ prompt: promptOf(history) }).pipe(
+      Stream.filterMap(toAction),
+      Stream.map((action) => {
+        if (action._tag === "Finished") finished = true
+        return action
+      }),
+      Stream.concat(Stream.suspend(() => (finished ? Stream.empty : Stream.make(Actions.Finished("other", 0)))))
+    )
+  })
+  return Fx.attemptStream(actions, { onItem: (action) => action, onFailure: (error) => Actions.Failed(error.message) }).pipe(
     Fx.idleTimeout(IDLE_TIMEOUT, { onTimeout: Actions.TimedOut }),
     Fx.cancellable(REPLY, { cancelInFlight: true })
   )
+}
 
 // -----------------------------------------------------------------------------
 // reducer
@@ -123,7 +142,7 @@ export const reducer = Reducer.make(
         const history = [...settled.messages, { role: "user", text: action.prompt, status: "done" } as const]
         const next: State = {
           ...settled,
-          messages: [...history, { role: "assistant", text: "", status: "streaming" }],
+          messages: [...history, { role: "assistant", text: "", status: "streaming" } as const].slice(-MAX_MESSAGES),
           replying: true
         }
         return [next, reply(history)]

@@ -3,10 +3,10 @@
  * cancels it, a silent model times out, a provider error becomes an action, and the provider is chosen by
  * environment variables.
  */
-import { AiError, LanguageModel } from "@effect/ai"
+import { AiError, LanguageModel, type Prompt } from "@effect/ai"
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Duration, Effect, Either, Layer, Schema, Stream, TestClock } from "effect"
-import { Action, Actions, initialState, reducer, type State } from "../../examples/llm-chat.js"
+import { Action, Actions, initialState, MAX_MESSAGES, reducer, type State } from "../../examples/llm-chat.js"
 import { fromEnv, localModel, type Pacing, replyTo, tokenize } from "../../examples/local-model.js"
 import { TestStore } from "../../src/index.js"
 
@@ -142,4 +142,56 @@ describe("examples/llm-chat", () => {
       expect([both.provider, both.model]).toEqual(["anthropic", "m"])
       expect((yield* withEnv([["OPENAI_API_KEY", ""]])).provider).toBe("local")
     }))
+
+  it.scoped("a provider stream that closes without a finish part still ends the reply", () =>
+    Effect.gen(function*() {
+      const abrupt = Layer.effect(
+        LanguageModel.LanguageModel,
+        LanguageModel.make({
+          generateText: () => Effect.succeed([]),
+          streamText: () => Stream.make({ type: "text-delta", id: "t", delta: "Hi" } as const)
+        })
+      )
+      const store = yield* chatStore.pipe(Effect.provide(abrupt))
+      yield* store.send(Actions.Ask(QUESTION), asked(QUESTION))
+      yield* store.receive(Actions.Token("Hi"), appended("Hi"))
+      yield* store.receive(Actions.Finished("other", 0), ended("done"))
+      yield* store.finish()
+    }))
+
+  it.scoped("the model is sent the latest turns without replies that never got a token", () =>
+    Effect.gen(function*() {
+      const prompts: Array<ReadonlyArray<string>> = []
+      const recording = Layer.effect(
+        LanguageModel.LanguageModel,
+        LanguageModel.make({
+          generateText: () => Effect.succeed([]),
+          streamText: (options) => {
+            prompts.push(options.prompt.content.map((m: Prompt.Message) => `${m.role}:${JSON.stringify(m.content)}`))
+            return Stream.never
+          }
+        })
+      )
+      const store = yield* TestStore.make({ initialState, reducer, exhaustivity: "non-exhaustive" }).pipe(Effect.provide(recording))
+      yield* store.send(Actions.Ask("first"))
+      yield* TestClock.adjust("1 millis") // the reply's stream starts, and stays silent
+      yield* store.send(Actions.Stop)
+      yield* store.send(Actions.Ask("second"))
+      yield* TestClock.adjust("1 millis")
+      expect(prompts).toHaveLength(2)
+      // The stopped, empty reply to "first" is not sent: providers refuse empty assistant turns.
+      expect(prompts[1].map((m) => m.split(":")[0])).toEqual(["user", "user"])
+      yield* store.skipInFlightEffects
+    }))
+
+  it("the conversation kept in the state is bounded", () => {
+    let state = initialState
+    for (let i = 0; i < 3 * MAX_MESSAGES; i++) {
+      state = reducer(state, Actions.Ask(`question ${i}`))[0]
+      state = reducer(state, Actions.Finished("stop", 1))[0]
+    }
+    expect(state.messages).toHaveLength(MAX_MESSAGES)
+    expect(state.messages.at(-2)).toEqual({ role: "user", text: `question ${3 * MAX_MESSAGES - 1}`, status: "done" })
+    expect(state.outputTokens).toBe(3 * MAX_MESSAGES)
+  })
 })
