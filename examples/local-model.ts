@@ -143,6 +143,8 @@ export interface ModelChoice {
 
 const optionalKey = (name: string) => Config.option(Config.redacted(name)).pipe(Config.map(Option.filter((key) => Redacted.value(key).length > 0)))
 
+const local: ModelChoice = { provider: "local", model: "local-deterministic", layer: localModel() }
+
 /** Picks the provider from the environment (read through Effect's `Config`, so tests can supply it). */
 export const fromEnv: Effect.Effect<ModelChoice, never> = Effect.gen(function*() {
   const anthropic = yield* optionalKey("ANTHROPIC_API_KEY")
@@ -166,5 +168,6 @@ export const fromEnv: Effect.Effect<ModelChoice, never> = Effect.gen(function*()
     )
     return { provider: "openai", model, layer } as const
   }
-  return { provider: "local", model: "local-deterministic", layer: localModel() } as const
-}).pipe(Effect.orElseSucceed((): ModelChoice => ({ provider: "local", model: "local-deterministic", layer: localModel() })))
+  return local
+  // A malformed setting falls back to the local model too: the demo always starts.
+}).pipe(Effect.orElseSucceed(() => local))

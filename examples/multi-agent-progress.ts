@@ -65,7 +65,13 @@ const AgentPlanSchema = Schema.Struct({
 })
 
 const ActionUnion = Schema.Union(
-  Schema.TaggedStruct("Start", { agents: Schema.Array(AgentPlanSchema).pipe(Schema.maxItems(8)) }),
+  Schema.TaggedStruct("Start", {
+    // Names identify agents in the state, so two with one name would overwrite each other's progress.
+    agents: Schema.Array(AgentPlanSchema).pipe(
+      Schema.maxItems(8),
+      Schema.filter((plans) => new Set(plans.map((p) => p.name)).size === plans.length || "agent names must be unique")
+    )
+  }),
   Schema.TaggedStruct("Progress", { agent: Schema.String, percent: Schema.Number }),
   Schema.TaggedStruct("Finished", { agent: Schema.String }),
   Schema.TaggedStruct("Failed", { agent: Schema.String, error: Schema.String })

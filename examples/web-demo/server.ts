@@ -1,6 +1,7 @@
 /**
  * The live demo (`npm start`): the chat and the multi-agent orchestrator, each a store served with
- * `StoreHttp`, on one page at http://localhost:3000 (port from `PORT`).
+ * `StoreHttp`, on one page at http://localhost:3000 (port from `PORT`; it listens on loopback only unless
+ * `HOST` says otherwise).
  *
  * - `GET /`: the page (`page/index.html`, `page/app.js`: plain files, no build step).
  * - `/chat/*`, `/agents/*`: each store's routes: `POST actions`, `GET changes` (state over SSE), `GET events`.
@@ -42,11 +43,10 @@ export const routes = (model: ModelChoice) =>
     )
     const agents = yield* Store.make({ initialState: Agents.initialState, reducer: Agents.reducer, label: "agents" })
     // Running effects get DRAIN to finish; their actions still reach clients; then every stream ends.
-    const shutdown = Effect.all([chat.shutdown({ timeout: DRAIN }), agents.shutdown({ timeout: DRAIN })], {
-      concurrency: "unbounded",
-      mode: "either",
-      discard: true
-    })
+    // What did not finish in time is interrupted and reported, not hidden.
+    const drain = <S, A>(store: Store.Store<S, A>) =>
+      store.shutdown({ timeout: DRAIN }).pipe(Effect.catchAll((error) => Effect.logWarning(error.message)))
+    const shutdown = Effect.all([drain(chat), drain(agents)], { concurrency: "unbounded", discard: true })
     const chatRoutes = yield* StoreHttp.router(chat, { actions: Chat.Action, state: Chat.State, accepts: ["Ask", "Stop"] })
     const agentRoutes = yield* StoreHttp.router(agents, {
       actions: Agents.ActionSchema,
@@ -74,11 +74,11 @@ export const routes = (model: ModelChoice) =>
  * while the server still serves (clients see the drained actions, then their SSE responses end), then
  * the server stops serving, and the listening socket closes last, once no connection is open.
  */
-export const serve = (options: { readonly port: number; readonly host?: string; readonly model: ModelChoice }) =>
+export const serve = (options: { readonly port: number; readonly host: string; readonly model: ModelChoice }) =>
   Effect.gen(function*() {
     const node = createServer()
     const listening = yield* Layer.build(
-      NodeHttpServer.layer(() => node, { port: options.port, ...(options.host ? { host: options.host } : {}) })
+      NodeHttpServer.layer(() => node, { port: options.port, host: options.host })
     )
     const app = yield* routes(options.model)
     yield* Layer.build(HttpServer.serve(StoreHttp.withJsonErrors(app.router))).pipe(Effect.provide(listening))
@@ -87,7 +87,8 @@ export const serve = (options: { readonly port: number; readonly host?: string; 
     // for the keep-alive timeout, which the listening socket's close would otherwise wait out.
     yield* Effect.addFinalizer(() => Effect.sync(() => (node.keepAliveTimeout = 1)))
     const address = Context.get(listening, HttpServer.HttpServer).address as HttpServer.TcpAddress
-    return { url: `http://${options.host ?? "localhost"}:${address.port}` }
+    const host = options.host.includes(":") ? `[${options.host}]` : options.host
+    return { url: `http://${host}:${address.port}`, port: address.port }
   })
 
 /** `npm start`: serve until Ctrl-C. */
@@ -97,8 +98,11 @@ export const main = Effect.gen(function*() {
     Config.validate({ message: "PORT must be an integer from 0 to 65535", validation: (n) => n >= 0 && n <= 65535 }),
     Config.withDefault(3000)
   )
+  // Loopback only unless asked: with an API key set, the chat spends it for whoever can reach the page.
+  const host = yield* Config.string("HOST").pipe(Config.withDefault("127.0.0.1"))
   const model = yield* fromEnv
-  const { url } = yield* serve({ port, model })
+  const served = yield* serve({ port, host, model })
+  const url = host === "127.0.0.1" ? `http://localhost:${served.port}` : served.url
   yield* Effect.sync(() =>
     process.stdout.write(
       `composable-effect demo: ${url}  (model: ${model.provider}/${model.model})\n` +

@@ -46,6 +46,10 @@ describe("examples/web-demo", () => {
       expect((yield* postAction(`${url}/chat/actions`, { _tag: "Token", delta: "forged" })).status).toBe(403)
       expect((yield* postAction(`${url}/agents/actions`, { _tag: "Finished", agent: "coder" })).status).toBe(403)
       expect((yield* postAction(`${url}/chat/actions`, { _tag: "Ask", prompt: "" })).body).toMatchObject({ error: "InvalidAction" })
+      const twins = [{ name: "a", steps: 1, pace: 10 }, { name: "a", steps: 1, pace: 10 }]
+      const duplicate = yield* postAction(`${url}/agents/actions`, { _tag: "Start", agents: twins })
+      expect(duplicate.status).toBe(400)
+      expect(JSON.stringify(duplicate.body)).toContain("agent names must be unique")
       expect((yield* json(`${url}/chat/state`)).body).toEqual({ messages: [], replying: false, outputTokens: 0 })
     }).pipe(Effect.scoped))
 
@@ -109,7 +113,7 @@ describe("examples/web-demo", () => {
       expect(errors).toEqual([])
     }).pipe(Effect.scoped), 60_000)
 
-  it.live("the npm start program prints its URL, serves the page, and exits with code 0 on Ctrl-C (SIGINT)", () =>
+  it.live("the npm start program prints its URL, serves the page, and on Ctrl-C ends its clients' streams and exits 0", () =>
     Effect.gen(function*() {
       const child = yield* Effect.acquireRelease(
         Effect.sync(() =>
@@ -128,15 +132,34 @@ describe("examples/web-demo", () => {
           const found = /demo: (http:\/\/\S+)/.exec(output)
           if (found) resume(Effect.succeed(found[1]))
         })
-      })
+      }).pipe(Effect.timeoutFail({ duration: "20 seconds", onTimeout: () => new Error(`no URL printed:\n${output}`) }))
       expect(output).toContain("Ctrl-C to quit")
       expect(output).toContain("local/local-deterministic")
+      expect(url).toMatch(/^http:\/\/localhost:\d+$/) // it listens on loopback only
       const page = yield* Effect.promise(() => fetch(`${url}/`).then((r) => r.status))
       expect(page).toBe(200)
+      // Clients that hold the server open: an action stream, and a request waiting for an action that never
+      // comes. The stream shows the waiting request's action once the wait is registered.
+      const events = (yield* Effect.promise(() => fetch(`${url}/chat/events`))).body!.getReader()
+      const readUntil = (done: (text: string) => boolean) =>
+        Effect.promise(async () => {
+          let text = ""
+          while (!done(text)) {
+            const chunk = await events.read()
+            if (chunk.done) return { text, ended: true }
+            text += new TextDecoder().decode(chunk.value)
+          }
+          return { text, ended: false }
+        })
+      yield* readUntil((text) => text.includes(": connected"))
+      const waiting = yield* Effect.fork(postAction(`${url}/chat/actions?waitFor=Finished&timeoutMs=30000`, { _tag: "Stop" }))
+      yield* readUntil((text) => text.includes(`"_tag":"Stop"`))
       const exit = yield* Effect.async<number | null>((resume) => {
         child.on("exit", (code) => resume(Effect.succeed(code)))
         child.kill("SIGINT")
-      })
+      }).pipe(Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => new Error(`still running:\n${output}`) }))
       expect(exit, output).toBe(0)
+      expect((yield* readUntil(() => false)).ended).toBe(true)
+      expect((yield* waiting.await.pipe(Effect.flatten)).body).toMatchObject({ error: "StoreShutdown" })
     }).pipe(Effect.scoped))
 })

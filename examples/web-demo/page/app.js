@@ -3,16 +3,20 @@
 
 const $ = (selector) => document.querySelector(selector)
 
-/** Sends one action to a store; a refusal (bad input, store shut down) is shown, never thrown. */
+/** Sends one action to a store; a refusal (bad input, store shut down) or a network error is shown, never thrown. */
 async function send(store, action) {
-  const response = await fetch(`/${store}/actions`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(action)
-  })
-  const body = await response.json()
-  $("#chat-error").textContent = response.ok ? "" : `${body.error}: ${body.message}`
-  return body
+  const error = $(`#${store}-error`)
+  try {
+    const response = await fetch(`/${store}/actions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(action)
+    })
+    const body = await response.json()
+    error.textContent = response.ok ? "" : `${body.error}: ${body.message}`
+  } catch (cause) {
+    error.textContent = `could not reach the server: ${cause.message}`
+  }
 }
 
 /** Draws every state a store publishes; EventSource reconnects by itself after a drop. */
