@@ -52,9 +52,10 @@ export interface Options<S, A, I, SI> {
   /**
    * The tags of the actions clients may send (`POST /actions`, WebSocket); any other action is refused
    * with `403 NotAccepted`. Default: every action the schema decodes. Use it to keep the actions your
-   * effects produce (tokens, results) out of clients' reach while still broadcasting them.
+   * effects produce (tokens, results) out of clients' reach while still broadcasting them. Checked against
+   * the action type, so a misspelled tag does not compile.
    */
-  readonly accepts?: ReadonlyArray<string> | undefined
+  readonly accepts?: ReadonlyArray<Tag<A>> | undefined
   /** Encodes the state for `GET /state`; without it the route answers 404. */
   readonly state?: Schema.Schema<S, SI> | undefined
   /** Largest accepted body or WebSocket message, in bytes. Default 64 KiB. */
@@ -68,6 +69,21 @@ export interface Options<S, A, I, SI> {
   /** Longest `?waitFor` wait a client may ask for. Default 30 seconds. */
   readonly maxWait?: Duration.DurationInput | undefined
 }
+
+/**
+ * The tag of an action, as `accepts` names it: its `_tag`, or the action itself for string actions.
+ *
+ * @example
+ * ```ts
+ * import type { StoreHttp } from "composable-effect/http"
+ *
+ * type Action = { readonly _tag: "Ask"; readonly prompt: string } | { readonly _tag: "Stop" }
+ * const tags: ReadonlyArray<StoreHttp.Tag<Action>> = ["Ask", "Stop"]
+ * ```
+ * @since 0.1.0
+ * @category models
+ */
+export type Tag<A> = A extends { readonly _tag: infer T extends string } ? T : A extends string ? A : string
 
 /**
  * The `error` field of every JSON error body (and WebSocket error frame).

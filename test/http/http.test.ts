@@ -1,7 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Exit } from "effect"
 import WebSocket from "ws"
-import { serve } from "./fixture.js"
+import type * as StoreHttp from "../../src/StoreHttp.js"
+import { Action, serve, type State } from "./fixture.js"
 
 interface SseEvent {
   readonly id?: string
@@ -53,6 +54,17 @@ const post = (url: string, body: string, headers: Record<string, string> = {}) =
     const response = await fetch(url, { method: "POST", body, headers: { "content-type": "application/json", ...headers } })
     return { status: response.status, body: await response.json() as Record<string, unknown> }
   })
+
+// Type-level, checked by `npm run typecheck`: `accepts` names the action type's tags, so a typo fails to compile.
+export const acceptsTags: StoreHttp.Options<State, Action, typeof Action.Encoded, never> = {
+  actions: Action,
+  accepts: ["Ping", "Count"]
+}
+export const acceptsTypo: StoreHttp.Options<State, Action, typeof Action.Encoded, never> = {
+  actions: Action,
+  // @ts-expect-error "Pnig" is not a tag of Action
+  accepts: ["Pnig"]
+}
 
 describe("StoreHttp over loopback", () => {
   it.live("POST /actions accepts an action at once with its event id", () =>
@@ -138,14 +150,14 @@ describe("StoreHttp over loopback", () => {
       const { store, url } = yield* serve({ clientBuffer: 16 })
       const controller = new AbortController()
       const response = yield* Effect.promise(() => fetch(`${url}/events`, { signal: controller.signal }))
-      yield* Effect.sleep("100 millis")
+      const reader = response.body!.getReader()
+      const decoder = new TextDecoder()
+      // The first chunk is the `connected` comment: subscribed; from here on the client reads nothing.
+      let seen = decoder.decode((yield* Effect.promise(() => reader.read())).value, { stream: true })
       // 40,000 events (each Ping feeds back a Pong), megabytes of SSE, while the client reads nothing.
       for (let i = 0; i < 20_000; i++) yield* store.send({ _tag: "Ping" })
       expect((yield* store.state).pings).toBe(20_000)
       const text = yield* Effect.promise(async () => {
-        const reader = response.body!.getReader()
-        const decoder = new TextDecoder()
-        let seen = ""
         while (!seen.includes("event: gap")) {
           const { done, value } = await reader.read()
           if (done) break
@@ -181,8 +193,9 @@ describe("StoreHttp over loopback", () => {
   it.live("GET /events ends cleanly when the store shuts down", () =>
     Effect.gen(function*() {
       const { store, url } = yield* serve()
-      const reading = yield* Effect.fork(readSse(`${url}/events`, () => false))
-      yield* Effect.sleep("100 millis")
+      const connected = yield* Deferred.make<void>()
+      const reading = yield* Effect.fork(readSse(`${url}/events`, () => false, {}, connected))
+      yield* Deferred.await(connected)
       yield* store.shutdown({ timeout: "1 second" })
       const result = yield* reading.await.pipe(Effect.flatten, Effect.timeout("2 seconds"))
       expect(result.events).toEqual([])
