@@ -1,7 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Exit } from "effect"
+import { HttpServer } from "@effect/platform"
+import { Context, Deferred, Effect, Exit, Layer, Schema } from "effect"
 import WebSocket from "ws"
-import type * as StoreHttp from "../../src/StoreHttp.js"
+import { Reducer, Store } from "../../src/index.js"
+import * as StoreHttp from "../../src/StoreHttp.js"
 import { Action, serve, type State } from "./fixture.js"
 
 interface SseEvent {
@@ -258,6 +260,38 @@ describe("StoreHttp over loopback", () => {
       expect(states[0]).toEqual({ ticks: 0, pings: 1 })
       expect(states.every((s, i) => i === 0 || s.ticks > states[i - 1].ticks)).toBe(true)
       expect(states.at(-1)).toEqual({ ticks: 300, pings: 1 })
+    }).pipe(Effect.scoped))
+
+  it.live("GET /changes is conflated: a client that stops reading gets the newest state, not every one", () =>
+    Effect.gen(function*() {
+      // States of 100 KB each: 200 of them are far more than the socket buffers hold for a paused client.
+      class Big extends Context.Tag("test/Big")<Big, Store.Store<string, number>>() {}
+      const reducer = Reducer.fromState((_: string, n: number) => `${n}:${"x".repeat(100_000)}`)
+      const context = yield* Layer.build(Layer.provideMerge(
+        StoreHttp.layer(Big, { actions: Schema.Number, state: Schema.String, port: 0, host: "127.0.0.1" }),
+        Store.layer(Big, { initialState: "0:", reducer })
+      ))
+      const store = Context.get(context, Big)
+      const port = (Context.get(context, HttpServer.HttpServer).address as HttpServer.TcpAddress).port
+      const controller = new AbortController()
+      const response = yield* Effect.promise(() => fetch(`http://127.0.0.1:${port}/changes`, { signal: controller.signal }))
+      const reader = response.body!.getReader()
+      const decoder = new TextDecoder()
+      let text = ""
+      while (!text.includes(": connected")) text += decoder.decode((yield* Effect.promise(() => reader.read())).value)
+      for (let n = 1; n <= 200; n++) yield* store.send(n)
+      // Now read: frames until the newest state arrives.
+      const frames = yield* Effect.promise(async () => {
+        while (!text.includes(`data: "200:`)) {
+          const { done, value } = await reader.read()
+          if (done) break
+          text += decoder.decode(value, { stream: true })
+        }
+        controller.abort()
+        return text.match(/event: state/g)?.length ?? 0
+      })
+      expect(text).toContain(`data: "200:`)
+      expect(frames).toBeLessThan(100)
     }).pipe(Effect.scoped))
 
   it.live("GET /changes answers 404 when the store publishes no state schema", () =>
