@@ -83,15 +83,14 @@ export const streamItemsDropped = internal.streamItemsDropped
 
 /**
  * `store.actions.unhandled`: child actions `Reducer.ifLet` / `Reducer.forEach` could not route (child
- * absent, element missing), tagged `combinator`. Recorded by the effect the reducer returns, so it is not
- * tagged with a store label.
+ * absent, element missing), tagged `store` and `combinator`.
  *
  * @example
  * ```ts
  * import { StoreMetrics } from "composable-effect"
  * import { Metric } from "effect"
  *
- * const unhandled = Metric.value(Metric.tagged(StoreMetrics.actionsUnhandled, "combinator", "forEach"))
+ * const unhandled = Metric.value(StoreMetrics.forStore(StoreMetrics.actionsUnhandled, "app", { combinator: "forEach" }))
  * ```
  * @since 0.1.0
  * @category metrics

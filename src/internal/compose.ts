@@ -2,11 +2,14 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Equal from "effect/Equal"
 import * as HashSet from "effect/HashSet"
+import * as FiberRef from "effect/FiberRef"
 import * as Metric from "effect/Metric"
+import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
 import * as Fx from "../Fx.js"
 import type * as Reducer from "../Reducer.js"
 import { show } from "./diff.js"
+import { currentStoreLabel } from "./label.js"
 
 /** @internal */
 export const unhandledChildActions = Metric.counter("store.actions.unhandled", {
@@ -20,11 +23,16 @@ export const unhandledChildActions = Metric.counter("store.actions.unhandled", {
  */
 const reportUnhandled = (combinator: "ifLet" | "forEach", action: unknown, detail: string): Fx.Fx<never> =>
   Fx.futureOption(
-    Effect.logWarning(`Reducer.${combinator}: ${detail}; the action was not reduced by the child`).pipe(
-      Effect.annotateLogs({ action: show(action) }),
-      Effect.zipRight(Metric.increment(Metric.tagged(unhandledChildActions, "combinator", combinator))),
-      Effect.as(Option.none<never>())
-    )
+    // The reducer does not know its store; the effect reads the label of the store that runs it.
+    Effect.flatMap(FiberRef.get(currentStoreLabel), (store) =>
+      Effect.logWarning(`Reducer.${combinator}: ${detail}; the action was not reduced by the child`).pipe(
+        Effect.annotateLogs({ action: show(action), store }),
+        Effect.zipRight(Metric.increment(Metric.taggedWithLabels(unhandledChildActions, [
+          MetricLabel.make("store", store),
+          MetricLabel.make("combinator", combinator)
+        ]))),
+        Effect.as(Option.none<never>())
+      ))
   )
 
 /** @internal */

@@ -15,6 +15,7 @@ import type * as Reducer from "../Reducer.js"
 import type * as Store from "../Store.js"
 import { ShutdownTimeoutError, StoreShutdownError, WaitTimeoutError } from "../StoreError.js"
 import { Hub } from "./hub.js"
+import { currentStoreLabel } from "./label.js"
 import { StoreMetrics } from "./metrics.js"
 import { actionTag, type Fork, type Host, Runner } from "./runner.js"
 import { TaskNode } from "./task.js"
@@ -261,7 +262,8 @@ export const makeImpl = <S, A, R = never>(
 ): Effect.Effect<StoreImpl<S, A, R>, never, Scope.Scope | R> =>
   Effect.gen(function*() {
     const fibers = yield* FiberSet.make<void, never>()
-    const fork = yield* FiberSet.runtime(fibers)<R>()
+    // Every effect's fiber starts from this runtime, so it knows its store's label.
+    const fork = yield* FiberSet.runtime(fibers)<R>().pipe(Effect.locally(currentStoreLabel, options.label ?? "store"))
     const clock = yield* Effect.clock
     const tracer = yield* Effect.tracer
     const store = new StoreImpl<S, A, R>(options, (effect) => fork(effect), clock, tracer !== nativeTracer())

@@ -70,7 +70,8 @@ const app = pipe(
 
 const ask = (id: string, prompt: string): AppAction => ({ _tag: "Conversation", id, action: ConversationAction.Ask({ prompt }) })
 const unhandled = (combinator: string) =>
-  Effect.map(Metric.value(Metric.tagged(StoreMetrics.actionsUnhandled, "combinator", combinator)), (s) => s.count)
+  (label = "store") =>
+    Effect.map(Metric.value(StoreMetrics.forStore(StoreMetrics.actionsUnhandled, label, { combinator })), (s) => s.count)
 
 describe("composition", () => {
   it.scoped("Reducer.scope runs the child on its part of the state and maps its effects into parent actions", () =>
@@ -160,25 +161,25 @@ describe("composition", () => {
       yield* TestClock.adjust("10 millis")
       expect((yield* store.state)[0].reply).toBe("a")
       // Removed by an equal id: its stream is cancelled, so no token arrives for a missing element.
-      const before = yield* unhandled("forEach")
+      const before = yield* unhandled("forEach")()
       yield* store.send({ _tag: "Remove", id: key("ann", 1) })
       yield* TestClock.adjust("100 millis")
       expect(yield* store.state).toEqual([])
-      expect(yield* unhandled("forEach")).toBe(before)
+      expect(yield* unhandled("forEach")()).toBe(before)
     }).pipe(Effect.provide(Deterministic)))
 
-  it.scoped("forEach reports an action for a missing id instead of dropping it silently", () =>
+  it.scoped("forEach reports an action for a missing id instead of dropping it silently, tagged with the store", () =>
     Effect.gen(function*() {
-      const before = yield* unhandled("forEach")
-      const store = yield* Store.make({ initialState: initialApp, reducer: app })
+      const label = `unhandled-${Math.random()}`
+      const store = yield* Store.make({ initialState: initialApp, reducer: app, label })
       yield* Effect.flatMap(store.send(ask("ghost", "hi")), (t) => t.finish)
-      expect(yield* unhandled("forEach")).toBe(before + 1)
+      expect(yield* unhandled("forEach")(label)).toBe(1)
       expect(yield* store.state).toEqual(initialApp)
     }).pipe(Effect.provide(Echo)))
 
   it.scoped("ifLet: the child runs before the parent, its effects stop when it goes away, and a late action is reported", () =>
     Effect.gen(function*() {
-      const before = yield* unhandled("ifLet")
+      const before = yield* unhandled("ifLet")()
       const store = yield* Store.make({ initialState: initialApp, reducer: app })
       yield* store.send({ _tag: "ShowDetail" })
       yield* store.send({ _tag: "Detail", action: ConversationAction.Token({ text: "x" }) })
@@ -192,7 +193,7 @@ describe("composition", () => {
       expect((yield* store.state).detail).toBeUndefined()
       const late = yield* store.send({ _tag: "Detail", action: ConversationAction.Token({ text: "late" }) })
       yield* late.finish
-      expect(yield* unhandled("ifLet")).toBe(before + 1)
+      expect(yield* unhandled("ifLet")()).toBe(before + 1)
     }).pipe(Effect.provide(Deterministic)))
 
   it.scoped("three levels deep: effects are mapped all the way up", () =>
