@@ -207,18 +207,28 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A> {
    */
   dispatch(action: A, task: TaskNode, span: Tracer.AnySpan | undefined): void {
     if (this.draining) {
+      // Held until reduced: a step of `Fx.sequential` that fed this back is not done before it is.
+      task.hold()
       this.queued.push(action)
       this.queuedTasks.push(task)
       this.queuedSpans.push(span)
       return
     }
     this.draining = true
+    let next = 0
     try {
       this.reduce(action, task, span)
-      for (let i = 0; i < this.queued.length; i++) {
-        this.reduce(this.queued[i]!, this.queuedTasks[i]!, this.queuedSpans[i])
+      while (next < this.queued.length) {
+        const i = next++
+        try {
+          this.reduce(this.queued[i]!, this.queuedTasks[i]!, this.queuedSpans[i])
+        } finally {
+          this.queuedTasks[i]!.release()
+        }
       }
     } finally {
+      // Only after a defect escaped `reduce`: what is left was never reduced; let go of its holds.
+      for (let i = next; i < this.queuedTasks.length; i++) this.queuedTasks[i]!.release()
       if (this.queued.length > 0) {
         this.queued.length = 0
         this.queuedTasks.length = 0

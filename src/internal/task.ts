@@ -44,6 +44,19 @@ export class TaskNode {
     })
   }
 
+  /**
+   * Keeps the node pending for an action it fed back that is not reduced yet (queued behind the action
+   * being reduced, or held by a TestStore), so a sequential step does not count as done before it.
+   */
+  hold(): void {
+    this.increment()
+  }
+
+  /** Ends a {@link hold}, once the action was reduced (its own effects are registered by then). */
+  release(): void {
+    this.decrement()
+  }
+
   private increment(): void {
     if (this.pending++ === 0 && this.parent !== undefined) {
       ;(this.parent.children ??= new Set()).add(this)

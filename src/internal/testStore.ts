@@ -56,6 +56,8 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
     this.exhaustive = (options.exhaustivity ?? "exhaustive") === "exhaustive"
     this.receiveTimeout = options.receiveTimeout ?? DEFAULT_RECEIVE_TIMEOUT
     store.feedback = (action, task, span) => {
+      // Pending on its task until the test reduces it, as a queued action is in a store.
+      task.hold()
       this.held.push({ action, task, span })
       if (this.arrival !== undefined) Deferred.unsafeDone(this.arrival, Exit.void)
     }
@@ -159,7 +161,13 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
   }
 
   private reduceHeld(held: ReadonlyArray<Held<A>>): void {
-    for (const h of held) this.store.dispatch(h.action, h.task, h.span)
+    for (const h of held) {
+      try {
+        this.store.dispatch(h.action, h.task, h.span)
+      } finally {
+        h.task.release()
+      }
+    }
   }
 
   private awaitHeld(matcher: TestStore.Matcher<A>, timeout: Duration.DurationInput): Effect.Effect<void, TestStoreError> {

@@ -1,7 +1,7 @@
-import { Effect, Metric, Stream } from "effect"
+import { type Clock, Effect, Metric, Stream } from "effect"
 import type * as Scope from "effect/Scope"
 import type { Store } from "../../src/index.js"
-import { StoreMetrics } from "../../src/index.js"
+import { Fx, Reducer, StoreMetrics } from "../../src/index.js"
 
 /** Advances the scheduler a few turns so forked effects reach their next wait. */
 export const settle = Effect.repeatN(Effect.yieldNow(), 20)
@@ -24,3 +24,17 @@ export const counter = (metric: Metric.Metric.Counter<number>, label: string, ex
 let labels = 0
 /** A store label no other test uses: the metric registry is process-global. */
 export const uniqueLabel = (name: string) => `${name}-${++labels}-${process.pid}`
+
+/**
+ * A reducer for ordering tests: `Go` runs the effect it carries; `Log` records `v@time`, and logging `"A"`
+ * starts `Fx.delay("1 second", Log("A-done"))`, an effect of a fed-back action that a sequence must wait for.
+ */
+export type SeqAction = { readonly _tag: "Go"; readonly fx: Fx.Fx<SeqAction> } | { readonly _tag: "Log"; readonly v: string }
+export const Log = (v: string): SeqAction => ({ _tag: "Log", v })
+export const Go = (fx: Fx.Fx<SeqAction>): SeqAction => ({ _tag: "Go", fx })
+export const sequenceReducer = (clock: Clock.Clock) =>
+  Reducer.make((log: ReadonlyArray<string>, action: SeqAction): readonly [ReadonlyArray<string>, Fx.Fx<SeqAction>] =>
+    action._tag === "Go"
+      ? [log, action.fx]
+      : [[...log, `${action.v}@${clock.unsafeCurrentTimeMillis()}`], action.v === "A" ? Fx.delay("1 second", Log("A-done")) : Fx.none]
+  )

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Context, Effect, Fiber, Metric, Schema, Stream, TestClock } from "effect"
 import { Fx, Reducer, Store, StoreMetrics } from "../../src/index.js"
-import { counter, record, settle, uniqueLabel } from "./helpers.js"
+import { counter, Go, Log, record, sequenceReducer, settle, uniqueLabel } from "./helpers.js"
 
 type Action =
   | { readonly _tag: "Add"; readonly n: number }
@@ -173,6 +173,26 @@ describe("Store", () => {
       yield* TestClock.adjust("2 seconds")
       const error = yield* Effect.flip(Fiber.join(timingOut))
       expect(error._tag).toBe("WaitTimeoutError")
+    }))
+
+  it.scoped("Fx.sequential waits for the effects of what a step fed back, even when the step ends at once", () =>
+    Effect.gen(function*() {
+      const clock = yield* Effect.clock
+      // Steps that finish synchronously and steps that finish later must behave alike.
+      const firstSteps = {
+        send: Fx.send(Log("A")),
+        future: Fx.future(Effect.succeed(Log("A"))),
+        later: Fx.future(Effect.as(Effect.yieldNow(), Log("A")))
+      }
+      for (const [name, first] of Object.entries(firstSteps)) {
+        const store = yield* Store.make({ initialState: [] as ReadonlyArray<string>, reducer: sequenceReducer(clock) })
+        const task = yield* store.send(Go(Fx.sequential(first, Fx.send(Log("B")))))
+        yield* settle
+        yield* TestClock.adjust("1 second")
+        yield* task.finish
+        const base = clock.unsafeCurrentTimeMillis() - 1000
+        expect([name, ...(yield* store.state)]).toEqual([name, `A@${base}`, `A-done@${base + 1000}`, `B@${base + 1000}`])
+      }
     }))
 
   it.scoped("sendAndWaitFor stops waiting with StoreShutdownError when the store shuts down", () =>

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Context, Data, Effect, Exit, Layer, pipe, Schema, Stream, TestClock } from "effect"
 import { Fx, Reducer, ReducerTest, TestStore } from "../../src/index.js"
+import { Go, Log, sequenceReducer } from "./helpers.js"
 
 class Greeter extends Context.Tag("test/Greeter")<Greeter, { readonly greet: (name: string) => Effect.Effect<string> }>() {}
 
@@ -273,6 +274,20 @@ describe("TestStore with the Phase 8.6 combinators", () => {
       yield* store.receive(Action.Ping({ n: 2 }), (s) => ({ ...s, pings: [1, 2] }))
       yield* TestClock.adjust("500 millis")
       yield* store.receive(Action.Stalled(), (s) => ({ ...s, stalled: true }))
+      yield* store.finish()
+    }))
+})
+
+describe("TestStore and Fx.sequential", () => {
+  it.scoped("a step's fed-back action holds the next step until the test receives it, as in a store", () =>
+    Effect.gen(function*() {
+      const clock = yield* Effect.clock
+      const store = yield* TestStore.make({ initialState: [] as ReadonlyArray<string>, reducer: sequenceReducer(clock) })
+      yield* store.send(Go(Fx.sequential(Fx.future(Effect.as(Effect.yieldNow(), Log("A"))), Fx.send(Log("B")))))
+      yield* store.receive(Log("A"), ["A@0"])
+      yield* TestClock.adjust("1 second")
+      yield* store.receive(Log("A-done"), ["A@0", "A-done@1000"])
+      yield* store.receive(Log("B"), ["A@0", "A-done@1000", "B@1000"])
       yield* store.finish()
     }))
 })
