@@ -696,10 +696,10 @@ export const idleTimeout: TimeLimit = dual((args) => isFx(args[0]), internal.idl
  * @category time
  */
 export interface TimeLimit {
-  <A2>(duration: Duration.DurationInput, options?: { readonly onTimeout?: A2 | undefined }): <A, R>(
+  <A2 = never>(duration: Duration.DurationInput, options?: { readonly onTimeout?: A2 | undefined }): <A, R>(
     self: Fx<A, R>
   ) => Fx<A | A2, R>
-  <A, R, A2 = A>(
+  <A, R, A2 = never>(
     self: Fx<A, R>,
     duration: Duration.DurationInput,
     options?: { readonly onTimeout?: A2 | undefined }

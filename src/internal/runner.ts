@@ -3,6 +3,7 @@ import type * as Clock from "effect/Clock"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import { identity } from "effect/Function"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
@@ -11,7 +12,7 @@ import { type CancelHandle, CancelRegistry } from "./cancel.js"
 import type { Hub } from "./hub.js"
 import type { EffectType, StoreMetrics } from "./metrics.js"
 import { Run } from "./run.js"
-import { StreamOf } from "./streamOf.js"
+import { actionOf, Dropped, StreamOf } from "./streamOf.js"
 import { TaskNode } from "./task.js"
 import { pendingKey, ThrottleWindows } from "./throttle.js"
 
@@ -78,10 +79,7 @@ export class Runner<A, R> {
         return
       case "Cancel":
         this.executed("cancel")
-        this.cancellations.cancel(fx.id)
-        // A throttled effect waiting for its window under the same id is cancelled with it.
-        this.cancellations.cancel(pendingKey(fx.id))
-        return
+        return this.cancel(fx.id)
       case "Cancellable":
       case "Debounce":
         this.executed(fx._tag === "Cancellable" ? "cancellable" : "debounce")
@@ -111,7 +109,9 @@ export class Runner<A, R> {
     span: Tracer.AnySpan | undefined,
     cause: A
   ): void {
-    const run = new Run<A>(task, span, cause, handle, undefined, this.prepare(inner))
+    // Behind a delay (a debounce, a throttled "latest"), nested cancellables register when it ends: a
+    // `cancelInFlight` inside must not cancel the running effect it replaces before then.
+    const run = new Run<A>(task, span, cause, handle, undefined, delay === undefined ? this.prepare(inner) : undefined)
     const body = this.interpret(inner, run)
     handle.attach(this.forkRun(delay === undefined ? body : Effect.zipRight(delay, body), run))
   }
@@ -153,7 +153,14 @@ export class Runner<A, R> {
   }
 
   /** Registers a cancellable or debounced effect under its id (a debounce always replaces the pending one). */
+  /** Cancels what runs under `id`, and a throttled effect waiting for its window under the same id. */
+  cancel(id: unknown): void {
+    this.cancellations.cancel(id)
+    this.cancellations.cancel(pendingKey(id))
+  }
+
   register(fx: Fx.Cancellable<A, R> | Fx.Debounce<A, R>): CancelHandle {
+
     return this.cancellations.register(fx.id, fx._tag === "Debounce" || fx.cancelInFlight)
   }
 
@@ -242,13 +249,13 @@ export class Runner<A, R> {
               })
             )
           })
-              : this.leaf("timeout", run, (span) => this.runStream(this.streams.of(fx, run), run.withSpan(span), span))
+              : this.leaf("timeout", run, (span) => this.runStream(this.streams.of(fx, run), actionOf, run.withSpan(span), span))
       case "Batch":
       case "RateLimit":
         return this.leaf(
           fx._tag === "Batch" ? "batch" : "rate_limit",
           run,
-          (span) => this.runStream(this.streams.of(fx, run), run.withSpan(span), span)
+          (span) => this.runStream(this.streams.of(fx, run), actionOf, run.withSpan(span), span)
         )
       case "Future":
         return this.leaf("future", run, (span) =>
@@ -258,7 +265,7 @@ export class Runner<A, R> {
         return this.leaf("delay", run, (span) =>
           Effect.zipRight(Effect.sleep(fx.duration), this.feed(fx.action, run.withSpan(span))))
       case "Stream":
-        return this.leaf("stream", run, (span) => this.runStream(fx.stream, run.withSpan(span), span))
+        return this.leaf("stream", run, (span) => this.runStream(fx.stream, identity, run.withSpan(span), span))
     }
   }
 
@@ -294,21 +301,25 @@ export class Runner<A, R> {
    * next), and the next chunk is pulled only after the whole chunk has been reduced. The loop stops as
    * soon as the effect is cancelled, and pauses while a backpressuring subscriber is full.
    */
-  private runStream(
-    stream: Stream.Stream<A, never, R>,
+  private runStream<X>(
+    stream: Stream.Stream<X, never, R>,
+    /** The item's action, or `Dropped` when it must not be fed back (its own effect was cancelled). */
+    actionOf: (item: X) => A | typeof Dropped,
     run: Run<A>,
     span: Tracer.Span | undefined
   ): Effect.Effect<void, never, R> {
     let items = 0
-    const feedFrom = (chunk: ReadonlyArray<A>, from: number): Effect.Effect<void> => {
+    const feedFrom = (chunk: ReadonlyArray<X>, from: number): Effect.Effect<void> => {
       for (let i = from; i < chunk.length; i++) {
         if (!run.alive) return Effect.void
+        const action = actionOf(chunk[i]!)
+        if (action === Dropped) continue
         items++
         this.host.metrics.streamItem()
         if (span !== undefined && items <= MAX_ITEM_EVENTS) {
           span.event("stream.item", this.host.clock.unsafeCurrentTimeNanos(), { item: items })
         }
-        this.host.feedback(chunk[i]!, run.task, run.span)
+        this.host.feedback(action, run.task, run.span)
         if (this.host.actions.mustWait) {
           return Effect.zipRight(this.host.actions.awaitRoom, Effect.suspend(() => feedFrom(chunk, i + 1)))
         }

@@ -1,6 +1,5 @@
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
-import { identity } from "effect/Function"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import type * as Fx from "../Fx.js"
@@ -15,6 +14,24 @@ class TimedOut {
 const timedOut = new TimedOut()
 
 /**
+ * An action produced inside an item combinator, with the run it belongs to. Items wait in the
+ * combinators' buffers (a rate limit, a batch window), so whether they may still be fed back is decided
+ * when they come out: only while their run is alive (no enclosing cancellable effect was cancelled).
+ *
+ * @internal
+ */
+export interface Produced<A> {
+  readonly action: A
+  readonly run: Run<A>
+}
+
+/** What {@link actionOf} answers for an item that must not be fed back. @internal */
+export const Dropped: unique symbol = Symbol.for("composable-effect/Dropped")
+
+/** The item's action, or `Dropped` if its own effect was cancelled while it waited. @internal */
+export const actionOf = <A>(produced: Produced<A>): A | typeof Dropped => produced.run.alive ? produced.action : Dropped
+
+/**
  * Turns an `Fx` into the `Stream` of the actions it produces, for the combinators that work on items
  * (`Fx.batch`, `Fx.rateLimit`, `Fx.idleTimeout`). Items are not fed back one by one inside these, so
  * `Fx.sequential` steps here run one after another without waiting for fed-back effects.
@@ -24,24 +41,25 @@ const timedOut = new TimedOut()
 export class StreamOf<A, R> {
   constructor(private readonly runner: Runner<A, R>) {}
 
-  of(fx: Fx.Fx<A, R>, run: Run<A>): Stream.Stream<A, never, R> {
+  of(fx: Fx.Fx<A, R>, run: Run<A>): Stream.Stream<Produced<A>, never, R> {
+    const produced = (action: A): Produced<A> => ({ action, run })
     switch (fx._tag) {
       case "None":
         return Stream.empty
       case "Send":
-        return Stream.fromIterable(fx.actions)
+        return Stream.fromIterable(fx.actions.map(produced))
       case "Future":
-        return Stream.filterMap(Stream.fromEffect(fx.effect), identity)
+        return Stream.filterMap(Stream.fromEffect(fx.effect), Option.map(produced))
       case "Stream":
-        return fx.stream
+        return Stream.map(fx.stream, produced)
       case "Delay":
-        return Stream.fromEffect(Effect.as(Effect.sleep(fx.duration), fx.action))
+        return Stream.fromEffect(Effect.as(Effect.sleep(fx.duration), produced(fx.action)))
       case "Parallel":
         return Stream.mergeAll(fx.fxs.map((branch) => this.of(branch, run)), { concurrency: "unbounded" })
       case "Sequential":
         return Stream.flatMap(Stream.fromIterable(fx.fxs), (step) => this.of(step, run))
       case "Cancel":
-        return Stream.execute(Effect.sync(() => this.runner.cancellations.cancel(fx.id)))
+        return Stream.execute(Effect.sync(() => this.runner.cancel(fx.id)))
       case "Cancellable":
       case "Debounce":
         return Stream.suspend(() =>
@@ -60,7 +78,11 @@ export class StreamOf<A, R> {
         return this.timeout(fx, run)
       case "Batch":
         return Stream.groupedWithin(this.of(fx.fx as Fx.Fx<any, R>, run), fx.size, fx.within).pipe(
-          Stream.map((items) => fx.toAction(Chunk.toReadonlyArray(items)))
+          // Items of a cancelled inner effect are left out; a group left empty becomes no action.
+          Stream.filterMap((group) => {
+            const items = Chunk.filter(group, (item) => item.run.alive).pipe(Chunk.map((item) => item.action))
+            return Chunk.isEmpty(items) ? Option.none() : Option.some(produced(fx.toAction(Chunk.toReadonlyArray(items))))
+          })
         )
       case "RateLimit":
         return this.rateLimit(fx, run)
@@ -73,7 +95,7 @@ export class StreamOf<A, R> {
     delay: Effect.Effect<void> | undefined,
     inner: Fx.Fx<A, R>,
     run: Run<A>
-  ): Stream.Stream<A, never, R> {
+  ): Stream.Stream<Produced<A>, never, R> {
     if (handle.cancelled) return Stream.empty
     const items = this.of(inner, run.under(handle))
     return (delay === undefined ? items : Stream.concat(Stream.execute(delay), items)).pipe(
@@ -82,20 +104,20 @@ export class StreamOf<A, R> {
     )
   }
 
-  private timeout(fx: Fx.Timeout<A, R>, run: Run<A>): Stream.Stream<A, never, R> {
+  private timeout(fx: Fx.Timeout<A, R>, run: Run<A>): Stream.Stream<Produced<A>, never, R> {
     const items = this.of(fx.fx, run)
-    const limited: Stream.Stream<A, TimedOut, R> = fx.mode === "deadline"
+    const limited: Stream.Stream<Produced<A>, TimedOut, R> = fx.mode === "deadline"
       ? Stream.interruptWhen(items, Effect.zipRight(Effect.sleep(fx.duration), Effect.fail(timedOut)))
       : Stream.timeoutFail(items, () => timedOut, fx.duration)
     return Stream.catchAll(limited, () =>
       Stream.suspend(() => {
         this.runner.markTimedOut(fx, run)
-        return Option.isSome(fx.onTimeout) ? Stream.succeed(fx.onTimeout.value) : Stream.empty
+        return Option.isSome(fx.onTimeout) ? Stream.succeed({ action: fx.onTimeout.value, run }) : Stream.empty
       }))
   }
 
   /** Per-item rate limiting: chunks are split first, because `Stream.throttle` counts chunks. */
-  private rateLimit(fx: Fx.RateLimit<A, R>, run: Run<A>): Stream.Stream<A, never, R> {
+  private rateLimit(fx: Fx.RateLimit<A, R>, run: Run<A>): Stream.Stream<Produced<A>, never, R> {
     return Stream.suspend(() => {
       let pulled = 0
       let passed = 0

@@ -93,6 +93,22 @@ describe("cancellation", () => {
       expect(yield* store.state).toEqual(["b1@20", "b2@40"])
     }))
 
+  it.scoped("a cancellable inside a rate limit, a batch or an idle timeout: nothing it produced is reduced after the cancel", () =>
+    Effect.gen(function*() {
+      const store = yield* makeStore()
+      const numbers = (id: string) => Fx.stream(Stream.make(1, 2, 3, 4, 5).pipe(Stream.map((n) => Item(`${id}${n}`))))
+      // Items wait in the rate limit's and the batch's buffers; cancelling must reach them there too.
+      yield* store.send(Run(pipe(numbers("r"), Fx.cancellable("r"), Fx.rateLimit({ units: 1, per: "1 second" }))))
+      yield* store.send(Run(pipe(numbers("b"), Fx.cancellable("b"), Fx.rateLimit({ units: 1, per: "1 second" }), Fx.batch({ size: 10, within: "10 seconds", toAction: (items) => Item(`batch of ${items.length}`) }))))
+      yield* store.send(Run(pipe(numbers("i"), Fx.cancellable("i"), Fx.rateLimit({ units: 1, per: "1 second" }), Fx.idleTimeout("1 minute"))))
+      yield* settle
+      yield* TestClock.adjust("1500 millis")
+      yield* store.send(Run(Fx.parallel(Fx.cancel("r"), Fx.cancel("b"), Fx.cancel("i"))))
+      yield* TestClock.adjust("1 minute")
+      // Two items each passed the limit before the cancel (the batch holds its own until its window ends).
+      expect([...(yield* store.state)].sort()).toEqual(["i1@0", "i2@1000", "r1@0", "r2@1000"])
+    }))
+
   it.scoped("two stores using the same id never cancel each other", () =>
     Effect.gen(function*() {
       const one = yield* makeStore()
@@ -220,6 +236,22 @@ describe("debounce and throttle", () => {
       expect(yield* store.state).toEqual([])
       yield* TestClock.adjust("1 millis")
       expect(yield* store.state).toEqual(["abc@500"])
+    }))
+
+  it.scoped("Fx.debounce around a cancelInFlight search: a running search goes on until the debounced one starts", () =>
+    Effect.gen(function*() {
+      const store = yield* makeStore()
+      // A search streams a result every 100 ms; a new search under the same id replaces the running one.
+      const results = (q: string) => Fx.stream(Stream.range(1, 50).pipe(Stream.tap(() => Effect.sleep("100 millis")), Stream.map((n) => Item(`${q}${n}`))))
+      const search = (q: string) => pipe(results(q), Fx.cancellable("search", { cancelInFlight: true }))
+      yield* store.send(Run(search("a"))) // submitted at once: a1 at 100, a2 at 200
+      yield* settle
+      yield* TestClock.adjust("200 millis")
+      yield* store.send(Run(pipe(search("ab"), Fx.debounce("typing", "250 millis")))) // typed: starts at 450
+      yield* settle
+      yield* TestClock.adjust("250 millis") // "a" goes on until "ab" replaces it: a3, a4
+      yield* TestClock.adjust("200 millis") // then only "ab": ab1 at 550, ab2 at 650
+      expect(yield* store.state).toEqual(["a1@100", "a2@200", "a3@300", "a4@400", "ab1@550", "ab2@650"])
     }))
 
   it.scoped("Fx.throttle: the first effect of a window runs at once, the others are dropped", () =>
