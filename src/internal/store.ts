@@ -134,8 +134,16 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A> {
       let sawSent = false
       yield* this.actions.listen(
         (reduced) => {
-          if (!sawSent && reduced === action) sawSent = true
-          else if (sawSent && predicate(reduced)) Deferred.unsafeDone(matched, Exit.succeed(reduced))
+          if (!sawSent) {
+            sawSent = reduced === action
+            return
+          }
+          // The predicate runs inside the reduction: a throw must fail this wait, not the store's drain.
+          try {
+            if (predicate(reduced)) Deferred.unsafeDone(matched, Exit.succeed(reduced))
+          } catch (defect) {
+            Deferred.unsafeDone(matched, Exit.die(defect))
+          }
         },
         // The store shut down before a match: nothing more will be reduced, so stop waiting now.
         () => Deferred.unsafeDone(matched, Exit.fail(new StoreShutdownError({ label: this.label, action })))

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Context, Effect, Fiber, Metric, Schema, Stream, TestClock } from "effect"
+import { Cause, Chunk, Context, Effect, Exit, Fiber, Metric, Schema, Stream, TestClock } from "effect"
 import { Fx, Reducer, Store, StoreMetrics } from "../../src/index.js"
 import { counter, Go, Log, record, sequenceReducer, settle, uniqueLabel } from "./helpers.js"
 
@@ -193,6 +193,23 @@ describe("Store", () => {
         const base = clock.unsafeCurrentTimeMillis() - 1000
         expect([name, ...(yield* store.state)]).toEqual([name, `A@${base}`, `A-done@${base + 1000}`, `B@${base + 1000}`])
       }
+    }))
+
+  it.scoped("a sendAndWaitFor predicate that throws fails that wait only; the store reduces everything queued", () =>
+    Effect.gen(function*() {
+      const store = yield* make()
+      // Later's effect feeds Add back; the predicate throws on it, inside the reduction.
+      const waiting = yield* Effect.fork(store.sendAndWaitFor({ _tag: "Later", after: "1 second", then: { _tag: "Add", n: 2 } }, (a) => {
+        if (a._tag === "Add") throw new Error("bad predicate")
+        return false
+      }, { timeout: "1 hour" }))
+      yield* settle
+      yield* TestClock.adjust("1 second")
+      const exit = yield* Fiber.await(waiting)
+      expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
+      expect((yield* store.state).total).toBe(2)
+      yield* Effect.flatMap(store.send({ _tag: "Add", n: 1 }), (task) => task.finish)
+      expect((yield* store.state).total).toBe(3)
     }))
 
   it.scoped("sendAndWaitFor stops waiting with StoreShutdownError when the store shuts down", () =>
