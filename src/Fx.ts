@@ -710,6 +710,7 @@ export interface TimeLimit {
  * Batches the items an effect produces (`Stream.groupedWithin`): groups of up to `size`, or whatever arrived
  * within `within`, whichever comes first; each group becomes one action; the last partial group is
  * delivered. Inside it, `Fx.sequential` steps don't wait for fed-back effects (items are not fed back).
+ * `size` must be a positive integer (a `RangeError` otherwise, where the `Fx` is built).
  *
  * @example
  * ```ts
@@ -740,7 +741,7 @@ export const batch: {
 /**
  * Limits the rate of the items an effect produces to `units` per `per`, per item (a multi-item chunk counts
  * each item), with an optional `burst`. `"shape"` (default) delays items; `"enforce"` drops the excess,
- * counted in `store.stream_items.dropped`.
+ * counted in `store.stream_items.dropped`. `units` must be positive (a `RangeError` otherwise).
  *
  * @example
  * ```ts

@@ -135,6 +135,18 @@ export const timeout = timeoutWith("deadline")
 /** @internal */
 export const idleTimeout = timeoutWith("idle")
 
+/**
+ * Refuses a count that would make a combinator spin or stall forever (a batch of 0 items emits empty
+ * groups without end; a rate of 0 units never lets anything through). Thrown where the `Fx` is built,
+ * which is in a reducer: the store reports it as a reducer defect and keeps the previous state.
+ */
+const requirePositive = (combinator: string, name: string, value: number, integer: boolean): number => {
+  if (!(value > 0) || !Number.isFinite(value) || (integer && !Number.isInteger(value))) {
+    throw new RangeError(`${combinator}: ${name} must be a positive ${integer ? "integer" : "number"}, got ${value}`)
+  }
+  return value
+}
+
 /** @internal */
 export const batch = <X, R, A>(
   fx: Fx.Fx<X, R>,
@@ -147,7 +159,7 @@ export const batch = <X, R, A>(
   make<Fx.Batch<A, R>>({
     _tag: "Batch",
     fx,
-    size: options.size,
+    size: requirePositive("Fx.batch", "size", options.size, true),
     within: options.within,
     toAction: options.toAction as (items: ReadonlyArray<unknown>) => A
   })
@@ -165,9 +177,9 @@ export const rateLimit = <A, R>(
   make<Fx.RateLimit<A, R>>({
     _tag: "RateLimit",
     fx,
-    units: options.units,
+    units: requirePositive("Fx.rateLimit", "units", options.units, false),
     per: options.per,
-    burst: options.burst ?? 0,
+    burst: options.burst === undefined || options.burst === 0 ? 0 : requirePositive("Fx.rateLimit", "burst", options.burst, false),
     strategy: options.strategy ?? "shape"
   })
 

@@ -92,4 +92,17 @@ describe("Fx (seed unit tests)", () => {
     expect(fx._tag === "Cancellable" && fx.cancelInFlight).toBe(true)
     expect(JSON.parse(JSON.stringify(fx))).toMatchObject({ _id: "Fx", _tag: "Cancellable", id: "load", fx: { _tag: "Timeout" } })
   })
+
+  it("counts that would spin or stall forever are refused where the Fx is built, with a clear RangeError", () => {
+    const source = Fx.stream(Stream.make(1))
+    expect(() => Fx.batch(source, { size: 0, within: "1 second", toAction: (xs) => xs })).toThrow(
+      new RangeError("Fx.batch: size must be a positive integer, got 0")
+    )
+    expect(() => Fx.batch(source, { size: 2.5, within: "1 second", toAction: (xs) => xs })).toThrow(RangeError)
+    expect(() => Fx.rateLimit(source, { units: 0, per: "1 second" })).toThrow(
+      new RangeError("Fx.rateLimit: units must be a positive number, got 0")
+    )
+    expect(() => Fx.rateLimit(source, { units: 5, per: "1 second", burst: -1 })).toThrow(RangeError)
+    expect(Fx.rateLimit(source, { units: 0.5, per: "1 second" })._tag).toBe("RateLimit")
+  })
 })
