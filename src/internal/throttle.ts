@@ -28,8 +28,11 @@ const drop: ThrottleDecision = { _tag: "Drop" }
  */
 export class ThrottleWindows {
   private readonly windowEnds = MutableHashMap.empty<unknown, number>()
+  /** Windows held after the last sweep; a sweep runs when that doubles, so it costs O(1) per decision. */
+  private swept = 0
 
   decide(id: unknown, duration: Duration.DurationInput, latest: boolean, nowMillis: number): ThrottleDecision {
+    this.sweep(nowMillis)
     const end = MutableHashMap.get(this.windowEnds, id)
     if (Option.isNone(end) || nowMillis >= end.value) {
       this.open(id, duration, nowMillis)
@@ -40,5 +43,20 @@ export class ThrottleWindows {
 
   open(id: unknown, duration: Duration.DurationInput, nowMillis: number): void {
     MutableHashMap.set(this.windowEnds, id, nowMillis + Duration.toMillis(duration))
+  }
+
+  /** Forgets ended windows, so per-item ids (`autosave:${docId}`) do not accumulate. */
+  private sweep(nowMillis: number): void {
+    const size = MutableHashMap.size(this.windowEnds)
+    if (size < 64 || size < 2 * this.swept) return
+    for (const [id, end] of Array.from(this.windowEnds)) {
+      if (nowMillis >= end) MutableHashMap.remove(this.windowEnds, id)
+    }
+    this.swept = MutableHashMap.size(this.windowEnds)
+  }
+
+  /** Windows currently remembered (for tests). */
+  get size(): number {
+    return MutableHashMap.size(this.windowEnds)
   }
 }

@@ -3,6 +3,7 @@ import { Effect, pipe, Schedule, Stream, TestClock } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Fx, Reducer, Store, StoreMetrics } from "../../src/index.js"
+import { ThrottleWindows } from "../../src/internal/throttle.js"
 import { counter, settle, uniqueLabel } from "./helpers.js"
 
 type Action =
@@ -290,6 +291,19 @@ describe("debounce and throttle", () => {
       yield* TestClock.adjust("2 seconds")
       expect(yield* store.state).toEqual(["1@0"])
     }))
+})
+
+describe("throttle windows", () => {
+  it("ended windows are forgotten, so per-item throttle ids do not accumulate", () => {
+    const windows = new ThrottleWindows()
+    // 100 rounds of 1,000 new ids, each round after the previous round's windows ended.
+    for (let round = 0; round < 100; round++) {
+      for (let i = 0; i < 1000; i++) windows.decide(`doc:${round}:${i}`, "1 second", false, round * 2000)
+    }
+    expect(windows.size).toBeLessThan(5000)
+    // A window that has not ended is kept: the same id is still throttled.
+    expect(windows.decide("doc:99:0", "1 second", false, 99 * 2000 + 500)._tag).toBe("Drop")
+  })
 })
 
 describe("no hand-written timers", () => {
