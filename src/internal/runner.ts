@@ -133,6 +133,8 @@ export class Runner<A, R> {
     const visit = (node: Fx.Fx<any, R>): void => {
       switch (node._tag) {
         case "Cancellable":
+          // The same node value used twice (`Fx.parallel(fx, fx)`): the second use registers when it starts.
+          if (prepared?.has(node)) return
           prepared ??= new Map()
           prepared.set(node, this.register(node))
           return visit(node.fx)
@@ -152,15 +154,14 @@ export class Runner<A, R> {
     return prepared
   }
 
-  /** Registers a cancellable or debounced effect under its id (a debounce always replaces the pending one). */
   /** Cancels what runs under `id`, and a throttled effect waiting for its window under the same id. */
   cancel(id: unknown): void {
     this.cancellations.cancel(id)
     this.cancellations.cancel(pendingKey(id))
   }
 
+  /** Registers a cancellable or debounced effect under its id (a debounce always replaces the pending one). */
   register(fx: Fx.Cancellable<A, R> | Fx.Debounce<A, R>): CancelHandle {
-
     return this.cancellations.register(fx.id, fx._tag === "Debounce" || fx.cancelInFlight)
   }
 

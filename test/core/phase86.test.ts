@@ -110,6 +110,18 @@ describe("cancellation", () => {
       expect([...(yield* store.state)].sort()).toEqual(["i1@0", "i2@1000", "r1@0", "r2@1000"])
     }))
 
+  it.scoped("one cancellable value used twice leaves nothing registered once both uses end", () =>
+    Effect.gen(function*() {
+      const label = uniqueLabel("dup-node")
+      const store = yield* makeStore(label)
+      const node = Fx.cancellable(Fx.send(Item("x")), "dup")
+      yield* Effect.flatMap(store.send(Run(Fx.timeout(Fx.parallel(node, node), "1 second"))), (task) => task.finish)
+      expect(yield* store.state).toEqual(["x@0", "x@0"])
+      // Nothing runs under "dup" any more, so cancelling it cancels nothing (a leaked handle would count).
+      yield* Effect.flatMap(store.send(Run(Fx.cancel("dup"))), (task) => task.finish)
+      expect(yield* counter(StoreMetrics.effectsCancelled, label)).toBe(0)
+    }))
+
   it.scoped("two stores using the same id never cancel each other", () =>
     Effect.gen(function*() {
       const one = yield* makeStore()
