@@ -3,7 +3,6 @@ import type * as Clock from "effect/Clock"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import { identity } from "effect/Function"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
@@ -266,7 +265,7 @@ export class Runner<A, R> {
         return this.leaf("delay", run, (span) =>
           Effect.zipRight(Effect.sleep(fx.duration), this.feed(fx.action, run.withSpan(span))))
       case "Stream":
-        return this.leaf("stream", run, (span) => this.runStream(fx.stream, identity, run.withSpan(span), span))
+        return this.leaf("stream", run, (span) => this.runStream(fx.stream, undefined, run.withSpan(span), span))
     }
   }
 
@@ -304,8 +303,11 @@ export class Runner<A, R> {
    */
   private runStream<X>(
     stream: Stream.Stream<X, never, R>,
-    /** The item's action, or `Dropped` when it must not be fed back (its own effect was cancelled). */
-    actionOf: (item: X) => A | typeof Dropped,
+    /**
+     * The item's action, or `Dropped` when it must not be fed back (its own effect was cancelled);
+     * `undefined` when items are the actions (`Fx.stream`, the hot path: no call per item).
+     */
+    actionOf: ((item: X) => A | typeof Dropped) | undefined,
     run: Run<A>,
     span: Tracer.Span | undefined
   ): Effect.Effect<void, never, R> {
@@ -313,7 +315,7 @@ export class Runner<A, R> {
     const feedFrom = (chunk: ReadonlyArray<X>, from: number): Effect.Effect<void> => {
       for (let i = from; i < chunk.length; i++) {
         if (!run.alive) return Effect.void
-        const action = actionOf(chunk[i]!)
+        const action = actionOf === undefined ? chunk[i] as unknown as A : actionOf(chunk[i]!)
         if (action === Dropped) continue
         items++
         this.host.metrics.streamItem()
