@@ -9,6 +9,7 @@ import * as Option from "effect/Option"
 import * as Fx from "../Fx.js"
 import type * as Reducer from "../Reducer.js"
 import { show } from "./diff.js"
+import { scopeIds } from "./fx.js"
 import { currentStoreLabel } from "./label.js"
 
 /** @internal */
@@ -66,7 +67,7 @@ export const ifLet = <PS, PA, R, CS, CA, R2>(
       } else {
         const [next, fx] = child(childState, childAction.value)
         current = options.state.set(current, next)
-        fxs.push(Fx.cancellable(Fx.map(fx, options.action.embed), effectsId))
+        fxs.push(Fx.cancellable(scopeIds(Fx.map(fx, options.action.embed), effectsId), effectsId))
       }
     }
     const [next, fx] = parent(current, action)
@@ -93,6 +94,10 @@ const update = <K, C>(collection: Collection<K, C>, id: K, element: C): Collecti
   return { ...(collection as Record<string, C>), [id as string]: element }
 }
 
+/** An element's key as removal sees it: a record's keys are strings, whatever type its ids are. */
+const keyOf = <K, C>(collection: Collection<K, C>, id: K): unknown =>
+  collection instanceof Map || Array.isArray(collection) ? id : String(id)
+
 const keysOf = <K, C>(collection: Collection<K, C>): Iterable<K> => {
   if (collection instanceof Map) return collection.keys()
   if (Array.isArray(collection)) return collection.map((element) => element.id)
@@ -111,9 +116,10 @@ export const forEach = <PS, PA, R, K, CS, CA, R2>(
     }
   }
 ): Reducer.Reducer<PS, PA, R | R2> => {
-  // Each element's effects run under (token, element id), so removing the element cancels exactly them.
+  // Each element's effects run under (token, element key), so removing the element cancels exactly them;
+  // the ids the child uses are scoped under it too, so one element never cancels another's effects.
   const token = {}
-  const effectsId = (id: K) => Data.tuple("Reducer.forEach", token, id)
+  const effectsId = (key: unknown) => Data.tuple("Reducer.forEach", token, key)
   return (state, action) => {
     const fxs: Array<Fx.Fx<PA, R | R2>> = []
     let current = state
@@ -127,7 +133,8 @@ export const forEach = <PS, PA, R, K, CS, CA, R2>(
       } else {
         const [next, fx] = child(element, childAction)
         current = options.state.set(current, update(collection, id, next))
-        fxs.push(Fx.cancellable(Fx.map(fx, (a) => options.action.embed(id, a)), effectsId(id)))
+        const scope = effectsId(keyOf(collection, id))
+        fxs.push(Fx.cancellable(scopeIds(Fx.map(fx, (a) => options.action.embed(id, a)), scope), scope))
       }
     }
     const [next, fx] = parent(current, action)

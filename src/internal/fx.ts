@@ -1,4 +1,5 @@
 import type * as Duration from "effect/Duration"
+import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
@@ -225,6 +226,38 @@ export const map = <A, R, B>(self: Fx.Fx<A, R>, f: (a: A) => B): Fx.Fx<B, R> => 
     case "Debounce":
     case "Throttle":
       return make<any>({ ...self, fx: map(self.fx, f) })
+  }
+}
+
+/**
+ * Puts every cancellation id in `self` (cancellable, cancel, debounce, throttle) under `scope`, so that a
+ * child's ids mean that child only: the same child reducer in two list elements (or two presentations)
+ * never cancels the other's effects.
+ *
+ * @internal
+ */
+export const scopeIds = <A, R>(self: Fx.Fx<A, R>, scope: unknown): Fx.Fx<A, R> => {
+  switch (self._tag) {
+    case "None":
+    case "Send":
+    case "Future":
+    case "Stream":
+    case "Delay":
+      return self
+    case "Parallel":
+      return make<Fx.Parallel<A, R>>({ _tag: "Parallel", fxs: self.fxs.map((fx) => scopeIds(fx, scope)) })
+    case "Sequential":
+      return make<Fx.Sequential<A, R>>({ _tag: "Sequential", fxs: self.fxs.map((fx) => scopeIds(fx, scope)) })
+    case "Cancel":
+      return cancel(Data.tuple(scope, self.id))
+    case "Timeout":
+    case "Batch":
+    case "RateLimit":
+      return make<any>({ ...self, fx: scopeIds(self.fx as Fx.Fx<unknown, R>, scope) })
+    case "Cancellable":
+    case "Debounce":
+    case "Throttle":
+      return make<any>({ ...self, id: Data.tuple(scope, self.id), fx: scopeIds(self.fx, scope) })
   }
 }
 

@@ -253,3 +253,92 @@ describe("Reducer.combine typing", () => {
       Effect.provide(Layer.merge(Layer.succeed(Db, { load: Effect.succeed(1) }), Layer.succeed(Log, { write: () => Effect.void })))
     ))
 })
+
+describe("composition: each child's cancellation ids are its own", () => {
+  // A timer feature: start / stop by its own id "timer", which every instance uses.
+  type TimerAction = "start" | "stop" | "tick"
+  const timer = Reducer.make((log: ReadonlyArray<string>, a: TimerAction): readonly [ReadonlyArray<string>, Fx.Fx<TimerAction>] => {
+    switch (a) {
+      case "start":
+        return [[...log, "start"], Fx.cancellable(Fx.delay("1 second", "tick" as TimerAction), "timer")]
+      case "stop":
+        return [[...log, "stop"], Fx.cancel("timer")]
+      case "tick":
+        return [[...log, "tick"], Fx.none]
+    }
+  })
+  interface Row {
+    readonly id: string
+    readonly log: ReadonlyArray<string>
+  }
+  type ListAction = { readonly _tag: "Row"; readonly id: string; readonly action: TimerAction } | { readonly _tag: "Remove"; readonly id: string }
+  const rowTimer = Reducer.make((row: Row, a: TimerAction) => {
+    const [log, fx] = timer(row.log, a)
+    return [{ ...row, log }, fx]
+  })
+  const list = Reducer.forEach(
+    Reducer.fromState((rows: ReadonlyArray<Row>, a: ListAction) => (a._tag === "Remove" ? rows.filter((r) => r.id !== a.id) : rows)),
+    rowTimer,
+    { state: { get: (rows) => rows, set: (_, rows) => rows as ReadonlyArray<Row> }, action: Reducer.taggedElement<ListAction, "Row">("Row") }
+  )
+  const row = (id: string, action: TimerAction): ListAction => ({ _tag: "Row", id, action })
+
+  it.scoped("forEach: one row's Fx.cancel(\"timer\") stops that row's timer only", () =>
+    Effect.gen(function*() {
+      const store = yield* Store.make({ initialState: [{ id: "a", log: [] }, { id: "b", log: [] }] as ReadonlyArray<Row>, reducer: list })
+      yield* store.send(row("a", "start"))
+      yield* store.send(row("b", "start"))
+      yield* store.send(row("a", "stop"))
+      yield* settle
+      yield* TestClock.adjust("1 second")
+      expect((yield* store.state).map((r) => `${r.id}:${r.log.join(",")}`)).toEqual(["a:start,stop", "b:start,tick"])
+    }))
+
+  it.scoped("nested forEach: removing an inner element from one outer element leaves the other's alone", () =>
+    Effect.gen(function*() {
+      interface Outer {
+        readonly id: string
+        readonly rows: ReadonlyArray<Row>
+      }
+      type OuterAction = { readonly _tag: "Outer"; readonly id: string; readonly action: ListAction }
+      const outer = Reducer.forEach(
+        Reducer.fromState((outers: ReadonlyArray<Outer>, _: OuterAction) => outers),
+        Reducer.make((o: Outer, a: ListAction) => {
+          const [rows, fx] = list(o.rows, a)
+          return [{ ...o, rows }, fx]
+        }),
+        { state: { get: (os) => os, set: (_, os) => os as ReadonlyArray<Outer> }, action: Reducer.taggedElement<OuterAction, "Outer">("Outer") }
+      )
+      const inA = (action: ListAction): OuterAction => ({ _tag: "Outer", id: "A", action })
+      const inB = (action: ListAction): OuterAction => ({ _tag: "Outer", id: "B", action })
+      const store = yield* Store.make({
+        initialState: [{ id: "A", rows: [{ id: "x", log: [] }] }, { id: "B", rows: [{ id: "x", log: [] }] }] as ReadonlyArray<Outer>,
+        reducer: outer
+      })
+      yield* store.send(inB(row("x", "start")))
+      yield* store.send(inA({ _tag: "Remove", id: "x" }))
+      yield* settle
+      yield* TestClock.adjust("1 second")
+      expect((yield* store.state)[1].rows[0].log).toEqual(["start", "tick"])
+    }))
+
+  it.scoped("forEach over a record with number ids: removing an element cancels its effects", () =>
+    Effect.gen(function*() {
+      type ById = Readonly<Record<string, ReadonlyArray<string>>>
+      type Action = { readonly _tag: "Row"; readonly id: number; readonly action: TimerAction } | { readonly _tag: "Remove"; readonly id: number }
+      const byId = Reducer.forEach(
+        Reducer.fromState((rows: ById, a: Action) => {
+          if (a._tag !== "Remove") return rows
+          const { [String(a.id)]: _, ...rest } = rows
+          return rest
+        }),
+        timer,
+        { state: { get: (rows) => rows, set: (_, rows) => rows as ById }, action: Reducer.taggedElement<Action, "Row">("Row") }
+      )
+      const store = yield* Store.make({ initialState: { "1": [] } as ById, reducer: byId })
+      const task = yield* store.send({ _tag: "Row", id: 1, action: "start" })
+      yield* store.send({ _tag: "Remove", id: 1 })
+      yield* settle
+      expect(yield* task.isRunning).toBe(false)
+    }))
+})
