@@ -30,8 +30,11 @@ export interface Host<A> {
   readonly fork: Fork
   /** Whether a tracer that records spans is installed; without one, the store makes no spans at all. */
   readonly traced: boolean
-  /** Where actions produced by effects go: reduced at once in production, held by the TestStore. */
-  feedback(action: A, task: TaskNode, span: Tracer.AnySpan | undefined): void
+  /**
+   * Where actions produced by effects go: reduced at once in production, held by the TestStore (which
+   * uses `run` to drop what a cancel, reduced meanwhile, would have kept from ever being produced).
+   */
+  feedback(action: A, task: TaskNode, span: Tracer.AnySpan | undefined, run?: Run<A>): void
 }
 
 /** @internal */
@@ -322,7 +325,7 @@ export class Runner<A, R> {
         if (span !== undefined && items <= MAX_ITEM_EVENTS) {
           span.event("stream.item", this.host.clock.unsafeCurrentTimeNanos(), { item: items })
         }
-        this.host.feedback(action, run.task, run.span)
+        this.host.feedback(action, run.task, run.span, run)
         if (this.host.actions.mustWait) {
           return Effect.zipRight(this.host.actions.awaitRoom, Effect.suspend(() => feedFrom(chunk, i + 1)))
         }
@@ -355,7 +358,7 @@ export class Runner<A, R> {
   feed(action: A, run: Run<A>): Effect.Effect<void> {
     return Effect.suspend(() => {
       if (!run.alive) return Effect.void
-      this.host.feedback(action, run.task, run.span)
+      this.host.feedback(action, run.task, run.span, run)
       return this.host.actions.mustWait ? this.host.actions.awaitRoom : Effect.void
     })
   }

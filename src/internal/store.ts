@@ -18,6 +18,7 @@ import { Hub } from "./hub.js"
 import { currentStoreLabel } from "./label.js"
 import { StoreMetrics } from "./metrics.js"
 import { actionTag, type Fork, type Host, Runner } from "./runner.js"
+import type { Run } from "./run.js"
 import { TaskNode } from "./task.js"
 import { ViewImpl } from "./view.js"
 
@@ -192,8 +193,11 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A> {
   )
 
   /** Where effects' actions go; the TestStore replaces it to hold them until asserted. */
-  feedback: (action: A, task: TaskNode, span: Tracer.AnySpan | undefined) => void = (action, task, span) =>
-    this.dispatch(action, task, span)
+  feedback: (action: A, task: TaskNode, span: Tracer.AnySpan | undefined, run?: Run<A>) => void = (
+    action,
+    task,
+    span
+  ) => this.dispatch(action, task, span)
 
   /** Actions that started the effects still running (for test tooling). */
   get runningEffectOrigins(): ReadonlyArray<unknown> {

@@ -12,6 +12,7 @@ import type * as TestStore from "../TestStore.js"
 import { diff, equals, show } from "./diff.js"
 import { actionTag } from "./runner.js"
 import { makeImpl, type StoreImpl } from "./store.js"
+import type { Run } from "./run.js"
 import type { TaskNode } from "./task.js"
 
 /** @internal */
@@ -24,6 +25,8 @@ interface Held<A> {
   readonly action: A
   readonly task: TaskNode
   readonly span: Tracer.AnySpan | undefined
+  /** The effect that produced it, when it ran in a fiber (not an `Fx.send` of the reduction). */
+  readonly run: Run<A> | undefined
 }
 
 const DEFAULT_RECEIVE_TIMEOUT: Duration.DurationInput = "1 second"
@@ -55,10 +58,10 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
   constructor(readonly store: StoreImpl<S, A, R>, options: TestStore.Options<S, A, R>) {
     this.exhaustive = (options.exhaustivity ?? "exhaustive") === "exhaustive"
     this.receiveTimeout = options.receiveTimeout ?? DEFAULT_RECEIVE_TIMEOUT
-    store.feedback = (action, task, span) => {
+    store.feedback = (action, task, span, run) => {
       // Pending on its task until the test reduces it, as a queued action is in a store.
       task.hold()
-      this.held.push({ action, task, span })
+      this.held.push({ action, task, span, run })
       if (this.arrival !== undefined) Deferred.unsafeDone(this.arrival, Exit.void)
     }
   }
@@ -68,11 +71,15 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
   }
 
   get received(): Effect.Effect<ReadonlyArray<A>> {
-    return Effect.sync(() => this.held.map((held) => held.action))
+    return Effect.sync(() => {
+      this.prune()
+      return this.held.map((held) => held.action)
+    })
   }
 
   send(action: A, expected?: TestStore.Expectation<S>): Effect.Effect<Store.Task, TestStoreError> {
     return Effect.gen(this, function*() {
+      this.prune()
       if (this.held.length > 0) {
         if (this.exhaustive) {
           return yield* fail("UnassertedReceivedActions", [
@@ -98,6 +105,8 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
     return Effect.gen(this, function*() {
       while (true) {
         yield* this.awaitHeld(matcher, options?.timeout ?? this.receiveTimeout)
+        this.prune()
+        if (this.held.length === 0) continue
         const next = this.held[0]!
         if (matches(matcher, next.action)) {
           this.held.shift()
@@ -121,6 +130,7 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
     return Effect.gen(this, function*() {
       yield* settle
       this.finished = true
+      this.prune()
       if (!this.exhaustive) {
         this.reduceHeld(this.held.splice(0))
         return yield* this.store.interruptEffects()
@@ -162,6 +172,7 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
 
   private reduceHeld(held: ReadonlyArray<Held<A>>): void {
     for (const h of held) {
+      if (this.cancelled(h)) continue
       try {
         this.store.dispatch(h.action, h.task, h.span)
       } finally {
@@ -170,8 +181,25 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
     }
   }
 
+  /**
+   * Whether a held action's effect was cancelled since it was produced. A store pulls a stream's next item
+   * only after reducing the last one, so a cancel reduced in between means it was never produced: the
+   * TestStore forgets it (this is what a test sees when an item's reduction cancels its own stream).
+   */
+  private cancelled(held: Held<A>): boolean {
+    if (held.run === undefined || held.run.alive) return false
+    held.task.release()
+    return true
+  }
+
+  /** Forgets held actions whose effect was cancelled; run before looking at what is held. */
+  private prune(): void {
+    for (let i = this.held.length - 1; i >= 0; i--) if (this.cancelled(this.held[i]!)) this.held.splice(i, 1)
+  }
+
   private awaitHeld(matcher: TestStore.Matcher<A>, timeout: Duration.DurationInput): Effect.Effect<void, TestStoreError> {
     return Effect.suspend(() => {
+      this.prune()
       if (this.held.length > 0) return Effect.void
       const arrival = this.arrival = Deferred.unsafeMake<void>(FiberId.none)
       // Real time, not the TestClock: effects waiting on the TestClock never wake by themselves.
@@ -180,13 +208,14 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
         Deferred.await(arrival),
         Effect.zipRight(
           giveUp,
-          fail("ReceiveTimeout", [
+          // Built when the wait gives up, so it names the effects running then.
+          Effect.suspend(() => fail("ReceiveTimeout", [
             `Expected to receive ${describeMatcher(matcher)}, but no action arrived within ${
               Duration.format(Duration.decode(timeout))
             } of real time.`,
             "Effects run on the TestClock: if the action comes after a delay, call TestClock.adjust(...) first.",
             `Effects still running were started by: ${this.store.runningEffectOrigins.map(show).join(", ") || "(none)"}`
-          ])
+          ]))
         )
       ).pipe(Effect.ensuring(Effect.sync(() => this.arrival = undefined)))
     })
