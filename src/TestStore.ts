@@ -155,6 +155,7 @@ export type FailureReason =
   | "UnexpectedReceivedAction"
   | "ReceiveTimeout"
   | "EffectsStillRunning"
+  | "ReducerDefect"
 
 /**
  * A failed assertion; `message` explains it, with a structural diff for state mismatches.

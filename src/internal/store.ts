@@ -192,6 +192,9 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A> {
     Effect.suspend(() => this.states.close)
   )
 
+  /** Told of every reducer defect; the TestStore sets it, so a test fails where a store would go on. */
+  onReducerDefect: ((action: A, defect: unknown) => void) | undefined = undefined
+
   /** Where effects' actions go; the TestStore replaces it to hold them until asserted. */
   feedback: (action: A, task: TaskNode, span: Tracer.AnySpan | undefined, run?: Run<A>) => void = (
     action,
@@ -260,6 +263,7 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A> {
       // A throwing reducer is a bug: keep the previous state, report, and go on with the next action.
       this.metrics.reducerDefect()
       this.fork(Effect.logError(`store "${this.label}": reducer threw on ${actionTag(action)}`, Cause.die(defect)))
+      this.onReducerDefect?.(action, defect)
       return
     }
     if (timed) this.metrics.reducerTook((performance.now() - started) / 1000)

@@ -50,6 +50,7 @@ const matches = <A>(matcher: TestStore.Matcher<A>, action: A): boolean =>
 /** @internal */
 export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
   private readonly held: Array<Held<A>> = []
+  private readonly defects: Array<{ readonly action: A; readonly defect: unknown }> = []
   private arrival: Deferred.Deferred<void> | undefined
   private finished = false
   readonly exhaustive: boolean
@@ -58,6 +59,7 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
   constructor(readonly store: StoreImpl<S, A, R>, options: TestStore.Options<S, A, R>) {
     this.exhaustive = (options.exhaustivity ?? "exhaustive") === "exhaustive"
     this.receiveTimeout = options.receiveTimeout ?? DEFAULT_RECEIVE_TIMEOUT
+    store.onReducerDefect = (action, defect) => void this.defects.push({ action, defect })
     store.feedback = (action, task, span, run) => {
       // Pending on its task until the test reduces it, as a queued action is in a store.
       task.hold()
@@ -133,7 +135,9 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
       this.prune()
       if (!this.exhaustive) {
         this.reduceHeld(this.held.splice(0))
-        return yield* this.store.interruptEffects()
+        yield* this.store.interruptEffects()
+        if (this.defects.length > 0) return yield* this.reducerDefects("finishing")
+        return
       }
       const problems: Array<string> = []
       if (this.held.length > 0) {
@@ -221,8 +225,20 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
     })
   }
 
+  /** A store logs a throwing reducer and goes on; a test must not. */
+  private reducerDefects(what: string): Effect.Effect<never, TestStoreError> {
+    const defects = this.defects.splice(0)
+    return fail("ReducerDefect", [
+      `The reducer threw while ${what} (the state was left as it was):`,
+      ...defects.map(({ action, defect }) =>
+        `  on ${show(action)}: ${defect instanceof Error ? defect.stack ?? defect.message : show(defect)}`
+      )
+    ])
+  }
+
   private check(what: string, before: S, expected: TestStore.Expectation<S> | undefined): Effect.Effect<void, TestStoreError> {
     return Effect.suspend(() => {
+      if (this.defects.length > 0) return this.reducerDefects(what)
       const after = this.store.stateNow
       if (expected === undefined) {
         if (!this.exhaustive || equals(before, after)) return Effect.void

@@ -108,6 +108,20 @@ describe("TestStore failures", () => {
       yield* store.skipReceivedActions
     }).pipe(Effect.provide(Live)))
 
+  it.scoped("ReducerDefect: a reducer that throws fails the send, naming the action and the error", () =>
+    Effect.gen(function*() {
+      const reducer = Reducer.make((n: number, action: "inc" | "boom"): readonly [number, Fx.Fx<never>] => {
+        if (action === "boom") throw new Error("division by zero")
+        return [n + 1, Fx.none]
+      })
+      const store = yield* TestStore.make({ initialState: 0, reducer })
+      const error = yield* failure(store.send("boom"))
+      expect(error.reason).toBe("ReducerDefect")
+      expect(error.message).toContain(`on "boom": Error: division by zero`)
+      // The store itself went on, as a store does: the next action is reduced.
+      yield* store.send("inc", 1)
+    }))
+
   it.scoped("UnexpectedStateChange: the state changed but no expectation was given", () =>
     Effect.gen(function*() {
       const store = yield* make()
