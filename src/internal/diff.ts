@@ -13,15 +13,23 @@ export const equals = (a: unknown, b: unknown): boolean => {
   if (Equal.isEqual(a) && Equal.isEqual(b) && Equal.equals(a, b)) return true
   if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => equals(x, b[i]))
   if (a instanceof Map || a instanceof Set || b instanceof Map || b instanceof Set) return isDeepStrictEqual(a, b)
+  // Values whose content is not in their own fields: Node's deep equality knows how to compare them.
+  if (isBuiltinValue(a) || isBuiltinValue(b)) return isDeepStrictEqual(a, b)
   // Plain objects, Data values (whose own equality stops at plain arrays inside them) and class instances
   // of the same kind compare field by field.
   if (typeof a === "object" && a !== null && typeof b === "object" && b !== null && Object.getPrototypeOf(a) === Object.getPrototypeOf(b)) {
     const keys = Object.keys(a)
+    // An instance with no visible fields (e.g. only `#private` ones) is opaque: equal only to itself.
+    if (keys.length === 0 && !isPlainObject(a) && !Equal.isEqual(a)) return false
     return keys.length === Object.keys(b).length &&
       keys.every((key) => key in b && equals((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key]))
   }
   return isDeepStrictEqual(a, b)
 }
+
+const isBuiltinValue = (u: unknown): boolean =>
+  u instanceof Date || u instanceof RegExp || u instanceof Number || u instanceof String || u instanceof Boolean ||
+  u instanceof URL || ArrayBuffer.isView(u) || u instanceof ArrayBuffer
 
 const isPlainObject = (u: unknown): u is Record<string, unknown> =>
   typeof u === "object" && u !== null && (Object.getPrototypeOf(u) === Object.prototype || Object.getPrototypeOf(u) === null)

@@ -122,6 +122,31 @@ describe("TestStore failures", () => {
       yield* store.send("inc", 1)
     }))
 
+  it.scoped("states holding a Date, a RegExp or an opaque object compare by content, not as empty objects", () =>
+    Effect.gen(function*() {
+      class Secret {
+        readonly #value: number
+        constructor(value: number) {
+          this.#value = value
+        }
+        get value() {
+          return this.#value
+        }
+      }
+      type S = { readonly at: Date; readonly pattern: RegExp; readonly secret: Secret }
+      const reducer = Reducer.fromState((_: S, n: number): S => ({ at: new Date(n), pattern: new RegExp(`x${n}`), secret: new Secret(n) }))
+      const store = yield* TestStore.make({ initialState: { at: new Date(0), pattern: /x0/, secret: new Secret(0) } as S, reducer })
+      const secret = (yield* store.state).secret
+      const wrongDate = yield* failure(store.send(1, (s) => ({ ...s, at: new Date(999), pattern: /x1/ })))
+      expect(wrongDate.reason).toBe("StateMismatch")
+      const noExpectation = yield* failure(store.send(2))
+      expect(noExpectation.reason).toBe("UnexpectedStateChange")
+      // An opaque object is equal to itself only.
+      expect((yield* store.state).secret).not.toBe(secret)
+      const opaque = yield* failure(store.send(3, (s) => ({ ...s, at: new Date(3), pattern: /x3/ })))
+      expect(opaque.reason).toBe("StateMismatch")
+    }))
+
   it.scoped("UnexpectedStateChange: the state changed but no expectation was given", () =>
     Effect.gen(function*() {
       const store = yield* make()
