@@ -31,8 +31,8 @@ interface Held<A> {
 
 const DEFAULT_RECEIVE_TIMEOUT: Duration.DurationInput = "1 second"
 
-// Enough turns of the scheduler for effects that need no time to run to their next wait.
-const settle = Effect.repeatN(Effect.yieldNow(), 25)
+/** Scheduler turns `finish` gives running effects to end: plenty for work that needs no time. */
+const SETTLE_TURNS = 1000
 
 const fail = (reason: TestStore.FailureReason, lines: ReadonlyArray<string>) =>
   Effect.fail(new TestStoreError({ reason, message: lines.join("\n") }))
@@ -130,7 +130,7 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
 
   finish(): Effect.Effect<void, TestStoreError> {
     return Effect.gen(this, function*() {
-      yield* settle
+      yield* this.settle
       this.finished = true
       this.prune()
       if (!this.exhaustive) {
@@ -194,6 +194,18 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
     if (held.run === undefined || held.run.alive) return false
     held.task.release()
     return true
+  }
+
+  /**
+   * Lets effects that need no time (on the TestClock) run to their end before `finish` looks: yields
+   * while any are still running, up to a bound, since an effect waiting on the clock never ends by itself.
+   */
+  private get settle(): Effect.Effect<void> {
+    return Effect.gen(this, function*() {
+      for (let turn = 0; turn < SETTLE_TURNS && this.store.runningEffectOrigins.length > 0; turn++) {
+        yield* Effect.yieldNow()
+      }
+    })
   }
 
   /** Forgets held actions whose effect was cancelled; run before looking at what is held. */

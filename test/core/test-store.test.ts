@@ -348,3 +348,21 @@ describe("TestStore and cancellation", () => {
       yield* store.finish()
     }))
 })
+
+describe("TestStore finish", () => {
+  it.scoped("effects that need no time (concurrent, buffered stream stages) are let finish before finish looks", () =>
+    Effect.gen(function*() {
+      const reducer = Reducer.make((n: number, _: "go"): readonly [number, Fx.Fx<"go">] => [
+        n,
+        Fx.stream(Stream.range(1, 30).pipe(
+          Stream.mapEffect((i) => Effect.succeed(i), { concurrency: 2 }),
+          Stream.buffer({ capacity: 4 }),
+          Stream.filter(() => false),
+          Stream.map(() => "go" as const)
+        ))
+      ])
+      const store = yield* TestStore.make({ initialState: 0, reducer })
+      yield* store.send("go")
+      yield* store.finish()
+    }))
+})
