@@ -169,7 +169,8 @@ export const given = <S, A, R>(reducer: Reducer.Reducer<S, A, R>, state: S) => (
       Effect.suspend(() => {
         const outcome = reduce(reducer, state, action)
         const problems: Array<string> = []
-        if (expected.state !== undefined) {
+        // `"state" in`, not `!== undefined`: a state type may include `undefined`, and then it is checked too.
+        if ("state" in expected) {
           const want = typeof expected.state === "function"
             ? (expected.state as (s: S) => S)(state)
             : expected.state

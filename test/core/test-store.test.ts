@@ -241,6 +241,14 @@ describe("ReducerTest", () => {
       expect(error.message).toContain(`fx.sent: expected [], got [{"_tag":"Noop"}]`)
     }))
 
+  it.effect("given/when/then checks an expected undefined state, when the state type allows it", () =>
+    Effect.gen(function*() {
+      const selection = Reducer.fromState((_: string | undefined, a: { readonly select: string | undefined }) => a.select)
+      const error = yield* Effect.flip(ReducerTest.given(selection, undefined).when({ select: "row-1" }).then({ state: undefined }))
+      expect(error.message).toContain(`"row-1"`)
+      yield* ReducerTest.given(selection, "row-1").when({ select: undefined }).then({ state: undefined })
+    }))
+
   const Counter = Schema.Literal("inc", "dec", "reset")
   const clamped = Reducer.fromState((n: number, a: "inc" | "dec" | "reset") =>
     a === "reset" ? 0 : Math.min(10, Math.max(0, a === "inc" ? n + 1 : n - 1)))
