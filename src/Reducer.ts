@@ -325,14 +325,40 @@ export const scope: <PS, PA, CS, CA, R>(
 export const ifLet: {
   <PS, PA, CS, CA, R2>(
     child: Reducer<CS, CA, R2>,
-    options: { readonly state: Lens<PS, CS | undefined>; readonly action: Prism<PA, CA> }
+    options: IfLetOptions<PS, PA, CS, CA>
   ): <R>(parent: Reducer<PS, PA, R>) => Reducer<PS, PA, R | R2>
   <PS, PA, R, CS, CA, R2>(
     parent: Reducer<PS, PA, R>,
     child: Reducer<CS, CA, R2>,
-    options: { readonly state: Lens<PS, CS | undefined>; readonly action: Prism<PA, CA> }
+    options: IfLetOptions<PS, PA, CS, CA>
   ): Reducer<PS, PA, R | R2>
 } = dual(3, compose.ifLet)
+
+/**
+ * Where `Reducer.ifLet` finds its child. With `identity`, a child replaced by another one (a different
+ * identity, by Effect equality) in one step counts as dismissed: the old child's effects are cancelled,
+ * as when it becomes absent, so they never feed into the new one.
+ *
+ * @example
+ * ```ts
+ * import { Reducer } from "composable-effect"
+ *
+ * type App = { readonly detail: { readonly id: string; readonly n: number } | undefined }
+ * type AppAction = { readonly _tag: "Detail"; readonly action: "inc" }
+ * const options: Reducer.IfLetOptions<App, AppAction, { readonly id: string; readonly n: number }, "inc"> = {
+ *   state: Reducer.field<App, "detail">("detail"),
+ *   action: Reducer.tagged<AppAction, "Detail">("Detail"),
+ *   identity: (detail) => detail.id
+ * }
+ * ```
+ * @since 0.1.0
+ * @category composition
+ */
+export interface IfLetOptions<PS, PA, CS, CA> {
+  readonly state: Lens<PS, CS | undefined>
+  readonly action: Prism<PA, CA>
+  readonly identity?: ((child: CS) => unknown) | undefined
+}
 
 /**
  * Adds a collection of children keyed by id. A child action runs the child reducer on its element (then

@@ -52,10 +52,13 @@ export const scope = <PS, PA, CS, CA, R>(
 export const ifLet = <PS, PA, R, CS, CA, R2>(
   parent: Reducer.Reducer<PS, PA, R>,
   child: Reducer.Reducer<CS, CA, R2>,
-  options: { readonly state: Reducer.Lens<PS, CS | undefined>; readonly action: Reducer.Prism<PA, CA> }
+  options: Reducer.IfLetOptions<PS, PA, CS, CA>
 ): Reducer.Reducer<PS, PA, R | R2> => {
-  // One cancellation id per ifLet: the child's effects, cancelled together when the child goes away.
-  const effectsId = Data.tuple("Reducer.ifLet", {})
+  // The child's effects run under one id per ifLet (per child identity, when given), cancelled together
+  // when the child goes away or is replaced by another.
+  const token = {}
+  const identity = options.identity
+  const effectsId = (childState: CS) => Data.tuple("Reducer.ifLet", token, identity === undefined ? undefined : identity(childState))
   return (state, action) => {
     const fxs: Array<Fx.Fx<PA, R | R2>> = []
     let current = state
@@ -67,12 +70,18 @@ export const ifLet = <PS, PA, R, CS, CA, R2>(
       } else {
         const [next, fx] = child(childState, childAction.value)
         current = options.state.set(current, next)
-        fxs.push(Fx.cancellable(scopeIds(Fx.map(fx, options.action.embed), effectsId), effectsId))
+        const id = effectsId(childState)
+        fxs.push(Fx.cancellable(scopeIds(Fx.map(fx, options.action.embed), id), id))
       }
     }
     const [next, fx] = parent(current, action)
     fxs.push(fx)
-    if (options.state.get(current) !== undefined && options.state.get(next) === undefined) fxs.push(Fx.cancel(effectsId))
+    const before = options.state.get(current)
+    const after = options.state.get(next)
+    if (before !== undefined && before !== after) {
+      const dismissed = effectsId(before)
+      if (after === undefined || !Equal.equals(dismissed, effectsId(after))) fxs.push(Fx.cancel(dismissed))
+    }
     return [next, Fx.merge(fxs)]
   }
 }

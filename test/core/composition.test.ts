@@ -322,6 +322,38 @@ describe("composition: each child's cancellation ids are its own", () => {
       expect((yield* store.state)[1].rows[0].log).toEqual(["start", "tick"])
     }))
 
+  it.scoped("ifLet with identity: a child replaced by another in one step has its effects cancelled", () =>
+    Effect.gen(function*() {
+      interface Detail {
+        readonly id: string
+        readonly log: ReadonlyArray<string>
+      }
+      type AppAction = { readonly _tag: "Show"; readonly id: string } | { readonly _tag: "Detail"; readonly action: TimerAction }
+      const detail = Reducer.make((d: Detail, a: TimerAction) => {
+        const [log, fx] = timer(d.log, a)
+        return [{ ...d, log }, fx]
+      })
+      const app = (identity?: (d: Detail) => unknown) =>
+        Reducer.ifLet(
+          Reducer.fromState((s: { readonly detail: Detail | undefined }, a: AppAction) => (a._tag === "Show" ? { detail: { id: a.id, log: [] } } : s)),
+          detail,
+          { state: Reducer.field<{ readonly detail: Detail | undefined }, "detail">("detail"), action: Reducer.tagged<AppAction, "Detail">("Detail"), identity }
+        )
+      const run = (identity?: (d: Detail) => unknown) =>
+        Effect.gen(function*() {
+          const store = yield* Store.make({ initialState: { detail: { id: "a", log: [] } }, reducer: app(identity) })
+          yield* store.send({ _tag: "Detail", action: "start" })
+          yield* store.send({ _tag: "Show", id: "b" }) // replaces "a" without passing through undefined
+          yield* settle
+          yield* TestClock.adjust("1 second")
+          return (yield* store.state).detail
+        })
+      // With identity, a's timer is cancelled with a; b sees nothing of it.
+      expect(yield* run((d) => d.id)).toEqual({ id: "b", log: [] })
+      // Without it the child is "the same child", and a's tick lands in b (the documented default).
+      expect(yield* run()).toEqual({ id: "b", log: ["tick"] })
+    }))
+
   it.scoped("forEach over a record with number ids: removing an element cancels its effects", () =>
     Effect.gen(function*() {
       type ById = Readonly<Record<string, ReadonlyArray<string>>>
