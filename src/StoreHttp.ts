@@ -100,6 +100,8 @@ export type Tag<A> = A extends { readonly _tag: infer T extends string } ? T : A
 export type ErrorCode =
   | "MalformedJson"
   | "InvalidAction"
+  | "InvalidQuery"
+  | "ReducerDefect"
   | "PayloadTooLarge"
   | "NotAccepted"
   | "NotFound"

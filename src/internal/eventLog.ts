@@ -4,6 +4,7 @@ import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Store from "../Store.js"
+import { StoreImpl } from "./store.js"
 
 /** A reduced action with its position in the log. @internal */
 export interface LogEvent<A> {
@@ -11,14 +12,29 @@ export interface LogEvent<A> {
   readonly action: A
 }
 
+/** What a client subscribing with a `Last-Event-ID` gets first, before the live events. @internal */
+export type Resume =
+  | { readonly _tag: "Fresh" }
+  | { readonly _tag: "Replay"; readonly after: number }
+  /** The id is ahead of this log (it restarted since): the client cannot know what it missed. */
+  | { readonly _tag: "Unknown"; readonly latest: number }
+
 /**
  * The store's reduced actions, numbered in reduce order, for web clients: a sliding `PubSub` (a slow
- * client loses its oldest events, never stalls the store or other clients) that replays the last
- * `replay` events to each new subscriber, so a client can resume after `Last-Event-ID`.
+ * client loses its oldest events, never stalls the store or other clients) that keeps the last `replay`
+ * events, so a client can resume after `Last-Event-ID`.
+ *
+ * Actions are numbered synchronously, as they are reduced (a listener on the store's broadcast), so that
+ * a request that sends an action knows its id as soon as the send returns, and knows when there is none
+ * (the reducer threw, so the action was never broadcast).
  *
  * @internal
  */
 export class EventLog<A> {
+  private latest = 0
+  /** Sends in progress, each waiting for its action's id (first come, first served among equal actions). */
+  private readonly claims: Array<{ readonly action: A; id: number | undefined }> = []
+
   private constructor(private readonly pubsub: PubSub.PubSub<LogEvent<A>>) {}
 
   static make<S, A>(
@@ -30,25 +46,66 @@ export class EventLog<A> {
         PubSub.sliding<LogEvent<A>>({ capacity: Math.max(options.clientBuffer, options.replay, 1), replay: options.replay }),
         PubSub.shutdown
       )
-      const actions = yield* store.subscribe({ overflow: "unbounded" })
-      let id = 0
-      // When the store shuts down its subscription ends; shutting the PubSub down ends every client stream.
-      yield* Stream.runForEach(actions, (action) => PubSub.publish(pubsub, { id: ++id, action })).pipe(
-        Effect.ensuring(PubSub.shutdown(pubsub)),
-        Effect.forkScoped
-      )
-      return new EventLog(pubsub)
+      const log = new EventLog<A>(pubsub)
+      // When the store shuts down, shutting the PubSub down ends every client stream.
+      const end = () => void Effect.runFork(PubSub.shutdown(pubsub))
+      if (store instanceof StoreImpl) {
+        yield* store.actions.listen((action: A) => log.append(action), end)
+      } else {
+        // A store implemented elsewhere: number its broadcast as it arrives.
+        const actions = yield* store.subscribe({ overflow: "unbounded" })
+        yield* Stream.runForEach(actions, (action) => Effect.sync(() => log.append(action))).pipe(
+          Effect.ensuring(Effect.sync(end)),
+          Effect.forkScoped
+        )
+      }
+      return log
     })
   }
 
-  /** Events after `lastEventId` still in the replay buffer, then live events; ends when the store does. */
-  subscribe(lastEventId: number | undefined): Effect.Effect<Stream.Stream<LogEvent<A>>, never, Scope.Scope> {
-    return Effect.map(PubSub.subscribe(this.pubsub), (queue) => {
-      const events = Stream.fromQueue(queue).pipe(
-        Stream.catchAllCause(() => Stream.empty),
-        Stream.ensuring(Queue.shutdown(queue))
+  private append(action: A): void {
+    const event = { id: ++this.latest, action }
+    if (this.claims.length > 0) {
+      const claim = this.claims.find((c) => c.id === undefined && c.action === action)
+      if (claim !== undefined) claim.id = event.id
+    }
+    this.pubsub.unsafeOffer(event)
+  }
+
+  /**
+   * Sends `action` with `send` and returns the id it got, or `undefined` if it was not broadcast (the
+   * reducer threw). A send reduces its action before it returns.
+   */
+  idOfSend<E>(action: A, send: Effect.Effect<unknown, E>): Effect.Effect<number | undefined, E> {
+    return Effect.suspend(() => {
+      const claim: { readonly action: A; id: number | undefined } = { action, id: undefined }
+      this.claims.push(claim)
+      return send.pipe(
+        Effect.ensuring(Effect.sync(() => void this.claims.splice(this.claims.indexOf(claim), 1))),
+        Effect.map(() => claim.id)
       )
-      return lastEventId === undefined ? events : Stream.filter(events, (event) => event.id > lastEventId)
+    })
+  }
+
+  /**
+   * Where a client resumes: from scratch (no id: only live events), after `lastEventId` (the replay
+   * buffer, then live events), or nowhere known (an id this log never gave).
+   */
+  resume(lastEventId: number | undefined): Resume {
+    if (lastEventId === undefined) return { _tag: "Fresh" }
+    return lastEventId > this.latest ? { _tag: "Unknown", latest: this.latest } : { _tag: "Replay", after: lastEventId }
+  }
+
+  /** The events after `resume`'s point still in the replay buffer, then live events; ends when the store does. */
+  subscribe(resume: Resume): Effect.Effect<Stream.Stream<LogEvent<A>>, never, Scope.Scope> {
+    return Effect.map(PubSub.subscribe(this.pubsub), (queue) => {
+      // Taken as the subscription starts: the PubSub replays older events to every new subscriber.
+      const after = resume._tag === "Replay" ? resume.after : this.latest
+      return Stream.fromQueue(queue).pipe(
+        Stream.catchAllCause(() => Stream.empty),
+        Stream.ensuring(Queue.shutdown(queue)),
+        Stream.filter((event) => event.id > after)
+      )
     })
   }
 }

@@ -47,6 +47,12 @@ const decodeAction = <A, I>(schema: Schema.Schema<A, I>, text: string): Either.E
 
 const encoder = new TextEncoder()
 
+/** `?waitFor=TagA,TagB&timeoutMs=5000`: each at most once, the timeout positive. */
+const WaitQuery = Schema.Struct({
+  waitFor: Schema.optional(Schema.String.pipe(Schema.nonEmptyString())),
+  timeoutMs: Schema.optional(Schema.NumberFromString.pipe(Schema.positive()))
+})
+
 /** The SSE comment a route sends once it is subscribed. */
 const connected = ": connected\n\n"
 
@@ -120,10 +126,12 @@ export const router = <S, A, I, SI>(
       const decoded = yield* readAction
       if (Either.isLeft(decoded)) return refuse(decoded.left.status, decoded.left.error, decoded.left.message)
       const action = decoded.right
-      const params = yield* HttpServerRequest.schemaSearchParams(Schema.Struct({
-        waitFor: Schema.optional(Schema.String),
-        timeoutMs: Schema.optional(Schema.NumberFromString)
-      })).pipe(Effect.orElseSucceed(() => ({ waitFor: undefined, timeoutMs: undefined })))
+      const query = yield* HttpServerRequest.schemaSearchParams(WaitQuery).pipe(Effect.either)
+      // A wait the client asked for and we cannot honour is refused before anything is sent.
+      if (Either.isLeft(query)) {
+        return refuse(400, "InvalidQuery", "waitFor must be one comma-separated list of tags, timeoutMs a positive number")
+      }
+      const params = query.right
       if (params.waitFor !== undefined) {
         const tags = params.waitFor.split(",")
         const timeout = Duration.min(maxWait, Duration.millis(params.timeoutMs ?? Duration.toMillis(maxWait)))
@@ -135,25 +143,21 @@ export const router = <S, A, I, SI>(
           })
         )
       }
-      // Accepted: answer with the action's event id, the one SSE clients will see it under.
-      return yield* Effect.scoped(Effect.gen(function*() {
-        const events = yield* log.subscribe(undefined)
-        const sent = yield* Effect.either(store.send(action))
-        if (Either.isLeft(sent)) return refuse(503, "StoreShutdown", sent.left.message)
-        const mine = yield* Stream.runHead(Stream.filter(events, (event) => event.action === action))
-        return HttpServerResponse.unsafeJson(
-          { accepted: true, id: Option.getOrNull(Option.map(mine, (event) => event.id)) },
-          { status: 202 }
-        )
-      }))
+      // Accepted: answer with the action's event id, the one SSE clients see it under.
+      const sent = yield* Effect.either(log.idOfSend(action, store.send(action)))
+      if (Either.isLeft(sent)) return refuse(503, "StoreShutdown", sent.left.message)
+      if (sent.right === undefined) {
+        return refuse(500, "ReducerDefect", "the reducer threw on this action, so it was not reduced (the store logged why)")
+      }
+      return HttpServerResponse.unsafeJson({ accepted: true, id: sent.right }, { status: 202 })
     })
 
     const events = Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       const query = new URL(request.url, "http://local").searchParams
-      const lastEventId = parseId(request.headers["last-event-id"] ?? query.get("lastEventId") ?? undefined)
-      const body = Stream.unwrapScoped(Effect.map(log.subscribe(lastEventId), (items) => {
-        let expected = lastEventId === undefined ? undefined : lastEventId + 1
+      const resume = log.resume(parseId(request.headers["last-event-id"] ?? query.get("lastEventId") ?? undefined))
+      const body = Stream.unwrapScoped(Effect.map(log.subscribe(resume), (items) => {
+        let expected = resume._tag === "Replay" ? resume.after + 1 : undefined
         const frames = Stream.map(items, (event: LogEvent<A>) => {
           // A gap: events older than the replay buffer, or dropped because this client was too slow.
           const gap = expected !== undefined && event.id > expected
@@ -162,7 +166,11 @@ export const router = <S, A, I, SI>(
           expected = event.id + 1
           return `${gap}id: ${event.id}\nevent: action\ndata: ${wire(event.action)}\n\n`
         })
-        return Stream.concat(Stream.succeed(connected), frames)
+        // An id this log never gave (it restarted): say so, so the client can reload its state.
+        const reset = resume._tag === "Unknown"
+          ? `event: reset\ndata: ${JSON.stringify({ latest: resume.latest })}\n\n`
+          : ""
+        return Stream.concat(Stream.succeed(connected + reset), frames)
       }))
       return sse(body)
     })
@@ -205,7 +213,7 @@ export const router = <S, A, I, SI>(
       const ws = yield* HttpServerRequest.upgrade
       const write = yield* ws.writer
       const frame = (body: unknown) => write(JSON.stringify(body))
-      const outgoing = yield* log.subscribe(undefined)
+      const outgoing = yield* log.subscribe({ _tag: "Fresh" })
       yield* Stream.runForEach(outgoing, (event) => write(`{"type":"action","id":${event.id},"action":${wire(event.action)}}`)).pipe(
         Effect.ignore,
         Effect.forkScoped

@@ -68,6 +68,23 @@ export const acceptsTypo: StoreHttp.Options<State, Action, typeof Action.Encoded
   accepts: ["Pnig"]
 }
 
+/** Serves a store of `reducer` on a free loopback port for the current scope. */
+const serveReducer = <S, A, I>(
+  initialState: S,
+  reducer: Reducer.Reducer<S, A>,
+  actions: Schema.Schema<A, I>,
+  options: Partial<StoreHttp.Options<S, A, I, any>> = {}
+) =>
+  Effect.gen(function*() {
+    class Served extends Context.Tag("test/Served")<Served, Store.Store<S, A>>() {}
+    const context = yield* Layer.build(Layer.provideMerge(
+      StoreHttp.layer(Served, { actions, port: 0, host: "127.0.0.1", ...options }),
+      Store.layer(Served, { initialState, reducer })
+    ))
+    const port = (Context.get(context, HttpServer.HttpServer).address as HttpServer.TcpAddress).port
+    return { store: Context.get(context, Served), url: `http://127.0.0.1:${port}` }
+  })
+
 describe("StoreHttp over loopback", () => {
   it.live("POST /actions accepts an action at once with its event id", () =>
     Effect.gen(function*() {
@@ -265,16 +282,10 @@ describe("StoreHttp over loopback", () => {
   it.live("GET /changes is conflated: a client that stops reading gets the newest state, not every one", () =>
     Effect.gen(function*() {
       // States of 100 KB each: 200 of them are far more than the socket buffers hold for a paused client.
-      class Big extends Context.Tag("test/Big")<Big, Store.Store<string, number>>() {}
       const reducer = Reducer.fromState((_: string, n: number) => `${n}:${"x".repeat(100_000)}`)
-      const context = yield* Layer.build(Layer.provideMerge(
-        StoreHttp.layer(Big, { actions: Schema.Number, state: Schema.String, port: 0, host: "127.0.0.1" }),
-        Store.layer(Big, { initialState: "0:", reducer })
-      ))
-      const store = Context.get(context, Big)
-      const port = (Context.get(context, HttpServer.HttpServer).address as HttpServer.TcpAddress).port
+      const { store, url } = yield* serveReducer("0:", reducer, Schema.Number, { state: Schema.String })
       const controller = new AbortController()
-      const response = yield* Effect.promise(() => fetch(`http://127.0.0.1:${port}/changes`, { signal: controller.signal }))
+      const response = yield* Effect.promise(() => fetch(`${url}/changes`, { signal: controller.signal }))
       const reader = response.body!.getReader()
       const decoder = new TextDecoder()
       let text = ""
@@ -326,5 +337,44 @@ describe("StoreHttp over loopback", () => {
       // Ping is accepted, and the Pong its effect sends is still broadcast.
       expect(frames.slice(1).map((f) => (f as { action: { _tag: string } }).action._tag)).toEqual(["Ping", "Pong"])
       expect(yield* store.state).toEqual({ ticks: 0, pings: 1 })
+    }).pipe(Effect.scoped))
+
+  it.live("POST /actions answers 500 ReducerDefect at once when the reducer throws on the action", () =>
+    Effect.gen(function*() {
+      const reducer = Reducer.fromState((n: number, a: "inc" | "boom") => {
+        if (a === "boom") throw new Error("boom")
+        return n + 1
+      })
+      const { url } = yield* serveReducer(0, reducer, Schema.Literal("inc", "boom"))
+      const boom = yield* post(`${url}/actions`, JSON.stringify("boom")).pipe(Effect.timeout("5 seconds"))
+      expect(boom).toMatchObject({ status: 500, body: { error: "ReducerDefect" } })
+      // String actions, equal to each other, still get their own ids.
+      const ids = yield* Effect.forEach([1, 2, 3], () => post(`${url}/actions`, JSON.stringify("inc")))
+      expect(ids.map((r) => r.body.id)).toEqual([1, 2, 3])
+    }).pipe(Effect.scoped))
+
+  it.live("a new SSE client gets live events only; an id this log never gave gets a reset event", () =>
+    Effect.gen(function*() {
+      const { url } = yield* serve()
+      yield* post(`${url}/actions?waitFor=Pong&timeoutMs=2000`, JSON.stringify({ _tag: "Ping" })) // ids 1, 2
+      const fresh = yield* Deferred.make<void>()
+      const reading = yield* Effect.fork(readSse(`${url}/events`, (events) => events.length >= 2, {}, fresh))
+      yield* Deferred.await(fresh)
+      yield* post(`${url}/actions`, JSON.stringify({ _tag: "Ping" })) // ids 3, 4
+      const { events } = yield* reading.await.pipe(Effect.flatten, Effect.timeout("5 seconds"))
+      expect(events.map((e) => e.id)).toEqual(["3", "4"])
+      // After a server restart a client may come back with an id from the old log.
+      const ahead = yield* readSse(`${url}/events`, (events) => events.length >= 1, { "last-event-id": "100" })
+      expect(ahead.events[0]).toEqual({ event: "reset", data: JSON.stringify({ latest: 4 }) })
+    }).pipe(Effect.scoped))
+
+  it.live("a wait that cannot be honoured is refused with 400 InvalidQuery before anything is sent", () =>
+    Effect.gen(function*() {
+      const { store, url } = yield* serve()
+      for (const query of ["waitFor=Pong&timeoutMs=abc", "waitFor=Pong&waitFor=Ping", "waitFor=Pong&timeoutMs=-5"]) {
+        const refused = yield* post(`${url}/actions?${query}`, JSON.stringify({ _tag: "Ping" }))
+        expect([query, refused.status, refused.body.error]).toEqual([query, 400, "InvalidQuery"])
+      }
+      expect((yield* store.state).pings).toBe(0)
     }).pipe(Effect.scoped))
 })
