@@ -83,7 +83,8 @@ export interface Store<in out S, in out A> extends View<S, A> {
   readonly state: Effect.Effect<S>
   /**
    * The current state, then every new state (a state counts as new when the reducer returns a different
-   * reference). Buffered like a subscriber with the store's default capacity and overflow.
+   * reference). Buffered like a subscriber with the store's default capacity and overflow, except that it
+   * never backpressures (a `"backpressure"` default becomes `"sliding"`: a slow reader skips states).
    */
   readonly changes: Stream.Stream<S>
   /**

@@ -220,7 +220,8 @@ export const router = <S, A, I, SI>(
       )
       yield* ws.runRaw((data): Effect.Effect<void, never> => {
         const text = typeof data === "string" ? data : new TextDecoder().decode(data)
-        if (text.length > maxBodyBytes) {
+        // The limit is in bytes, as for HTTP bodies: a string's length counts UTF-16 units, not bytes.
+        if ((typeof data === "string" ? Buffer.byteLength(data) : data.byteLength) > maxBodyBytes) {
           return Effect.ignore(frame({ type: "error", error: "PayloadTooLarge", message: `a message is larger than ${maxBodyBytes} bytes` }))
         }
         return Either.match(decode(text), {

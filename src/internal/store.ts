@@ -74,7 +74,9 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A> {
     this.metrics = new StoreMetrics(this.label)
     const defaults = { capacity: options.subscriberCapacity ?? 1024, overflow: options.subscriberOverflow ?? "sliding" }
     this.actions = new Hub<A>(defaults, this.metrics.onBroadcastDropped)
-    this.states = new Hub<S>(defaults, this.metrics.onBroadcastDropped)
+    // States never backpressure: a slow reader of `changes` wants the newest state, not to stall senders.
+    const stateDefaults = { ...defaults, overflow: defaults.overflow === "backpressure" ? "sliding" as const : defaults.overflow }
+    this.states = new Hub<S>(stateDefaults, this.metrics.onBroadcastDropped)
     this.runner = new Runner(this)
   }
 

@@ -212,6 +212,20 @@ describe("Store", () => {
       expect((yield* store.state).total).toBe(3)
     }))
 
+  it.scoped("changes slides (bounded, never making senders wait) even when the default overflow is backpressure", () =>
+    Effect.gen(function*() {
+      const label = uniqueLabel("changes-slide")
+      const store = yield* Store.make({ initialState, reducer, label, subscriberCapacity: 2, subscriberOverflow: "backpressure" })
+      // A stalled reader of changes: it takes the first state and then reads nothing.
+      const stalled = yield* Effect.fork(Stream.runDrain(Stream.tap(store.changes, () => Effect.never)))
+      yield* settle
+      for (let i = 0; i < 50; i++) yield* store.send({ _tag: "Add", n: 1 })
+      expect((yield* store.state).total).toBe(50)
+      // Its buffer holds 2 states; the older ones were dropped (and counted), not kept without bound.
+      expect(yield* counter(StoreMetrics.broadcastDropped, label)).toBeGreaterThanOrEqual(45)
+      yield* Fiber.interrupt(stalled)
+    }))
+
   it.scoped("sendAndWaitFor stops waiting with StoreShutdownError when the store shuts down", () =>
     Effect.gen(function*() {
       const store = yield* make()

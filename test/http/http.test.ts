@@ -377,4 +377,23 @@ describe("StoreHttp over loopback", () => {
       }
       expect((yield* store.state).pings).toBe(0)
     }).pipe(Effect.scoped))
+
+  it.live("the WebSocket size limit counts bytes, like HTTP bodies", () =>
+    Effect.gen(function*() {
+      const { store, url } = yield* serve({ maxBodyBytes: 64 })
+      // 51 characters, but the euro signs make it 91 bytes in UTF-8.
+      const wide = JSON.stringify({ _tag: "Count", n: 1, pad: "€".repeat(20) })
+      expect(wide.length).toBeLessThanOrEqual(64)
+      expect(Buffer.byteLength(wide)).toBeGreaterThan(64)
+      const frame = yield* Effect.promise(() =>
+        new Promise<unknown>((resolve, reject) => {
+          const ws = new WebSocket(`${url.replace("http", "ws")}/ws`)
+          ws.on("open", () => ws.send(wide))
+          ws.on("message", (data) => (ws.close(), resolve(JSON.parse(String(data)))))
+          ws.on("error", reject)
+        })
+      )
+      expect(frame).toMatchObject({ type: "error", error: "PayloadTooLarge" })
+      expect((yield* store.state).ticks).toBe(0)
+    }).pipe(Effect.scoped))
 })
