@@ -4,7 +4,6 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
@@ -46,6 +45,10 @@ const decodeAction = <A, I>(schema: Schema.Schema<A, I>, text: string): Either.E
 }
 
 const encoder = new TextEncoder()
+const utf8 = new TextDecoder("utf-8", { fatal: true })
+
+/** Past this many bytes an oversized body is no longer read and discarded: the connection is dropped. */
+const DISCARD_LIMIT = 16 * 1024 * 1024
 
 /** `?waitFor=TagA,TagB&timeoutMs=5000`: each at most once, the timeout positive. */
 const WaitQuery = Schema.Struct({
@@ -105,6 +108,12 @@ export const router = <S, A, I, SI>(
       )
 
     /** Reads the body with its size bounded, then decodes it. */
+    const tooLarge = { status: 413, error: "PayloadTooLarge" as const, message: `the body is larger than ${maxBodyBytes} bytes` }
+
+    /**
+     * Reads the body counting raw bytes, then decodes it. An oversized body is read to its end (up to a
+     * hard cap) and discarded, so the client gets its 413 instead of a dropped connection.
+     */
     const readAction: Effect.Effect<
       Either.Either<A, Refusal & { readonly status: number }>,
       never,
@@ -112,15 +121,27 @@ export const router = <S, A, I, SI>(
     > = Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       const declared = Number(request.headers["content-length"] ?? Number.NaN)
-      if (declared > maxBodyBytes) {
-        return Either.left({ status: 413, error: "PayloadTooLarge" as const, message: `the body is larger than ${maxBodyBytes} bytes` })
+      if (declared > maxBodyBytes) return Either.left(tooLarge)
+      const chunks: Array<Uint8Array> = []
+      let size = 0
+      const read = yield* Stream.runForEachWhile(request.stream, (chunk) =>
+        Effect.sync(() => {
+          size += chunk.byteLength
+          if (size <= maxBodyBytes) chunks.push(chunk)
+          return size <= Math.max(maxBodyBytes, DISCARD_LIMIT)
+        })).pipe(Effect.either)
+      if (Either.isLeft(read)) {
+        return Either.left({ status: 400, error: "MalformedJson" as const, message: "the body could not be read" })
       }
-      const text = yield* Effect.either(request.text)
-      if (Either.isLeft(text)) {
-        return Either.left({ status: 413, error: "PayloadTooLarge" as const, message: `the body could not be read within ${maxBodyBytes} bytes` })
+      if (size > maxBodyBytes) return Either.left(tooLarge)
+      let text: string
+      try {
+        text = utf8.decode(Buffer.concat(chunks))
+      } catch {
+        return Either.left({ status: 400, error: "MalformedJson" as const, message: "the body is not valid UTF-8" })
       }
-      return decode(text.right)
-    }).pipe(HttpServerRequest.withMaxBodySize(Option.some(maxBodyBytes)))
+      return decode(text)
+    })
 
     const post = Effect.gen(function*() {
       const decoded = yield* readAction

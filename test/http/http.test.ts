@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { HttpServer } from "@effect/platform"
 import { Context, Deferred, Effect, Exit, Layer, Schema } from "effect"
+import * as http from "node:http"
 import WebSocket from "ws"
 import { Reducer, Store } from "../../src/index.js"
 import * as StoreHttp from "../../src/StoreHttp.js"
@@ -395,5 +396,27 @@ describe("StoreHttp over loopback", () => {
       )
       expect(frame).toMatchObject({ type: "error", error: "PayloadTooLarge" })
       expect((yield* store.state).ticks).toBe(0)
+    }).pipe(Effect.scoped))
+
+  it.live("a chunked body over maxBodyBytes gets 413, not a dropped connection; bytes are counted before decoding", () =>
+    Effect.gen(function*() {
+      const { url } = yield* serve({ maxBodyBytes: 64 })
+      /** Posts `parts` with chunked transfer encoding (no content-length), through node:http. */
+      const chunked = (parts: ReadonlyArray<Buffer>) =>
+        Effect.async<{ status: number; body: Record<string, unknown> }, Error>((resume) => {
+          const request = http.request(`${url}/actions`, { method: "POST", headers: { "content-type": "application/json" } }, (response) => {
+            let text = ""
+            response.on("data", (chunk) => (text += chunk))
+            response.on("end", () => resume(Effect.succeed({ status: response.statusCode!, body: JSON.parse(text) })))
+          })
+          request.on("error", (error) => resume(Effect.fail(error)))
+          for (const part of parts) request.write(part)
+          request.end()
+        })
+      const big = yield* chunked([Buffer.from(`{"_tag":"Count","n":1,"pad":"`), Buffer.from("x".repeat(40)), Buffer.from(`"}`)])
+      expect(big).toMatchObject({ status: 413, body: { error: "PayloadTooLarge" } })
+      // 42 bytes of which 20 are invalid UTF-8: under the limit, refused as not UTF-8 (not as too large).
+      const invalid = yield* chunked([Buffer.from(`{"_tag":"Ping","x":"`), Buffer.alloc(20, 0xff), Buffer.from(`"}`)])
+      expect(invalid).toMatchObject({ status: 400, body: { error: "MalformedJson", message: "the body is not valid UTF-8" } })
     }).pipe(Effect.scoped))
 })
