@@ -70,7 +70,11 @@ export const ifLet = <PS, PA, R, CS, CA, R2>(
       } else {
         const [next, fx] = child(childState, childAction.value)
         current = options.state.set(current, next)
-        const id = effectsId(childState)
+        // Effects belong to the child as it is after this action; if its identity changed, the child it
+        // was is gone, and so are that one's effects.
+        const id = effectsId(next)
+        const was = effectsId(childState)
+        if (!Equal.equals(id, was)) fxs.push(Fx.cancel(was))
         fxs.push(Fx.cancellable(scopeIds(Fx.map(fx, options.action.embed), id), id))
       }
     }

@@ -35,7 +35,11 @@ export class EventLog<A> {
   /** Sends in progress, each waiting for its action's id (first come, first served among equal actions). */
   private readonly claims: Array<{ readonly action: A; id: number | undefined }> = []
 
-  private constructor(private readonly pubsub: PubSub.PubSub<LogEvent<A>>) {}
+  private constructor(
+    private readonly pubsub: PubSub.PubSub<LogEvent<A>>,
+    /** Whether actions are numbered as they are reduced (a store made by `Store.make`), or later. */
+    readonly synchronous: boolean
+  ) {}
 
   static make<S, A>(
     store: Store.Store<S, A>,
@@ -46,7 +50,7 @@ export class EventLog<A> {
         PubSub.sliding<LogEvent<A>>({ capacity: Math.max(options.clientBuffer, options.replay, 1), replay: options.replay }),
         PubSub.shutdown
       )
-      const log = new EventLog<A>(pubsub)
+      const log = new EventLog<A>(pubsub, store instanceof StoreImpl)
       // When the store shuts down, shutting the PubSub down ends every client stream.
       const end = () => void Effect.runFork(PubSub.shutdown(pubsub))
       if (store instanceof StoreImpl) {
@@ -66,22 +70,26 @@ export class EventLog<A> {
   private append(action: A): void {
     const event = { id: ++this.latest, action }
     if (this.claims.length > 0) {
-      const claim = this.claims.find((c) => c.id === undefined && c.action === action)
-      if (claim !== undefined) claim.id = event.id
+      const index = this.claims.findIndex((c) => c.action === action)
+      if (index >= 0) this.claims.splice(index, 1)[0]!.id = event.id
     }
     this.pubsub.unsafeOffer(event)
   }
 
   /**
    * Sends `action` with `send` and returns the id it got, or `undefined` if it was not broadcast (the
-   * reducer threw). A send reduces its action before it returns.
+   * reducer threw). A send reduces its action before it returns. Without synchronous numbering
+   * (`synchronous` false) the id is not known yet, and `undefined` means only that.
    */
   idOfSend<E>(action: A, send: Effect.Effect<unknown, E>): Effect.Effect<number | undefined, E> {
     return Effect.suspend(() => {
       const claim: { readonly action: A; id: number | undefined } = { action, id: undefined }
       this.claims.push(claim)
       return send.pipe(
-        Effect.ensuring(Effect.sync(() => void this.claims.splice(this.claims.indexOf(claim), 1))),
+        Effect.ensuring(Effect.sync(() => {
+          const index = this.claims.indexOf(claim)
+          if (index >= 0) this.claims.splice(index, 1)
+        })),
         Effect.map(() => claim.id)
       )
     })

@@ -168,6 +168,8 @@ export const router = <S, A, I, SI>(
       const sent = yield* Effect.either(log.idOfSend(action, store.send(action)))
       if (Either.isLeft(sent)) return refuse(503, "StoreShutdown", sent.left.message)
       if (sent.right === undefined) {
+        // A store not made by `Store.make` numbers its actions later: accepted, with no id to give.
+        if (!log.synchronous) return HttpServerResponse.unsafeJson({ accepted: true, id: null }, { status: 202 })
         return refuse(500, "ReducerDefect", "the reducer threw on this action, so it was not reduced (the store logged why)")
       }
       return HttpServerResponse.unsafeJson({ accepted: true, id: sent.right }, { status: 202 })

@@ -109,6 +109,8 @@ export class Hub<A> {
    * closes (the store shut down), so a waiting helper can fail instead of waiting for nothing.
    */
   listen(listener: (item: A) => void, onClose?: () => void): Effect.Effect<void, never, Scope.Scope> {
+    // Already closed: nothing will be published, so the listener hears the close at once.
+    if (this.closed) return Effect.sync(() => onClose?.())
     return Effect.acquireRelease(
       Effect.sync(() => void this.listeners.set(listener, onClose)),
       () => Effect.sync(() => void this.listeners.delete(listener))

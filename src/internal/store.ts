@@ -204,6 +204,11 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A> {
     span
   ) => this.dispatch(action, task, span)
 
+  /** How many effect fibers are running (for test tooling; allocates nothing). */
+  get runningEffectCount(): number {
+    return this.root.fiberCount
+  }
+
   /** Actions that started the effects still running (for test tooling). */
   get runningEffectOrigins(): ReadonlyArray<unknown> {
     return this.root.startedBy()

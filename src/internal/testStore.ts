@@ -34,6 +34,9 @@ const DEFAULT_RECEIVE_TIMEOUT: Duration.DurationInput = "1 second"
 /** Scheduler turns `finish` gives running effects to end: plenty for work that needs no time. */
 const SETTLE_TURNS = 1000
 
+/** Turns without any effect ending after which `finish` stops waiting for the rest. */
+const STILL_TURNS = 250
+
 const fail = (reason: TestStore.FailureReason, lines: ReadonlyArray<string>) =>
   Effect.fail(new TestStoreError({ reason, message: lines.join("\n") }))
 
@@ -202,7 +205,13 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
    */
   private get settle(): Effect.Effect<void> {
     return Effect.gen(this, function*() {
-      for (let turn = 0; turn < SETTLE_TURNS && this.store.runningEffectOrigins.length > 0; turn++) {
+      // Stop early once nothing runs, or once the count has not moved for a while (the rest waits on time).
+      let still = 0
+      for (let turn = 0, last = -1; turn < SETTLE_TURNS && still < STILL_TURNS; turn++) {
+        const running = this.store.runningEffectCount
+        if (running === 0) return
+        still = running === last ? still + 1 : 0
+        last = running
         yield* Effect.yieldNow()
       }
     })

@@ -354,6 +354,35 @@ describe("composition: each child's cancellation ids are its own", () => {
       expect(yield* run()).toEqual({ id: "b", log: ["tick"] })
     }))
 
+  it.scoped("ifLet with identity: a child that changes its own identity ends the effects of the one it was", () =>
+    Effect.gen(function*() {
+      interface Detail {
+        readonly id: string
+        readonly log: ReadonlyArray<string>
+      }
+      type AppAction = { readonly _tag: "Dismiss" } | { readonly _tag: "Detail"; readonly action: TimerAction | "rename" }
+      const detail = Reducer.make((d: Detail, a: TimerAction | "rename"): readonly [Detail, Fx.Fx<TimerAction | "rename">] => {
+        if (a === "rename") return [{ ...d, id: `${d.id}'` }, Fx.none]
+        const [log, fx] = timer(d.log, a)
+        return [{ ...d, log }, fx]
+      })
+      type App = { readonly detail: Detail | undefined }
+      const app = Reducer.ifLet(
+        Reducer.fromState((s: App, a: AppAction) => (a._tag === "Dismiss" ? { detail: undefined } : s)),
+        detail,
+        { state: Reducer.field<App, "detail">("detail"), action: Reducer.tagged<AppAction, "Detail">("Detail"), identity: (d) => d.id }
+      )
+      const store = yield* Store.make({ initialState: { detail: { id: "a", log: [] } } as App, reducer: app })
+      const task = yield* store.send({ _tag: "Detail", action: "start" })
+      yield* store.send({ _tag: "Detail", action: "rename" })
+      yield* settle
+      // The timer belonged to "a", which is gone: nothing of it runs on, even after a dismissal.
+      expect(yield* task.isRunning).toBe(false)
+      yield* store.send({ _tag: "Dismiss" })
+      yield* TestClock.adjust("1 second")
+      expect(yield* store.state).toEqual({ detail: undefined })
+    }))
+
   it.scoped("forEach over a record with number ids: removing an element cancels its effects", () =>
     Effect.gen(function*() {
       type ById = Readonly<Record<string, ReadonlyArray<string>>>

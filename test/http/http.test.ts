@@ -1,9 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import { HttpServer } from "@effect/platform"
-import { Context, Deferred, Effect, Exit, Layer, Schema } from "effect"
+import { Chunk, Context, Deferred, Effect, Exit, Layer, Schema, Stream } from "effect"
 import * as http from "node:http"
 import WebSocket from "ws"
 import { Reducer, Store } from "../../src/index.js"
+import { EventLog } from "../../src/internal/eventLog.js"
 import * as StoreHttp from "../../src/StoreHttp.js"
 import { Action, serve, type State } from "./fixture.js"
 
@@ -418,5 +419,14 @@ describe("StoreHttp over loopback", () => {
       // 42 bytes of which 20 are invalid UTF-8: under the limit, refused as not UTF-8 (not as too large).
       const invalid = yield* chunked([Buffer.from(`{"_tag":"Ping","x":"`), Buffer.alloc(20, 0xff), Buffer.from(`"}`)])
       expect(invalid).toMatchObject({ status: 400, body: { error: "MalformedJson", message: "the body is not valid UTF-8" } })
+    }).pipe(Effect.scoped))
+
+  it.live("an event log made on a store that already shut down ends its clients' streams at once", () =>
+    Effect.gen(function*() {
+      const store = yield* Store.make({ initialState: 0, reducer: Reducer.fromState((n: number, _: "inc") => n + 1) })
+      yield* store.shutdown()
+      const log = yield* EventLog.make(store, { replay: 10, clientBuffer: 10 })
+      const events = yield* log.subscribe({ _tag: "Fresh" })
+      expect(Chunk.toReadonlyArray(yield* Stream.runCollect(events).pipe(Effect.timeout("2 seconds")))).toEqual([])
     }).pipe(Effect.scoped))
 })
