@@ -28,7 +28,8 @@ export const DbWithOrders = (count: number) =>
         const SQL = await initSqlJs()
         const db = new SQL.Database()
         db.run("create table orders (id integer primary key, cents integer not null)")
-        db.run(`with recursive n(i) as (select 1 union all select i + 1 from n where i < ${count})
+        // The seed row needs its own guard: `select 1` alone would make one order even for `count` 0.
+        db.run(`with recursive n(i) as (select 1 where ${count} > 0 union all select i + 1 from n where i < ${count})
                 insert into orders select i, i % 1000 from n`)
         return db
       }),
@@ -44,9 +45,15 @@ export const cursor = (sql: string, pageSize = 1000): Stream.Stream<Order, never
   Stream.unwrapScoped(Effect.gen(function*() {
     const db = yield* Db
     const statement = yield* Effect.acquireRelease(Effect.sync(() => db.prepare(sql)), (s) => Effect.sync(() => s.free()))
+    // Once `step()` has said "no more rows" it must not be called again: SQLite would run the query anew.
+    let exhausted = false
     const page = Effect.sync(() => {
       const rows: Array<Order> = []
-      while (rows.length < pageSize && statement.step()) {
+      while (rows.length < pageSize && !exhausted) {
+        if (!statement.step()) {
+          exhausted = true
+          break
+        }
         const [id, cents] = statement.get() as [number, number]
         rows.push({ id, cents })
       }

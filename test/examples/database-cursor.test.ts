@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
-import { Action, DbWithOrders, initialState, reducer } from "../../examples/database-cursor.js"
+import { Chunk, Effect, Option, Stream } from "effect"
+import { Action, cursor, DbWithOrders, initialState, reducer } from "../../examples/database-cursor.js"
 import { Store } from "../../src/index.js"
 
 describe("examples/database-cursor", () => {
@@ -35,4 +35,19 @@ describe("examples/database-cursor", () => {
       const state = yield* store.state
       expect([state.rows, state.batches]).toEqual([1_000, 4]) // 300 + 300 + 300 + 100
     }).pipe(Effect.scoped, Effect.provide(DbWithOrders(1_000))))
+
+  it.live("the cursor ends after the last row whatever the row count: none, fewer than a page, not a multiple of it", () =>
+    Effect.gen(function*() {
+      for (const count of [0, 1, 2, 1_001]) {
+        const rows = yield* Stream.runCollect(cursor("select id, cents from orders order by id", 1000)).pipe(
+          Effect.provide(DbWithOrders(count)),
+          Effect.timeout("10 seconds")
+        )
+        expect([count, Chunk.size(rows), Chunk.last(rows).pipe(Option.map((o) => o.id), Option.getOrNull)]).toEqual([
+          count,
+          count,
+          count === 0 ? null : count
+        ])
+      }
+    }))
 })
