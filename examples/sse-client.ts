@@ -7,7 +7,7 @@
  *
  * Run it against any SSE endpoint: `tsx examples/sse-client.ts http://localhost:3000/events`.
  */
-import { Data, Effect, Schedule, Stream } from "effect"
+import { Data, Effect, Option, Schedule, Stream } from "effect"
 import { pathToFileURL } from "node:url"
 import { Fx, Reducer, Store } from "../src/index.js"
 
@@ -88,11 +88,34 @@ export const subscribe = (url: string, retry: Schedule.Schedule<unknown, Disconn
         Stream.concat(events, Stream.fail(new Disconnected({ reason: "the server closed the stream" })))
       )
     }))
-    return connect.pipe(
-      Stream.catchAll((e) => Stream.concat(Stream.make(Action.Dropped({ reason: e.reason })), Stream.fail(e))),
-      Stream.retry(retry),
-      Stream.catchAll((e) => Stream.make(Action.Dropped({ reason: `gave up: ${e.reason}` })))
-    )
+    // Reconnects are paced by `retry`, driven by hand: `Stream.retry` would restart its schedule at every
+    // element, and `Connected` / `Dropped` are elements, so it would never back off or give up. The
+    // schedule restarts only when an event arrives: the connection really worked.
+    return Stream.unwrap(Effect.map(Schedule.driver(retry), (driver) => {
+      let started = false
+      let failure: Disconnected | undefined
+      const once = connect.pipe(
+        Stream.tap((action) => (action._tag === "Received" ? driver.reset : Effect.void)),
+        Stream.catchAll((e) => {
+          failure = e
+          return Stream.make(Action.Dropped({ reason: e.reason }))
+        })
+      )
+      const next: Effect.Effect<Stream.Stream<Action>, Option.Option<never>> = Effect.suspend(() => {
+        if (!started) {
+          started = true
+          return Effect.succeed(once)
+        }
+        const dropped = failure
+        failure = undefined
+        if (dropped === undefined) return Effect.fail(Option.none())
+        return driver.next(dropped).pipe(
+          Effect.as(once),
+          Effect.orElseSucceed(() => Stream.make(Action.Dropped({ reason: `gave up: ${dropped.reason}` })))
+        )
+      })
+      return Stream.flatten(Stream.repeatEffectOption(next))
+    }))
   })
 
 export const reducer = Reducer.make((state: State, action: Action): readonly [State, Fx.Fx<Action>] => {

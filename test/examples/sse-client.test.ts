@@ -1,8 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Stream } from "effect"
+import { Chunk, Effect, Schedule, Stream } from "effect"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
-import { Action, initialState, reducer } from "../../examples/sse-client.js"
+import { Action, initialState, reducer, subscribe } from "../../examples/sse-client.js"
 import { Store } from "../../src/index.js"
 
 /**
@@ -64,4 +64,24 @@ describe("examples/sse-client", () => {
       expect(story).toEqual(["Subscribe", "Connected", "1", "2", "3", "Dropped", "Connected", "4", "5", "6"])
       yield* store.send(Action.Unsubscribe())
     }).pipe(Effect.scoped))
+
+  it.live("the retry schedule is followed across drops: it gives up when it is done", () =>
+    Effect.gen(function*() {
+      // Nothing listens on this port: every attempt fails at once.
+      const closed = yield* Effect.promise(() =>
+        new Promise<number>((resolve) => {
+          const server = createServer()
+          server.listen(0, "127.0.0.1", () => {
+            const port = (server.address() as AddressInfo).port
+            server.close(() => resolve(port))
+          })
+        })
+      )
+      const actions = yield* Stream.runCollect(subscribe(`http://127.0.0.1:${closed}/events`, Schedule.recurs(2))).pipe(
+        Effect.timeout("10 seconds")
+      )
+      const tags = Chunk.toReadonlyArray(actions).map((a) => (a._tag === "Dropped" && a.reason.startsWith("gave up") ? "GaveUp" : a._tag))
+      // The first attempt and two retries, then it stops.
+      expect(tags).toEqual(["Dropped", "Dropped", "Dropped", "GaveUp"])
+    }))
 })
