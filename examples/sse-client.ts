@@ -39,6 +39,12 @@ class Disconnected extends Data.TaggedError("Disconnected")<{ readonly reason: s
 const parse = (body: Stream.Stream<Uint8Array, Disconnected>): Stream.Stream<SseEvent, Disconnected> =>
   body.pipe(
     Stream.decodeText(),
+    // SSE lines may end in CR LF, LF or a lone CR; `splitLines` knows the first two. A CR that ends a chunk
+    // may be the first half of a CR LF: the next chunk's leading LF is then dropped.
+    Stream.mapAccum(false, (pendingCr: boolean, text: string) => {
+      const rest = pendingCr && text.startsWith("\n") ? text.slice(1) : text
+      return [rest.endsWith("\r"), rest.replace(/\r\n?/g, "\n")] as const
+    }),
     Stream.splitLines,
     Stream.mapAccum({ id: undefined as string | undefined, event: "message", data: [] as Array<string> }, (block, line) => {
       if (line === "") {

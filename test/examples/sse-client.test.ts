@@ -84,4 +84,36 @@ describe("examples/sse-client", () => {
       // The first attempt and two retries, then it stops.
       expect(tags).toEqual(["Dropped", "Dropped", "Dropped", "GaveUp"])
     }))
+
+  it.live("lines may end in CR LF, LF or a lone CR, even split across chunks", () =>
+    Effect.gen(function*() {
+      // Three events, each with its own line ending; the CR LF of the second is split between two writes.
+      const url = yield* Effect.acquireRelease(
+        Effect.async<{ readonly url: string; readonly close: () => void }>((resume) => {
+          const server = createServer((_request, response) => {
+            response.writeHead(200, { "content-type": "text/event-stream" })
+            response.write("id: 1\rdata: one\r\r")
+            response.write("id: 2\r")
+            setImmediate(() => {
+              response.write("\ndata: two\r\n\r\nid: 3\ndata: three\n\n")
+              response.end()
+            })
+          })
+          server.listen(0, "127.0.0.1", () =>
+            resume(Effect.succeed({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => server.close() })))
+        }),
+        (server) => Effect.sync(() => server.close())
+      )
+      const received = yield* subscribe(url.url, Schedule.stop).pipe(
+        Stream.filter((a) => a._tag === "Received"),
+        Stream.take(3),
+        Stream.runCollect,
+        Effect.timeout("10 seconds")
+      )
+      expect(Chunk.toReadonlyArray(received).map((a) => a._tag === "Received" ? [a.event.id, a.event.data] : [])).toEqual([
+        ["1", "one"],
+        ["2", "two"],
+        ["3", "three"]
+      ])
+    }).pipe(Effect.scoped))
 })
