@@ -236,6 +236,10 @@ describe("batching and rate limiting", () => {
 })
 
 describe("debounce and throttle", () => {
+  /** An autosave of `n`, throttled under "save" to once a second (with `latest`, the last of a window runs at its end). */
+  const save = (n: number, options?: { readonly latest: boolean }) =>
+    Run(pipe(Fx.send(Item(n)), Fx.throttle("save", "1 second", options)))
+
   it.scoped("Fx.debounce: only the last effect of a burst runs, `duration` after it", () =>
     Effect.gen(function*() {
       const store = yield* makeStore()
@@ -270,7 +274,6 @@ describe("debounce and throttle", () => {
   it.scoped("Fx.throttle: the first effect of a window runs at once, the others are dropped", () =>
     Effect.gen(function*() {
       const store = yield* makeStore()
-      const save = (n: number) => Run(pipe(Fx.send(Item(n)), Fx.throttle("save", "1 second")))
       yield* store.send(save(1))
       yield* TestClock.adjust("100 millis")
       yield* store.send(save(2))
@@ -282,12 +285,11 @@ describe("debounce and throttle", () => {
   it.scoped("Fx.throttle with latest: the last effect of the window runs when it ends", () =>
     Effect.gen(function*() {
       const store = yield* makeStore()
-      const save = (n: number) => Run(pipe(Fx.send(Item(n)), Fx.throttle("save", "1 second", { latest: true })))
-      yield* store.send(save(1))
+      yield* store.send(save(1, { latest: true }))
       yield* TestClock.adjust("100 millis")
-      yield* store.send(save(2))
+      yield* store.send(save(2, { latest: true }))
       yield* TestClock.adjust("100 millis")
-      yield* store.send(save(3))
+      yield* store.send(save(3, { latest: true }))
       yield* TestClock.adjust("800 millis")
       expect(yield* store.state).toEqual(["1@0", "3@1000"])
     }))
@@ -295,10 +297,9 @@ describe("debounce and throttle", () => {
   it.scoped("Fx.cancel(id) also cancels the effect a latest throttle holds for the end of its window", () =>
     Effect.gen(function*() {
       const store = yield* makeStore()
-      const save = (n: number) => Run(pipe(Fx.send(Item(n)), Fx.throttle("save", "1 second", { latest: true })))
-      yield* store.send(save(1))
+      yield* store.send(save(1, { latest: true }))
       yield* TestClock.adjust("100 millis")
-      yield* store.send(save(2))
+      yield* store.send(save(2, { latest: true }))
       yield* store.send(Run(Fx.cancel("save")))
       yield* TestClock.adjust("2 seconds")
       expect(yield* store.state).toEqual(["1@0"])

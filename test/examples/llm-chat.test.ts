@@ -43,16 +43,22 @@ const ended = (status: State["messages"][number]["status"], outputTokens = 0, er
 
 const chatStore = TestStore.make({ initialState, reducer })
 
+/** Moves the clock to each token of a reply just started (after the first-token pause) and receives it. */
+const receiveTokens = (store: TestStore.TestStore<State, Action>, deltas: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    yield* TestClock.adjust(pacing.firstToken)
+    for (const delta of deltas) {
+      yield* TestClock.adjust(pacing.perToken)
+      yield* store.receive(Actions.Token(delta), appended(delta))
+    }
+  })
+
 describe("examples/llm-chat", () => {
   it.scoped("streams the reply token by token as actions, then Finished with the token count", () =>
     Effect.gen(function*() {
       const store = yield* chatStore
       yield* store.send(Actions.Ask(QUESTION), asked(QUESTION))
-      yield* TestClock.adjust(pacing.firstToken)
-      for (const delta of tokens) {
-        yield* TestClock.adjust(pacing.perToken)
-        yield* store.receive(Actions.Token(delta), appended(delta))
-      }
+      yield* receiveTokens(store, tokens)
       yield* store.receive(Actions.Finished("stop", tokens.length), ended("done", tokens.length))
       expect((yield* store.state).messages[1].text).toBe(replyTo(QUESTION))
       yield* store.finish()
@@ -62,11 +68,7 @@ describe("examples/llm-chat", () => {
     Effect.gen(function*() {
       const store = yield* chatStore
       yield* store.send(Actions.Ask(QUESTION), asked(QUESTION))
-      yield* TestClock.adjust(pacing.firstToken)
-      for (const delta of tokens.slice(0, 3)) {
-        yield* TestClock.adjust(pacing.perToken)
-        yield* store.receive(Actions.Token(delta), appended(delta))
-      }
+      yield* receiveTokens(store, tokens.slice(0, 3))
       yield* store.send(Actions.Stop, ended("stopped"))
       yield* TestClock.adjust("1 minute")
       expect(yield* store.received).toEqual([])
@@ -93,11 +95,7 @@ describe("examples/llm-chat", () => {
       }))
       // Only the new reply's tokens arrive: the first reply was cancelled in flight.
       const second = tokenize(replyTo("And then?"))
-      yield* TestClock.adjust(pacing.firstToken)
-      for (const delta of second) {
-        yield* TestClock.adjust(pacing.perToken)
-        yield* store.receive(Actions.Token(delta), appended(delta))
-      }
+      yield* receiveTokens(store, second)
       yield* store.receive(Actions.Finished("stop", second.length), ended("done", second.length))
       yield* store.finish()
     }).pipe(Effect.provide(localModel(pacing))))
