@@ -12,7 +12,7 @@
 import { LanguageModel, type Prompt, type Response } from "@effect/ai"
 import { AnthropicClient, AnthropicLanguageModel } from "@effect/ai-anthropic"
 import { OpenAiClient, OpenAiLanguageModel } from "@effect/ai-openai"
-import { FetchHttpClient } from "@effect/platform"
+import { FetchHttpClient, type HttpClient } from "@effect/platform"
 import { Chunk, Config, Duration, Effect, Layer, Option, Redacted, Stream } from "effect"
 
 // -----------------------------------------------------------------------------
@@ -145,28 +145,48 @@ const optionalKey = (name: string) => Config.option(Config.redacted(name)).pipe(
 
 const local: ModelChoice = { provider: "local", model: "local-deterministic", layer: localModel() }
 
+/** A hosted provider: its key and URL settings, its default model, and its language-model layer. */
+interface Provider {
+  readonly provider: "anthropic" | "openai"
+  readonly keyVar: string
+  readonly urlVar: string
+  readonly defaultModel: string
+  readonly layer: (
+    model: string,
+    client: { readonly apiKey: Redacted.Redacted; readonly apiUrl?: string }
+  ) => Layer.Layer<LanguageModel.LanguageModel, never, HttpClient.HttpClient>
+}
+
+/** In order of preference: the first whose key is set is used. */
+const providers: ReadonlyArray<Provider> = [
+  {
+    provider: "anthropic",
+    keyVar: "ANTHROPIC_API_KEY",
+    urlVar: "ANTHROPIC_API_URL",
+    defaultModel: "claude-sonnet-4-5",
+    layer: (model, client) => AnthropicLanguageModel.layer({ model }).pipe(Layer.provide(AnthropicClient.layer(client)))
+  },
+  {
+    provider: "openai",
+    keyVar: "OPENAI_API_KEY",
+    urlVar: "OPENAI_API_URL",
+    defaultModel: "gpt-4o-mini",
+    layer: (model, client) => OpenAiLanguageModel.layer({ model }).pipe(Layer.provide(OpenAiClient.layer(client)))
+  }
+]
+
 /** Picks the provider from the environment (read through Effect's `Config`, so tests can supply it). */
 export const fromEnv: Effect.Effect<ModelChoice, never> = Effect.gen(function*() {
-  const anthropic = yield* optionalKey("ANTHROPIC_API_KEY")
-  const openai = yield* optionalKey("OPENAI_API_KEY")
   const override = yield* Config.option(Config.string("CHAT_MODEL"))
-  if (Option.isSome(anthropic)) {
-    const model = Option.getOrElse(override, () => "claude-sonnet-4-5")
-    const apiUrl = Option.getOrUndefined(yield* Config.option(Config.string("ANTHROPIC_API_URL")))
-    const layer = AnthropicLanguageModel.layer({ model }).pipe(
-      Layer.provide(AnthropicClient.layer({ apiKey: anthropic.value, ...(apiUrl ? { apiUrl } : {}) })),
+  for (const provider of providers) {
+    const apiKey = yield* optionalKey(provider.keyVar)
+    if (Option.isNone(apiKey)) continue
+    const model = Option.getOrElse(override, () => provider.defaultModel)
+    const apiUrl = Option.getOrUndefined(yield* Config.option(Config.string(provider.urlVar)))
+    const layer = provider.layer(model, { apiKey: apiKey.value, ...(apiUrl ? { apiUrl } : {}) }).pipe(
       Layer.provide(FetchHttpClient.layer)
     )
-    return { provider: "anthropic", model, layer } as const
-  }
-  if (Option.isSome(openai)) {
-    const model = Option.getOrElse(override, () => "gpt-4o-mini")
-    const apiUrl = Option.getOrUndefined(yield* Config.option(Config.string("OPENAI_API_URL")))
-    const layer = OpenAiLanguageModel.layer({ model }).pipe(
-      Layer.provide(OpenAiClient.layer({ apiKey: openai.value, ...(apiUrl ? { apiUrl } : {}) })),
-      Layer.provide(FetchHttpClient.layer)
-    )
-    return { provider: "openai", model, layer } as const
+    return { provider: provider.provider, model, layer }
   }
   return local
   // A malformed setting falls back to the local model too: the demo always starts.
