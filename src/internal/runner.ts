@@ -57,6 +57,9 @@ export class Runner<A, R> {
   private readonly throttles = new ThrottleWindows()
   readonly streams: StreamOf<A, R>
 
+  /** How many effects other than `Fx.none` were started (a send checks whether its reduction started any). */
+  started = 0
+
   constructor(readonly host: Host<A>) {
     this.cancellations = new CancelRegistry(host.metrics.onCancelled, () => host.clock.unsafeCurrentTimeNanos())
     this.streams = new StreamOf(this)
@@ -68,6 +71,7 @@ export class Runner<A, R> {
 
   /** Starts an `Fx` a reducer just returned. Synchronous: it runs inside the reduction of `cause`. */
   start(fx: Fx.Fx<A, R>, task: TaskNode, span: Tracer.AnySpan | undefined, cause: A): void {
+    if (fx._tag !== "None") this.started++
     switch (fx._tag) {
       case "None":
         return this.executed("none")

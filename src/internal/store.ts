@@ -4,6 +4,7 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
 import * as Option from "effect/Option"
 import type { Predicate } from "effect/Predicate"
@@ -19,10 +20,14 @@ import { currentStoreLabel } from "./label.js"
 import { StoreMetrics } from "./metrics.js"
 import { actionTag, type Fork, type Host, Runner } from "./runner.js"
 import type { Run } from "./run.js"
+import { SendEffect, type Sender } from "./send.js"
 import { TaskNode } from "./task.js"
 import { ViewImpl } from "./view.js"
 
 const DEFAULT_SHUTDOWN_TIMEOUT: Duration.DurationInput = "10 seconds"
+
+/** How many sends a generator makes in place before it yields, as the run loop would after its operations. */
+const INLINE_SENDS_PER_TURN = 1024
 
 /**
  * The tracer Effect uses when none is installed. Spans made for it are never exported, so the store makes
@@ -31,21 +36,8 @@ const DEFAULT_SHUTDOWN_TIMEOUT: Duration.DurationInput = "10 seconds"
 let native: Tracer.Tracer | undefined
 const nativeTracer = (): Tracer.Tracer => native ??= Effect.runSync(Effect.tracer)
 
-class TaskHandle implements Store.Task {
-  constructor(readonly action: unknown, private readonly node: TaskNode) {}
-  get finish() {
-    return this.node.awaitDone()
-  }
-  get cancel() {
-    return this.node.interruptAll()
-  }
-  get isRunning() {
-    return Effect.sync(() => this.node.isPending)
-  }
-}
-
 /** @internal */
-export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A> {
+export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A> {
   readonly label: string
   private current: S
   private closed = false
@@ -97,6 +89,10 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A> {
   }
 
   send(action: A): Effect.Effect<Store.Task, StoreShutdownError> {
+    return new SendEffect(this, action)
+  }
+
+  sendViaRunLoop(action: A): Effect.Effect<Store.Task, StoreShutdownError> {
     return Effect.withFiberRuntime((fiber) =>
       fiber.currentTracer === nativeTracer()
         ? this.sendNow(action, undefined)
@@ -108,14 +104,30 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A> {
     )
   }
 
+  /** Inline sends since this store last made a sending generator yield. */
+  private inlineSends = 0
+
+  sendInline(action: A, fiber: Fiber.RuntimeFiber<unknown, unknown>): Effect.Effect<Store.Task, StoreShutdownError> | undefined {
+    if (fiber.currentTracer !== nativeTracer()) return undefined
+    if (++this.inlineSends > INLINE_SENDS_PER_TURN) {
+      // Inline sends are not counted by the run loop, which yields every so many operations: yield for it,
+      // so a loop of sends lets subscribers drain and other fibers run.
+      this.inlineSends = 0
+      return Effect.zipRight(Effect.yieldNow(), this.sendViaRunLoop(action))
+    }
+    const started = this.runner.started
+    const sent = this.sendNow(action, undefined)
+    // An effect started or cancelled may have interrupted the sending fiber; only the run loop notices.
+    return this.runner.started === started ? sent : Effect.suspend(() => sent)
+  }
+
   private sendNow(action: A, span: Tracer.AnySpan | undefined): Effect.Effect<Store.Task, StoreShutdownError> {
     if (this.closed) {
       this.metrics.rejectedAction()
       return Exit.fail(new StoreShutdownError({ label: this.label, action }))
     }
-    const node = new TaskNode(this.root, action)
-    this.dispatch(action, node, span)
-    const task = new TaskHandle(action, node)
+    const task = new TaskNode(this.root, action)
+    this.dispatch(action, task, span)
     return this.actions.mustWait ? Effect.as(this.actions.awaitRoom, task) : Exit.succeed(task)
   }
 

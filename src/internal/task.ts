@@ -3,6 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
+import type * as Store from "../Store.js"
 
 /**
  * Tracks the fibers that one action started, and those started by the actions they fed back, so that
@@ -12,9 +13,11 @@ import * as FiberId from "effect/FiberId"
  * A node is pending while it has live fibers or pending children; a pending child counts once in its
  * parent. Nodes are only linked while pending, so finished work is garbage.
  *
+ * A sent action's node is also the `Store.Task` that `send` returns: one object per send, not two.
+ *
  * @internal
  */
-export class TaskNode {
+export class TaskNode implements Store.Task {
   private pending = 0
   /** Live fibers, each with the action whose reduction started it. */
   // Created on first use: most sends start no effect, and a send must stay cheap.
@@ -23,6 +26,22 @@ export class TaskNode {
   private done: Deferred.Deferred<void> | undefined
 
   constructor(readonly parent: TaskNode | undefined, readonly origin: unknown) {}
+
+  get action(): unknown {
+    return this.origin
+  }
+
+  get finish(): Effect.Effect<void> {
+    return this.awaitDone()
+  }
+
+  get cancel(): Effect.Effect<void> {
+    return this.interruptAll()
+  }
+
+  get isRunning(): Effect.Effect<boolean> {
+    return Effect.sync(() => this.isPending)
+  }
 
   get isPending(): boolean {
     return this.pending > 0

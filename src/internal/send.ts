@@ -1,0 +1,68 @@
+import * as Effect from "effect/Effect"
+import * as Effectable from "effect/Effectable"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import { YieldWrap } from "effect/Utils"
+import type * as Store from "../Store.js"
+import type { StoreShutdownError } from "../StoreError.js"
+
+/** What a {@link SendEffect} needs from its store. */
+export interface Sender<A> {
+  /** The send as an ordinary effect: the run loop's path, and the one that makes spans. */
+  readonly sendViaRunLoop: (action: A) => Effect.Effect<Store.Task, StoreShutdownError>
+  /**
+   * Sends now, from inside `fiber`'s generator, or returns `undefined` when this send must take the run
+   * loop's path instead (a tracer to make a span for, a turn to yield, an effect that may have interrupted
+   * the fiber).
+   */
+  readonly sendInline: (action: A, fiber: Fiber.RuntimeFiber<unknown, unknown>) => Effect.Effect<Store.Task, StoreShutdownError> | undefined
+}
+
+/**
+ * The effect `store.send(action)` returns. Run as any effect (`Effect.flatMap`, `Effect.runPromise`), it
+ * commits to {@link Sender.sendViaRunLoop}. Yielded from a generator (`yield* store.send(action)`, the
+ * common case), it sends while the fiber advances the generator and hands back an `Exit`, which Effect's
+ * generator loop consumes in place: a send then costs no trip through the run loop (about half the cost of
+ * a send in a tight loop). It is still lazy: nothing happens until the fiber runs the `yield*`.
+ */
+export class SendEffect<A> extends Effectable.Class<Store.Task, StoreShutdownError> {
+  constructor(readonly sender: Sender<A>, readonly action: A) {
+    super()
+  }
+
+  commit(): Effect.Effect<Store.Task, StoreShutdownError> {
+    return this.sender.sendViaRunLoop(this.action)
+  }
+
+  override [Symbol.iterator](): Effect.EffectGenerator<Effect.Effect<Store.Task, StoreShutdownError>> {
+    return new SendStep(this)
+  }
+}
+
+/** The one step of `yield* send`: the same protocol as Effect's own single-shot generator. */
+class SendStep<A> implements Effect.EffectGenerator<Effect.Effect<Store.Task, StoreShutdownError>> {
+  private stepped = false
+  constructor(private readonly send: SendEffect<A>) {}
+
+  next(value: Store.Task): IteratorResult<YieldWrap<Effect.Effect<Store.Task, StoreShutdownError>>, Store.Task> {
+    if (this.stepped) return { value, done: true }
+    this.stepped = true
+    const fiber = Fiber.getCurrentFiber()
+    const sent = Option.isSome(fiber) ? this.send.sender.sendInline(this.send.action, fiber.value) : undefined
+    return { value: new YieldWrap(sent ?? this.send), done: false }
+  }
+
+  return(value: Store.Task): IteratorResult<never, Store.Task> {
+    this.stepped = true
+    return { value, done: true }
+  }
+
+  throw(error: unknown): never {
+    this.stepped = true
+    throw error
+  }
+
+  [Symbol.iterator](): this {
+    return this
+  }
+}

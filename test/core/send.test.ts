@@ -1,0 +1,85 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Exit, Fiber, Option, Stream } from "effect"
+import { Fx, Reducer, Store, StoreError, StoreMetrics } from "../../src/index.js"
+import { counter, settle, uniqueLabel } from "./helpers.js"
+
+// `yield* store.send(action)` sends while the fiber advances its generator, without a trip through the run
+// loop; these pin down that it is still an ordinary, lazy, fair, interruptible effect.
+
+type Action =
+  | { readonly _tag: "Add"; readonly n: number }
+  | { readonly _tag: "Job"; readonly body: Effect.Effect<void> }
+  | { readonly _tag: "StopJob" }
+
+const add = (n: number): Action => ({ _tag: "Add", n })
+
+const reducer = Reducer.make((total: number, action: Action) => {
+  switch (action._tag) {
+    case "Add":
+      return [total + action.n, Fx.none]
+    case "Job":
+      return [total, Fx.cancellable(Fx.futureOption(Effect.as(action.body, Option.none())), "job")]
+    case "StopJob":
+      return [total, Fx.cancel("job")]
+  }
+})
+
+describe("Store.send", () => {
+  it.scoped("is lazy: making the effect sends nothing; each run of it sends once, yielded or not", () =>
+    Effect.gen(function*() {
+      const store = yield* Store.make({ initialState: 0, reducer, label: uniqueLabel("send-lazy") })
+      const sendOne = store.send(add(1))
+      expect(yield* store.state).toBe(0)
+      yield* sendOne
+      yield* sendOne
+      const task = yield* Effect.flatMap(sendOne, (task) => Effect.succeed(task))
+      expect(task.action).toEqual(add(1))
+      expect(yield* store.state).toBe(3)
+    }))
+
+  it.scoped("a tight loop of sends yields often enough for a subscriber to see every action", () =>
+    Effect.gen(function*() {
+      const label = uniqueLabel("send-fair")
+      const store = yield* Store.make({ initialState: 0, reducer, label })
+      const actions = yield* store.subscribe({ capacity: 1024, overflow: "sliding" })
+      const seen = yield* Effect.forkScoped(Stream.runCount(actions))
+      yield* settle // the subscriber is waiting for its first action
+      for (let i = 0; i < 20_000; i++) yield* store.send(add(1))
+      yield* store.shutdown()
+      expect(yield* store.state).toBe(20_000)
+      expect(yield* counter(StoreMetrics.broadcastDropped, label)).toBe(0)
+      expect(yield* Fiber.join(seen)).toBe(20_000)
+    }))
+
+  it.scoped("an effect whose send cancels it stops at that send: the code after it never runs", () =>
+    Effect.gen(function*() {
+      const store = yield* Store.make({ initialState: 0, reducer, label: uniqueLabel("send-self-cancel") })
+      let ranOn = false
+      const job = Effect.gen(function*() {
+        // An effect's fiber starts inside the reduction that returned it; leave that reduction first, or
+        // the send is only queued behind it.
+        yield* Effect.yieldNow()
+        yield* store.send({ _tag: "StopJob" })
+        ranOn = true // plain code, which only the run loop's interruption check can stop
+      }).pipe(Effect.orDie)
+      const task = yield* store.send({ _tag: "Job", body: job })
+      yield* task.finish
+      expect(ranOn).toBe(false)
+    }))
+
+  it.scoped("after shutdown a send fails with StoreShutdownError, yielded in a generator or run as an effect", () =>
+    Effect.gen(function*() {
+      const store = yield* Store.make({ initialState: 0, reducer, label: uniqueLabel("send-closed") })
+      yield* store.shutdown()
+      const yielded = yield* Effect.exit(Effect.gen(function*() {
+        yield* store.send(add(1))
+      }))
+      const run = yield* Effect.exit(Effect.asVoid(store.send(add(1))))
+      for (const exit of [yielded, run]) {
+        expect(Exit.isFailure(exit) && exit.cause._tag === "Fail" && exit.cause.error).toBeInstanceOf(
+          StoreError.StoreShutdownError
+        )
+      }
+      expect(yield* store.state).toBe(0)
+    }))
+})
