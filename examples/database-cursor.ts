@@ -2,7 +2,7 @@
  * Database cursor streaming: 100,000 rows from a real embedded SQLite (sql.js, SQLite compiled to
  * WebAssembly) flow into a store as actions, batched with `Fx.batch`, with flat memory: the cursor is
  * read a page at a time, each page only when the store has reduced the previous one, and the state keeps
- * running totals, not the rows.
+ * running totals, not the rows. `Cancel` (or a new `Export`) interrupts the cursor, which frees its statement.
  *
  * Run it: `tsx examples/database-cursor.ts` (creates an in-memory database of 100,000 orders).
  */
@@ -65,14 +65,20 @@ export const cursor = (sql: string, pageSize = 1000): Stream.Stream<Order, never
   }))
 
 export type Action = Data.TaggedEnum<{
+  /** Starts an export; one already running is cancelled (its statement freed) and the totals start over. */
   Export: { readonly batchSize: number }
+  /** Stops a running export: no more rows are read or reduced. */
+  Cancel: {}
   Rows: { readonly rows: ReadonlyArray<Order> }
   Done: {}
 }>
 export const Action = Data.taggedEnum<Action>()
 
+/** The export's cancellation id. */
+const EXPORT = "database-cursor/export"
+
 export interface State {
-  readonly status: "idle" | "exporting" | "done"
+  readonly status: "idle" | "exporting" | "done" | "cancelled"
   readonly rows: number
   readonly cents: number
   readonly batches: number
@@ -92,8 +98,10 @@ export const reducer = Reducer.make((state: State, action: Action): readonly [St
             toAction: (rows) => Action.Rows({ rows })
           }),
           Fx.send(Action.Done())
-        )
+        ).pipe(Fx.cancellable(EXPORT, { cancelInFlight: true }))
       ]
+    case "Cancel":
+      return state.status === "exporting" ? [{ ...state, status: "cancelled" }, Fx.cancel(EXPORT)] : [state, Fx.none]
     case "Rows":
       return [{
         ...state,
