@@ -67,6 +67,21 @@ describe("Store.send", () => {
       expect(ranOn).toBe(false)
     }))
 
+  it.scoped("an effect that never waits feeds its action back before send returns; one that waits, after", () =>
+    Effect.gen(function*() {
+      const store = yield* Store.make({ initialState: 0, reducer, label: uniqueLabel("send-immediate") })
+      const addLater = Effect.gen(function*() {
+        yield* Effect.yieldNow()
+        yield* store.send(add(10))
+      }).pipe(Effect.orDie)
+      yield* store.send({ _tag: "Job", body: Effect.orDie(store.send(add(1))) })
+      expect(yield* store.state).toBe(1)
+      const task = yield* store.send({ _tag: "Job", body: addLater })
+      expect(yield* store.state).toBe(1)
+      yield* task.finish
+      expect(yield* store.state).toBe(11)
+    }))
+
   it.scoped("after shutdown a send fails with StoreShutdownError, yielded in a generator or run as an effect", () =>
     Effect.gen(function*() {
       const store = yield* Store.make({ initialState: 0, reducer, label: uniqueLabel("send-closed") })
