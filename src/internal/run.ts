@@ -3,6 +3,22 @@ import type { CancelHandle } from "./cancel.js"
 import type { TaskNode } from "./task.js"
 import type * as Tracer from "effect/Tracer"
 
+/** What {@link Run.current} answers for an action that must not be fed back. @internal */
+export const Dropped: unique symbol = Symbol.for("composable-effect/Dropped")
+
+/**
+ * An action produced inside an item combinator (`Fx.batch`, `Fx.rateLimit`, `Fx.idleTimeout`), with the
+ * run that produced it. Items wait in the combinators' buffers, and a group may come out of a batch after
+ * some of its items' effects were cancelled, so what may be fed back is decided when it comes out (and,
+ * by the TestStore, again when the test looks at what it holds): see {@link Run.current}.
+ *
+ * @internal
+ */
+export interface Produced<A> {
+  readonly action: A
+  readonly run: Run<A>
+}
+
 /**
  * Where one running effect belongs: the task that waits for it, the span its work nests under, the action
  * whose reduction started it, and the cancellation handles around it. Actions are fed back only while the
@@ -31,6 +47,14 @@ export class Run<A> {
     return true
   }
 
+  /**
+   * What `action`, produced by this run, has become: itself while the run is alive, `Dropped` once an
+   * enclosing cancellable effect was cancelled (TCA: an action of a cancelled effect is never received).
+   */
+  current(action: A): A | typeof Dropped {
+    return this.alive ? action : Dropped
+  }
+
   /** The same run under a cancellation handle. */
   under(handle: CancelHandle): Run<A> {
     return new Run(this.task, this.span, this.cause, handle, this, this.prepared)
@@ -51,5 +75,41 @@ export class Run<A> {
     const handle = this.prepared?.get(node)
     if (handle !== undefined) this.prepared!.delete(node)
     return handle
+  }
+}
+
+/**
+ * The run of one group of `Fx.batch`: the group's items may come from several runs (a batch of
+ * `Fx.parallel` branches), each of which may be cancelled on its own. The group keeps the items whose run
+ * is alive, rebuilt with `toAction` (as a store, which groups the next items only after reducing the last
+ * group, would have built it), and is dropped once none is left. Runs are only ever cancelled, never
+ * revived, so a rebuilt group is built once and kept.
+ *
+ * @internal
+ */
+export class BatchRun<A> extends Run<A> {
+  private rebuilt: { readonly from: ReadonlyArray<unknown>; readonly action: A | typeof Dropped } | undefined
+
+  constructor(
+    batch: Run<A>,
+    /** The group's items as they were when it was built (each with the run that produced it). */
+    private readonly items: ReadonlyArray<Produced<unknown>>,
+    private readonly toAction: (items: ReadonlyArray<unknown>) => A
+  ) {
+    super(batch.task, batch.span, batch.cause, undefined, batch, undefined)
+  }
+
+  override get alive(): boolean {
+    return this.items.some((item) => item.run.alive)
+  }
+
+  override current(action: A): A | typeof Dropped {
+    const now = this.items.map((item) => item.run.current(item.action))
+    if (now.every((item, i) => item === this.items[i]!.action)) return action
+    if (this.rebuilt === undefined || now.some((item, i) => item !== this.rebuilt!.from[i])) {
+      const kept = now.filter((item) => item !== Dropped)
+      this.rebuilt = { from: now, action: kept.length === 0 ? Dropped : this.toAction(kept) }
+    }
+    return this.rebuilt.action
   }
 }

@@ -1,22 +1,18 @@
 import * as Cause from "effect/Cause"
 import type * as Clock from "effect/Clock"
-import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
-import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
 import type * as Fx from "../Fx.js"
 import { type CancelHandle, CancelRegistry } from "./cancel.js"
+import { feedStream } from "./feedStream.js"
 import type { Hub } from "./hub.js"
 import type { EffectType, StoreMetrics } from "./metrics.js"
 import { Run } from "./run.js"
-import { actionOf, Dropped, StreamOf } from "./streamOf.js"
+import { StreamOf } from "./streamOf.js"
 import { TaskNode } from "./task.js"
 import { pendingKey, ThrottleWindows } from "./throttle.js"
-
-/** Per-item span events beyond this many are only counted, so a long stream's span stays small. */
-const MAX_ITEM_EVENTS = 64
 
 /** @internal */
 export type Fork = (effect: Effect.Effect<void>) => Fiber.RuntimeFiber<void, never>
@@ -32,7 +28,8 @@ export interface Host<A> {
   readonly traced: boolean
   /**
    * Where actions produced by effects go: reduced at once in production, held by the TestStore (which
-   * uses `run` to drop what a cancel, reduced meanwhile, would have kept from ever being produced).
+   * uses `run` to drop what a cancel, reduced meanwhile, would have kept from ever being produced). `run`
+   * is the effect that produced the action, inside a rate limit, a batch or an idle timeout too.
    */
   feedback(action: A, task: TaskNode, span: Tracer.AnySpan | undefined, run?: Run<A>): void
 }
@@ -256,13 +253,13 @@ export class Runner<A, R> {
               })
             )
           })
-              : this.leaf("timeout", run, (span) => this.runStream(this.streams.of(fx, run), actionOf, run.withSpan(span), span))
+          : this.leaf("timeout", run, (span) => feedStream(this.host, this.streams.of(fx, run), true, run.withSpan(span), span))
       case "Batch":
       case "RateLimit":
         return this.leaf(
           fx._tag === "Batch" ? "batch" : "rate_limit",
           run,
-          (span) => this.runStream(this.streams.of(fx, run), actionOf, run.withSpan(span), span)
+          (span) => feedStream(this.host, this.streams.of(fx, run), true, run.withSpan(span), span)
         )
       case "Future":
         return this.leaf("future", run, (span) =>
@@ -272,7 +269,7 @@ export class Runner<A, R> {
         return this.leaf("delay", run, (span) =>
           Effect.zipRight(Effect.sleep(fx.duration), this.feed(fx.action, run.withSpan(span))))
       case "Stream":
-        return this.leaf("stream", run, (span) => this.runStream(fx.stream, undefined, run.withSpan(span), span))
+        return this.leaf("stream", run, (span) => feedStream(this.host, fx.stream, false, run.withSpan(span), span))
     }
   }
 
@@ -300,62 +297,6 @@ export class Runner<A, R> {
     if (run.span?._tag === "Span") {
       run.span.event("timeout", this.host.clock.unsafeCurrentTimeNanos(), { "timeout.mode": fx.mode })
     }
-  }
-
-  /**
-   * Runs a stream, feeding each item back before the next one: a chunk the stream has already produced is
-   * fed item by item in one synchronous loop (each item is reduced, with its effects started, before the
-   * next), and the next chunk is pulled only after the whole chunk has been reduced. The loop stops as
-   * soon as the effect is cancelled, and pauses while a backpressuring subscriber is full.
-   */
-  private runStream<X>(
-    stream: Stream.Stream<X, never, R>,
-    /**
-     * The item's action, or `Dropped` when it must not be fed back (its own effect was cancelled);
-     * `undefined` when items are the actions (`Fx.stream`, the hot path: no call per item).
-     */
-    actionOf: ((item: X) => A | typeof Dropped) | undefined,
-    run: Run<A>,
-    span: Tracer.Span | undefined
-  ): Effect.Effect<void, never, R> {
-    let items = 0
-    const feedFrom = (chunk: ReadonlyArray<X>, from: number): Effect.Effect<void> => {
-      for (let i = from; i < chunk.length; i++) {
-        if (!run.alive) return Effect.void
-        const action = actionOf === undefined ? chunk[i] as unknown as A : actionOf(chunk[i]!)
-        if (action === Dropped) continue
-        items++
-        this.host.metrics.streamItem()
-        if (span !== undefined && items <= MAX_ITEM_EVENTS) {
-          span.event("stream.item", this.host.clock.unsafeCurrentTimeNanos(), { item: items })
-        }
-        this.host.feedback(action, run.task, run.span, run)
-        if (this.host.actions.mustWait) {
-          return Effect.zipRight(this.host.actions.awaitRoom, Effect.suspend(() => feedFrom(chunk, i + 1)))
-        }
-      }
-      return Effect.void
-    }
-    // A pull loop, not `Stream.runForEachChunk`: that pipes the stream into a sink, which keeps several
-    // channel executors per running stream (about 22 KB in all while idle, and about 240 µs of CPU to
-    // interrupt); pulling drives one executor: about half the memory and a third of the CPU.
-    const drain = Effect.flatMap(Stream.toPull(stream), (pull) => {
-      const loop: Effect.Effect<never, Option.Option<never>, R> = Effect.flatMap(
-        pull,
-        (chunk) => Effect.flatMap(feedFrom(Chunk.toReadonlyArray(chunk), 0), () => loop)
-      )
-      // The stream cannot fail (`E` is `never`), so the only failure is `None`: the stream ended.
-      return Effect.catchAll(loop, () => Effect.void)
-    })
-    // The store forks effects' fibers while reducing, and a fiber starts running at once: yield first, so
-    // that the first pull happens after the reduction (each item is then reduced as soon as it is fed,
-    // before the next pull), and a cancel reduced next still finds the stream not started.
-    return Effect.zipRight(Effect.yieldNow(), Effect.scoped(drain)).pipe(
-      Effect.ensuring(Effect.sync(() => {
-        span?.attribute("stream.items", items)
-        this.host.metrics.streamEnded(items)
-      }))
-    )
   }
 
   /** Feeds one produced action back, unless its effect was cancelled; waits while a backpressuring subscriber is full. */

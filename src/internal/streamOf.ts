@@ -4,7 +4,7 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import type * as Fx from "../Fx.js"
 import type { CancelHandle } from "./cancel.js"
-import type { Run } from "./run.js"
+import { BatchRun, Dropped, type Produced, type Run } from "./run.js"
 import type { Runner } from "./runner.js"
 
 /** The failure that ends a stream at its time limit; caught right away and turned into `onTimeout`. */
@@ -12,24 +12,6 @@ class TimedOut {
   readonly _tag = "TimedOut"
 }
 const timedOut = new TimedOut()
-
-/**
- * An action produced inside an item combinator, with the run it belongs to. Items wait in the
- * combinators' buffers (a rate limit, a batch window), so whether they may still be fed back is decided
- * when they come out: only while their run is alive (no enclosing cancellable effect was cancelled).
- *
- * @internal
- */
-export interface Produced<A> {
-  readonly action: A
-  readonly run: Run<A>
-}
-
-/** What {@link actionOf} answers for an item that must not be fed back. @internal */
-export const Dropped: unique symbol = Symbol.for("composable-effect/Dropped")
-
-/** The item's action, or `Dropped` if its own effect was cancelled while it waited. @internal */
-export const actionOf = <A>(produced: Produced<A>): A | typeof Dropped => produced.run.alive ? produced.action : Dropped
 
 /**
  * Turns an `Fx` into the `Stream` of the actions it produces, for the combinators that work on items
@@ -78,15 +60,26 @@ export class StreamOf<A, R> {
         return this.timeout(fx, run)
       case "Batch":
         return Stream.groupedWithin(this.of(fx.fx as Fx.Fx<any, R>, run), fx.size, fx.within).pipe(
-          // Items of a cancelled inner effect are left out; a group left empty becomes no action.
-          Stream.filterMap((group) => {
-            const items = Chunk.filter(group, (item) => item.run.alive).pipe(Chunk.map((item) => item.action))
-            return Chunk.isEmpty(items) ? Option.none() : Option.some(produced(fx.toAction(Chunk.toReadonlyArray(items))))
-          })
+          Stream.filterMap((group) => this.group(group, fx, run))
         )
       case "RateLimit":
         return this.rateLimit(fx, run)
     }
+  }
+
+  /**
+   * One group of `Fx.batch` as an action. Items of a cancelled inner effect are left out, and a group left
+   * empty becomes no action; items cancelled later (while the TestStore holds the group) are left out then,
+   * by the group's {@link BatchRun}.
+   */
+  private group(group: Chunk.Chunk<Produced<unknown>>, fx: Fx.Batch<A, R>, run: Run<A>): Option.Option<Produced<A>> {
+    const items: Array<Produced<unknown>> = []
+    for (const item of group) {
+      const action = item.run.current(item.action)
+      if (action !== Dropped) items.push(action === item.action ? item : { action, run: item.run })
+    }
+    if (items.length === 0) return Option.none()
+    return Option.some({ action: fx.toAction(items.map((item) => item.action)), run: new BatchRun(run, items, fx.toAction) })
   }
 
   /** The stream of `inner` under a cancellation handle: it ends when the handle is cancelled. */

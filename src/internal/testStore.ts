@@ -12,7 +12,7 @@ import type * as TestStore from "../TestStore.js"
 import { diff, equals, show } from "./diff.js"
 import { actionTag } from "./runner.js"
 import { makeImpl, type StoreImpl } from "./store.js"
-import type { Run } from "./run.js"
+import { Dropped, type Run } from "./run.js"
 import type { TaskNode } from "./task.js"
 
 /** @internal */
@@ -22,7 +22,8 @@ export class TestStoreError extends Data.TaggedError("TestStoreError")<{
 }> {}
 
 interface Held<A> {
-  readonly action: A
+  /** Rebuilt when a group of `Fx.batch` loses items to a cancel (see `Run.current`). */
+  action: A
   readonly task: TaskNode
   readonly span: Tracer.AnySpan | undefined
   /** The effect that produced it, when it ran in a fiber (not an `Fx.send` of the reduction). */
@@ -179,7 +180,7 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
 
   private reduceHeld(held: ReadonlyArray<Held<A>>): void {
     for (const h of held) {
-      if (this.cancelled(h)) continue
+      if (this.forgotten(h)) continue
       try {
         this.store.dispatch(h.action, h.task, h.span)
       } finally {
@@ -191,10 +192,17 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
   /**
    * Whether a held action's effect was cancelled since it was produced. A store pulls a stream's next item
    * only after reducing the last one, so a cancel reduced in between means it was never produced: the
-   * TestStore forgets it (this is what a test sees when an item's reduction cancels its own stream).
+   * TestStore forgets it (this is what a test sees when an item's reduction cancels its own stream). The
+   * run is the one that produced the action, also through `Fx.rateLimit`, `Fx.batch` and `Fx.idleTimeout`;
+   * a batch's group that lost only some of its items is rebuilt from the others instead.
    */
-  private cancelled(held: Held<A>): boolean {
-    if (held.run === undefined || held.run.alive) return false
+  private forgotten(held: Held<A>): boolean {
+    if (held.run === undefined) return false
+    const action = held.run.current(held.action)
+    if (action !== Dropped) {
+      held.action = action
+      return false
+    }
     held.task.release()
     return true
   }
@@ -219,7 +227,7 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
 
   /** Forgets held actions whose effect was cancelled; run before looking at what is held. */
   private prune(): void {
-    for (let i = this.held.length - 1; i >= 0; i--) if (this.cancelled(this.held[i]!)) this.held.splice(i, 1)
+    for (let i = this.held.length - 1; i >= 0; i--) if (this.forgotten(this.held[i]!)) this.held.splice(i, 1)
   }
 
   private awaitHeld(matcher: TestStore.Matcher<A>, timeout: Duration.DurationInput): Effect.Effect<void, TestStoreError> {

@@ -339,24 +339,6 @@ describe("TestStore and Fx.sequential", () => {
     }))
 })
 
-describe("TestStore and cancellation", () => {
-  it.scoped("an item whose reduction cancels its own (still running) stream: no later item is received, as in a store", () =>
-    Effect.gen(function*() {
-      type Action = { readonly _tag: "Start" } | { readonly _tag: "Item"; readonly n: number }
-      const reducer = Reducer.make((items: ReadonlyArray<number>, action: Action): readonly [ReadonlyArray<number>, Fx.Fx<Action>] =>
-        action._tag === "Start"
-          ? [items, Fx.cancellable(Fx.stream(Stream.concat(Stream.make(1, 2, 3), Stream.never).pipe(Stream.map((n): Action => ({ _tag: "Item", n })))), "s")]
-          : [[...items, action.n], action.n === 1 ? Fx.cancel("s") : Fx.none]
-      )
-      const store = yield* TestStore.make({ initialState: [] as ReadonlyArray<number>, reducer })
-      yield* store.send({ _tag: "Start" })
-      yield* store.receive({ _tag: "Item", n: 1 }, [1])
-      // A store pulls item 2 only after item 1 is reduced, and item 1 cancelled the stream.
-      expect(yield* store.received).toEqual([])
-      yield* store.finish()
-    }))
-})
-
 describe("TestStore finish", () => {
   it.scoped("effects that need no time (concurrent, buffered stream stages) are let finish before finish looks", () =>
     Effect.gen(function*() {

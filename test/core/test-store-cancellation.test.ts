@@ -1,0 +1,141 @@
+import { describe, expect, it } from "@effect/vitest"
+import { type Duration, Effect, pipe, Stream, TestClock } from "effect"
+import { Fx, Reducer, Store, TestStore } from "../../src/index.js"
+import { settle, uniqueLabel } from "./helpers.js"
+
+describe("TestStore and cancellation", () => {
+  it.scoped("an item whose reduction cancels its own (still running) stream: no later item is received, as in a store", () =>
+    Effect.gen(function*() {
+      type Action = { readonly _tag: "Start" } | { readonly _tag: "Item"; readonly n: number }
+      const reducer = Reducer.make((items: ReadonlyArray<number>, action: Action): readonly [ReadonlyArray<number>, Fx.Fx<Action>] =>
+        action._tag === "Start"
+          ? [items, Fx.cancellable(Fx.stream(Stream.concat(Stream.make(1, 2, 3), Stream.never).pipe(Stream.map((n): Action => ({ _tag: "Item", n })))), "s")]
+          : [[...items, action.n], action.n === 1 ? Fx.cancel("s") : Fx.none]
+      )
+      const store = yield* TestStore.make({ initialState: [] as ReadonlyArray<number>, reducer })
+      yield* store.send({ _tag: "Start" })
+      yield* store.receive({ _tag: "Item", n: 1 }, [1])
+      // A store pulls item 2 only after item 1 is reduced, and item 1 cancelled the stream.
+      expect(yield* store.received).toEqual([])
+      yield* store.finish()
+    }))
+})
+
+/**
+ * A cancellable effect regrouped by `Fx.rateLimit`, `Fx.batch` or `Fx.idleTimeout`: the TestStore holds
+ * several of its items (or groups), and reducing the first one cancels it. Each scenario runs on a store
+ * and on a TestStore, which must reduce the same actions.
+ */
+describe("TestStore and a cancellable inside a rate limit, a batch or an idle timeout", () => {
+  type Action =
+    | { readonly _tag: "Go"; readonly fx: Fx.Fx<Action> }
+    | { readonly _tag: "Item"; readonly v: string }
+    | { readonly _tag: "Rows"; readonly items: ReadonlyArray<string> }
+  const Go = (fx: Fx.Fx<Action>): Action => ({ _tag: "Go", fx })
+  const Item = (v: string): Action => ({ _tag: "Item", v })
+  const Rows = (items: ReadonlyArray<string>): Action => ({ _tag: "Rows", items })
+
+  /** The log entry of a reduced action; a group's items are sorted, since merged branches race. */
+  const entry = (action: Action): string =>
+    action._tag === "Item" ? action.v : action._tag === "Rows" ? `[${[...action.items].sort().join(",")}]` : "go"
+
+  /** Logs items and groups; reducing item "x1" (alone or in a group) cancels the effect under "x". */
+  const reducer = Reducer.make((log: ReadonlyArray<string>, action: Action): readonly [ReadonlyArray<string>, Fx.Fx<Action>] => {
+    if (action._tag === "Go") return [log, action.fx]
+    const cancels = action._tag === "Item" ? action.v === "x1" : action.items.includes("x1")
+    return [[...log, entry(action)], cancels ? Fx.cancel("x") : Fx.none]
+  })
+
+  /** `prefix`1, 2, 3... `every` apart (the first at once); `forever`: then nothing, without ending (still running). */
+  const items = (prefix: string, every?: Duration.DurationInput, { count = 6, forever = true } = {}) => {
+    const finite = Stream.range(1, count).pipe(
+      Stream.tap((n) => every === undefined || n === 1 ? Effect.void : Effect.sleep(every)),
+      Stream.map((n) => Item(`${prefix}${n}`))
+    )
+    return Fx.stream(forever ? Stream.concat(finite, Stream.never) : finite)
+  }
+
+  interface Scenario {
+    readonly name: string
+    readonly fx: Fx.Fx<Action>
+    /** How long to advance the TestClock: the TestStore then holds `held` actions, reduced by a store. */
+    readonly advance: Duration.DurationInput
+    readonly held: number
+    /** What both reduce. */
+    readonly log: ReadonlyArray<string>
+  }
+
+  const rows = { size: 2, within: "10 seconds" as const, toAction: (items: ReadonlyArray<Action>) => Rows(items.map(entry)) }
+  const scenarios: ReadonlyArray<Scenario> = [
+    {
+      name: "Fx.rateLimit",
+      fx: pipe(items("x"), Fx.cancellable("x"), Fx.rateLimit({ units: 1, per: "1 second" })),
+      advance: "2 seconds",
+      held: 3,
+      log: ["x1"]
+    },
+    {
+      name: "Fx.batch",
+      fx: pipe(items("x"), Fx.cancellable("x"), Fx.batch(rows)),
+      advance: "0 millis",
+      held: 3,
+      log: ["[x1,x2]"]
+    },
+    {
+      // A group mixing items of a cancelled effect and of one still running keeps only the latter: a store
+      // groups the next items after reducing the first group, when "x" is already cancelled.
+      name: "Fx.batch of a cancelled and a running effect",
+      fx: pipe(
+        Fx.parallel(pipe(items("x", "1 second"), Fx.cancellable("x")), items("y", "1 second", { count: 2, forever: false })),
+        Fx.batch(rows)
+      ),
+      advance: "1 second",
+      held: 2,
+      log: ["[x1,y1]", "[y2]"]
+    },
+    {
+      name: "Fx.batch behind a rate limit",
+      fx: pipe(items("x"), Fx.cancellable("x"), Fx.batch(rows), Fx.rateLimit({ units: 1, per: "1 second" })),
+      advance: "2 seconds",
+      held: 3,
+      log: ["[x1,x2]"]
+    },
+    {
+      name: "Fx.idleTimeout",
+      fx: pipe(items("x"), Fx.cancellable("x"), Fx.idleTimeout("1 minute", { onTimeout: Item("timeout") })),
+      advance: "0 millis",
+      held: 6,
+      log: ["x1"]
+    }
+  ]
+
+  for (const scenario of scenarios) {
+    it.scoped(`${scenario.name}: a store reduces ${scenario.log.join(" ")}`, () =>
+      Effect.gen(function*() {
+        const store = yield* Store.make({ initialState: [] as ReadonlyArray<string>, reducer, label: uniqueLabel("ts-cancel") })
+        yield* store.send(Go(scenario.fx))
+        yield* settle
+        yield* TestClock.adjust(scenario.advance)
+        yield* TestClock.adjust("1 minute")
+        expect(yield* store.state).toEqual(scenario.log)
+      }))
+
+    it.scoped(`${scenario.name}: the TestStore drops the held actions of the cancelled effect`, () =>
+      Effect.gen(function*() {
+        const store = yield* TestStore.make({ initialState: [] as ReadonlyArray<string>, reducer, receiveTimeout: "200 millis" })
+        yield* store.send(Go(scenario.fx))
+        yield* settle
+        yield* TestClock.adjust(scenario.advance)
+        yield* settle
+        // The stream ran ahead: what a store would reduce one by one is all held now.
+        expect(yield* store.received).toHaveLength(scenario.held)
+        const log: Array<string> = []
+        for (const expected of scenario.log) {
+          log.push(expected)
+          yield* store.receive((action) => entry(action) === expected, [...log])
+        }
+        yield* TestClock.adjust("1 minute")
+        yield* store.finish()
+      }))
+  }
+})
