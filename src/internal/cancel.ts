@@ -19,6 +19,8 @@ export class CancelHandle {
   private fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined
   private signal: Deferred.Deferred<void> | undefined
   span: Tracer.Span | undefined
+  private ended = false
+  private pins = 0
 
   constructor(readonly id: unknown, private readonly registry: CancelRegistry) {}
 
@@ -44,9 +46,23 @@ export class CancelHandle {
     this.fiber?.unsafeInterruptAsFork(FiberId.none)
   }
 
-  /** Forgets the handle once its effect has ended. */
+  /** Forgets the handle once its effect has ended (once it is unpinned, if pinned). */
   release(): void {
-    this.registry.remove(this)
+    this.ended = true
+    if (this.pins === 0) this.registry.remove(this)
+  }
+
+  /**
+   * Keeps the handle registered after its effect ends, while the TestStore holds an action the effect
+   * produced: a cancel reduced meanwhile must still find it, so the held action is dropped as a store,
+   * which would not have produced it yet, would have it.
+   */
+  pin(): void {
+    this.pins++
+  }
+
+  unpin(): void {
+    if (--this.pins === 0 && this.ended) this.registry.remove(this)
   }
 }
 

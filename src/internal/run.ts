@@ -55,6 +55,15 @@ export class Run<A> {
     return this.alive ? action : Dropped
   }
 
+  /** Pins every cancellation handle around this run (see `CancelHandle.pin`); undone by {@link unpin}. */
+  pin(): void {
+    for (let run: Run<A> | undefined = this; run !== undefined; run = run.parent) run.handle?.pin()
+  }
+
+  unpin(): void {
+    for (let run: Run<A> | undefined = this; run !== undefined; run = run.parent) run.handle?.unpin()
+  }
+
   /** The same run under a cancellation handle. */
   under(handle: CancelHandle): Run<A> {
     return new Run(this.task, this.span, this.cause, handle, this, this.prepared)
@@ -101,6 +110,16 @@ export class BatchRun<A> extends Run<A> {
 
   override get alive(): boolean {
     return this.items.some((item) => item.run.alive)
+  }
+
+  override pin(): void {
+    super.pin()
+    for (const item of this.items) item.run.pin()
+  }
+
+  override unpin(): void {
+    super.unpin()
+    for (const item of this.items) item.run.unpin()
   }
 
   override current(action: A): A | typeof Dropped {

@@ -67,6 +67,8 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
     store.feedback = (action, task, span, run) => {
       // Pending on its task until the test reduces it, as a queued action is in a store.
       task.hold()
+      // A cancel reduced while it is held must find its effect, even one that has ended since.
+      run?.pin()
       this.held.push({ action, task, span, run })
       if (this.arrival !== undefined) Deferred.unsafeDone(this.arrival, Exit.void)
     }
@@ -185,6 +187,7 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
         this.store.dispatch(h.action, h.task, h.span)
       } finally {
         h.task.release()
+        h.run?.unpin()
       }
     }
   }
@@ -204,6 +207,7 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
       return false
     }
     held.task.release()
+    held.run.unpin()
     return true
   }
 

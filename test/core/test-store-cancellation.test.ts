@@ -4,21 +4,33 @@ import { Fx, Reducer, Store, TestStore } from "../../src/index.js"
 import { settle, uniqueLabel } from "./helpers.js"
 
 describe("TestStore and cancellation", () => {
-  it.scoped("an item whose reduction cancels its own (still running) stream: no later item is received, as in a store", () =>
-    Effect.gen(function*() {
-      type Action = { readonly _tag: "Start" } | { readonly _tag: "Item"; readonly n: number }
-      const reducer = Reducer.make((items: ReadonlyArray<number>, action: Action): readonly [ReadonlyArray<number>, Fx.Fx<Action>] =>
-        action._tag === "Start"
-          ? [items, Fx.cancellable(Fx.stream(Stream.concat(Stream.make(1, 2, 3), Stream.never).pipe(Stream.map((n): Action => ({ _tag: "Item", n })))), "s")]
-          : [[...items, action.n], action.n === 1 ? Fx.cancel("s") : Fx.none]
-      )
-      const store = yield* TestStore.make({ initialState: [] as ReadonlyArray<number>, reducer })
-      yield* store.send({ _tag: "Start" })
-      yield* store.receive({ _tag: "Item", n: 1 }, [1])
-      // A store pulls item 2 only after item 1 is reduced, and item 1 cancelled the stream.
-      expect(yield* store.received).toEqual([])
-      yield* store.finish()
-    }))
+  type Action = { readonly _tag: "Start" } | { readonly _tag: "Item"; readonly n: number }
+  /** Item 1 cancels the stream that produced it; `running`: the stream then waits forever, else it ends. */
+  const selfCancelling = (running: boolean) =>
+    Reducer.make((items: ReadonlyArray<number>, action: Action): readonly [ReadonlyArray<number>, Fx.Fx<Action>] => {
+      const source = running ? Stream.concat(Stream.make(1, 2, 3), Stream.never) : Stream.make(1, 2, 3)
+      return action._tag === "Start"
+        ? [items, Fx.cancellable(Fx.stream(source.pipe(Stream.map((n): Action => ({ _tag: "Item", n })))), "s")]
+        : [[...items, action.n], action.n === 1 ? Fx.cancel("s") : Fx.none]
+    })
+
+  for (const running of [true, false]) {
+    const stream = running ? "still running" : "already ended"
+    it.scoped(`an item whose reduction cancels its own (${stream}) stream: no later item is received, as in a store`, () =>
+      Effect.gen(function*() {
+        const reducer = selfCancelling(running)
+        const store = yield* Store.make({ initialState: [] as ReadonlyArray<number>, reducer })
+        yield* Effect.flatMap(store.send({ _tag: "Start" }), (task) => task.finish)
+        expect(yield* store.state).toEqual([1])
+
+        const test = yield* TestStore.make({ initialState: [] as ReadonlyArray<number>, reducer })
+        yield* test.send({ _tag: "Start" })
+        yield* test.receive({ _tag: "Item", n: 1 }, [1])
+        // A store pulls item 2 only after item 1 is reduced, and item 1 cancelled the stream.
+        expect(yield* test.received).toEqual([])
+        yield* test.finish()
+      }))
+  }
 })
 
 /**
