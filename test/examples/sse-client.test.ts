@@ -1,8 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Schedule, Stream } from "effect"
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
+import { Chunk, Clock, Effect, Queue, Schedule, Stream, TestClock } from "effect"
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
-import { Action, initialState, reducer, subscribe } from "../../examples/sse-client.js"
+import { Action, initialState, reducer, Refused, subscribe } from "../../examples/sse-client.js"
 import { Store } from "../../src/index.js"
 
 /**
@@ -43,6 +43,50 @@ const sseServer = Effect.acquireRelease(
   }),
   (server) => Effect.sync(() => server.close())
 )
+
+interface Request {
+  readonly path: string | undefined
+  readonly lastEventId: string | undefined
+}
+
+/**
+ * A loopback server whose `respond` answers the n-th request (from 0). It records each request's path and
+ * `Last-Event-ID`, so a test can tell how many connections reached it and what each one resumed from.
+ */
+const scriptedServer = (respond: (n: number, request: IncomingMessage, response: ServerResponse) => void) =>
+  Effect.acquireRelease(
+    Effect.async<{ readonly server: Server; readonly url: string; readonly requests: ReadonlyArray<Request> }>((resume) => {
+      const requests: Array<Request> = []
+      const server = createServer((request, response) => {
+        requests.push({ path: request.url, lastEventId: request.headers["last-event-id"] as string | undefined })
+        respond(requests.length - 1, request, response)
+      })
+      server.listen(0, "127.0.0.1", () =>
+        resume(Effect.succeed({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests })))
+    }),
+    ({ server }) =>
+      Effect.sync(() => {
+        server.closeAllConnections()
+        server.close()
+      })
+  )
+
+const tag = (action: Action) =>
+  action._tag === "Received"
+    ? `Received ${action.event.id}`
+    : action._tag === "Dropped" && action.reason.startsWith("gave up")
+    ? "GaveUp"
+    : action._tag
+
+/**
+ * The TestClock's pending wake-up times once there is one: the reconnect's sleep starts just after `Dropped`.
+ * Empty if `reconnected` comes true first (the reconnect did not sleep), so a broken delay fails, not hangs.
+ */
+const pendingSleeps = (reconnected: () => boolean): Effect.Effect<ReadonlyArray<number>> =>
+  Effect.flatMap(TestClock.sleeps(), (sleeps) =>
+    Chunk.isNonEmpty(sleeps) || reconnected()
+      ? Effect.succeed(Chunk.toReadonlyArray(sleeps))
+      : Effect.zipRight(Effect.yieldNow(), pendingSleeps(reconnected)))
 
 describe("examples/sse-client", () => {
   it.live("reconnects after a drop with Last-Event-ID: every event exactly once, in order", () =>
@@ -115,5 +159,86 @@ describe("examples/sse-client", () => {
         ["2", "two"],
         ["3", "three"]
       ])
+    }).pipe(Effect.scoped))
+
+  it.effect("retry: the server's delay replaces the schedule's (non-digit values ignored); the schedule still gives up", () =>
+    Effect.gen(function*() {
+      const server = yield* scriptedServer((n, _request, response) => {
+        response.writeHead(200, { "content-type": "text/event-stream" })
+        // 5000 is the server's delay; the four lines after it are not all digits and change nothing. Then the
+        // drop. The reconnect drops too, at once.
+        response.end(n === 0 ? "retry: 5000\nretry: 1e3\nretry: -1\nretry: 300 ms\nretry:\nid: 1\ndata: one\n\n" : "")
+      })
+      const actions = yield* Queue.unbounded<Action>()
+      const oneMinuteOnce = Schedule.intersect(Schedule.spaced("1 minute"), Schedule.recurs(1))
+      yield* subscribe(server.url, oneMinuteOnce).pipe(Stream.runForEach((a) => Queue.offer(actions, a)), Effect.fork)
+      expect(Chunk.toReadonlyArray(yield* Queue.takeN(actions, 3)).map(tag)).toEqual(["Connected", "Received 1", "Dropped"])
+      // The reconnect sleeps on the TestClock until 5 s from now: the server's delay, not the schedule's minute.
+      const now = yield* Clock.currentTimeMillis
+      expect(yield* pendingSleeps(() => server.requests.length > 1)).toEqual([now + 5000])
+      yield* TestClock.adjust("4999 millis")
+      expect(Chunk.toReadonlyArray(yield* TestClock.sleeps())).toEqual([now + 5000])
+      expect(server.requests.length).toBe(1)
+      yield* TestClock.adjust("1 millis")
+      // The schedule allows one reconnect: the second drop gives up, with no third request.
+      expect(Chunk.toReadonlyArray(yield* Queue.takeN(actions, 3)).map(tag)).toEqual(["Connected", "Dropped", "GaveUp"])
+      expect(server.requests.map((r) => r.lastEventId)).toEqual([undefined, "1"])
+    }).pipe(Effect.scoped))
+
+  it.live("an id-only block moves Last-Event-ID for the reconnect; an id with NULL and an unfinished block do not", () =>
+    Effect.gen(function*() {
+      const server = yield* scriptedServer((n, _request, response) => {
+        if (n > 0) return void response.writeHead(204).end()
+        response.writeHead(200, { "content-type": "text/event-stream" })
+        // Event 1, then a block with only an id (no event, but the last event ID is 7), then an id holding
+        // U+0000 (ignored), then `id: 9` whose block never ends before the drop (never dispatched).
+        response.end("id: 1\ndata: one\n\nid: 7\n\nid: 8\u00009\n\nid: 9\n")
+      })
+      const actions = yield* Stream.runCollect(subscribe(server.url, Schedule.recurs(1))).pipe(Effect.timeout("10 seconds"))
+      expect(Chunk.toReadonlyArray(actions).map(tag)).toEqual(["Connected", "Received 1", "Dropped", "Ended"])
+      expect(server.requests.map((r) => r.lastEventId)).toEqual([undefined, "7"])
+    }).pipe(Effect.scoped))
+
+  it.live("HTTP 204 No Content ends the stream with Ended: no further request reaches the server", () =>
+    Effect.gen(function*() {
+      const server = yield* scriptedServer((n, _request, response) => {
+        if (n > 0) return void response.writeHead(204).end()
+        response.writeHead(200, { "content-type": "text/event-stream" })
+        response.end("id: 1\ndata: one\n\n") // the drop: the reconnect gets the 204
+      })
+      // A schedule that would reconnect forever: only the 204 can end the stream.
+      const actions = yield* Stream.runCollect(subscribe(server.url, Schedule.spaced("10 millis"))).pipe(Effect.timeout("10 seconds"))
+      expect(Chunk.toReadonlyArray(actions).map(tag)).toEqual(["Connected", "Received 1", "Dropped", "Ended"])
+      expect(server.requests.length).toBe(2)
+      const [state] = reducer(initialState, Action.Ended())
+      expect(state.status).toBe("ended")
+    }).pipe(Effect.scoped))
+
+  it.live("a status other than 200, or a Content-Type other than text/event-stream, fails without reconnecting", () =>
+    Effect.gen(function*() {
+      const server = yield* scriptedServer((_n, request, response) => {
+        if (request.url === "/unavailable") return void response.writeHead(503, { "content-type": "text/event-stream" }).end()
+        if (request.url === "/plain") return void response.writeHead(200, { "content-type": "text/plain" }).end("hello")
+        // MIME parameters do not matter: this one is an event stream. Its reconnect gets a 204, which ends it.
+        if (request.url === "/charset" && request.headers["last-event-id"] === undefined) {
+          return void response.writeHead(200, { "content-type": "Text/Event-Stream; charset=utf-8" }).end("id: 1\ndata: one\n\n")
+        }
+        response.writeHead(204).end()
+      })
+      // A schedule that would reconnect three times, so a refusal that is retried fails the test at once.
+      const run = (path: string) =>
+        Stream.runCollect(subscribe(server.url + path, Schedule.recurs(3))).pipe(
+          Effect.timeout("10 seconds"),
+          Effect.map(Chunk.toReadonlyArray)
+        )
+      const unavailable = yield* run("/unavailable")
+      expect(unavailable).toEqual([Action.Failed({ error: new Refused({ status: 503, contentType: "text/event-stream" }) })])
+      const plain = yield* run("/plain")
+      expect(plain).toEqual([Action.Failed({ error: new Refused({ status: 200, contentType: "text/plain" }) })])
+      expect((yield* run("/charset")).map(tag)).toEqual(["Connected", "Received 1", "Dropped", "Ended"])
+      // One request for each refusal: neither was retried.
+      expect(server.requests.map((r) => r.path)).toEqual(["/unavailable", "/plain", "/charset", "/charset"])
+      const [state] = reducer(initialState, unavailable[0]!)
+      expect(state.status).toBe("failed")
     }).pipe(Effect.scoped))
 })
