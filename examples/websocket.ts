@@ -6,7 +6,7 @@
  * store is then served on http://localhost:3001 (`/ws`, `/events`, `/actions`).
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Context, Effect, Layer, Schema, Stream } from "effect"
+import { Context, Effect, Layer, Option, Queue, Schema, Stream } from "effect"
 import { pathToFileURL } from "node:url"
 import WebSocket from "ws"
 import { Fx, Reducer, Store } from "../src/index.js"
@@ -30,25 +30,66 @@ export const initialState: State = { status: "idle", prices: {}, received: 0 }
 
 const Quote = Schema.parseJson(Schema.Struct({ symbol: Schema.String, price: Schema.Number }))
 
+/** How many messages the feed holds for a consumer that has fallen behind before it stops reading. */
+export const FEED_BUFFER_SIZE = 256
+
+export interface FeedOptions {
+  /** Messages held before the socket stops reading (default `FEED_BUFFER_SIZE`). */
+  readonly bufferSize?: number
+  /** Opens the socket (default `new WebSocket(url)`): pass headers or TLS options here. */
+  readonly open?: (url: string) => WebSocket
+}
+
 /**
- * The feed as a Stream of actions (`Stream.async` over the socket's callbacks): each message decodes to a
- * `Quote` (or `Unreadable`: errors are actions), and the close becomes `Closed`, which ends the stream.
+ * The feed as a Stream of actions: each message decodes to a `Quote` (or `Unreadable`: errors are actions),
+ * and the close becomes `Closed`, which ends the stream.
+ *
+ * With backpressure, end to end: the socket's callbacks cannot wait, so each message goes into a Queue, and
+ * once `bufferSize` are waiting the socket stops reading (`socket.pause()`). The kernel's receive buffer then
+ * fills and TCP flow control holds the server back (its `bufferedAmount` grows, not our memory). Taking a
+ * message makes room, and reading resumes. The Queue itself is unbounded because a paused socket still hands
+ * over what it had already read (the rest of one read, at most 64 KiB): a bounded Queue would have to drop
+ * those messages. (`Stream.async` cannot do this: its `emit` cannot pause the socket, and an `emit` whose
+ * promise nobody awaits just piles up without bound.)
  */
-export const feed = (url: string): Stream.Stream<Action> =>
-  Stream.async<Action>((emit) => {
-    const socket = new WebSocket(url)
-    socket.on("message", (data) => {
+export const feed = (url: string, options: FeedOptions = {}): Stream.Stream<Action> => {
+  const bufferSize = options.bufferSize ?? FEED_BUFFER_SIZE
+  const open = options.open ?? ((url: string) => new WebSocket(url))
+  return Stream.unwrapScoped(Effect.gen(function*() {
+    const queue = yield* Effect.acquireRelease(Queue.unbounded<Action>(), Queue.shutdown)
+    const waiting = () => Option.getOrElse(queue.unsafeSize(), () => 0)
+    const onMessage = function(this: WebSocket, data: WebSocket.RawData) {
       const text = String(data)
       const quote = Schema.decodeUnknownOption(Quote)(text)
-      void emit.single(quote._tag === "Some" ? { _tag: "Quote", ...quote.value } : { _tag: "Unreadable", text })
-    })
-    socket.on("close", (code) => {
-      void emit.single({ _tag: "Closed", code })
-      void emit.end()
-    })
-    socket.on("error", () => socket.close())
-    return Effect.sync(() => socket.close())
-  })
+      queue.unsafeOffer(quote._tag === "Some" ? { _tag: "Quote", ...quote.value } : { _tag: "Unreadable", text })
+      if (waiting() >= bufferSize) this.pause()
+    }
+    const socket = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const socket = open(url)
+        socket.on("message", onMessage)
+        socket.on("close", (code) => queue.unsafeOffer({ _tag: "Closed", code }))
+        socket.on("error", () => socket.close())
+        return socket
+      }),
+      (socket) =>
+        Effect.sync(() => {
+          // Interrupted while paused: read (and discard) what is left, up to the server's reply to the close.
+          if (socket.isPaused) socket.off("message", onMessage).resume()
+          socket.close()
+        })
+    )
+    // One message per pull, so that room is made when the consumer takes a message, not a whole batch.
+    return Stream.fromQueue(queue, { maxChunkSize: 1 }).pipe(
+      Stream.tap(() =>
+        Effect.sync(() => {
+          if (socket.isPaused && waiting() < bufferSize) socket.resume()
+        })
+      ),
+      Stream.takeUntil((action) => action._tag === "Closed")
+    )
+  }))
+}
 
 export const reducer = Reducer.make((state: State, action: Action): readonly [State, Fx.Fx<Action>] => {
   switch (action._tag) {
