@@ -151,3 +151,54 @@ describe("TestStore and a cancellable inside a rate limit, a batch or an idle ti
       }))
   }
 })
+
+/**
+ * "Nothing an effect produced is reduced after it is cancelled" also holds when the effect has ended but
+ * its items still wait in a batch window: the cancel drops them, in a store and in a TestStore.
+ */
+describe("a cancel reaches the items of an ended effect still waiting in a batch", () => {
+  type Action =
+    | { readonly _tag: "Go" }
+    | { readonly _tag: "Stop"; readonly id: string }
+    | { readonly _tag: "Rows"; readonly items: ReadonlyArray<string> }
+  const Stop = (id: string): Action => ({ _tag: "Stop", id })
+  const reducer = Reducer.make((log: ReadonlyArray<string>, action: Action): readonly [ReadonlyArray<string>, Fx.Fx<Action>] => {
+    switch (action._tag) {
+      case "Go": {
+        // "x" ends at once after three items; the other branch never ends, so the window stays open.
+        const x = pipe(Fx.stream(Stream.make("x1", "x2", "x3")), Fx.cancellable("x"))
+        const rows = { size: 10, within: "10 seconds" as const, toAction: (items: ReadonlyArray<string>): Action => ({ _tag: "Rows", items }) }
+        return [log, pipe(Fx.parallel(x, Fx.stream(Stream.never)), Fx.batch(rows), Fx.cancellable("all"))]
+      }
+      case "Stop":
+        return [log, Fx.cancel(action.id)]
+      case "Rows":
+        return [[...log, action.items.join(",")], Fx.none]
+    }
+  })
+
+  it.scoped("in a store", () =>
+    Effect.gen(function*() {
+      const store = yield* Store.make({ initialState: [] as ReadonlyArray<string>, reducer, label: uniqueLabel("ended-batch") })
+      yield* store.send({ _tag: "Go" })
+      yield* settle
+      yield* store.send(Stop("x"))
+      yield* TestClock.adjust("10 seconds")
+      yield* settle
+      expect(yield* store.state).toEqual([])
+      yield* store.send(Stop("all"))
+    }))
+
+  it.scoped("in a TestStore", () =>
+    Effect.gen(function*() {
+      const store = yield* TestStore.make({ initialState: [] as ReadonlyArray<string>, reducer, receiveTimeout: "200 millis" })
+      yield* store.send({ _tag: "Go" })
+      yield* settle
+      yield* store.send(Stop("x"))
+      yield* TestClock.adjust("10 seconds")
+      yield* settle
+      expect(yield* store.received).toEqual([])
+      yield* store.send(Stop("all"))
+      yield* store.finish()
+    }))
+})
