@@ -242,12 +242,16 @@ export const router = <S, A, I, SI>(
         Effect.forkScoped
       )
       yield* ws.runRaw((data): Effect.Effect<void, never> => {
-        const text = typeof data === "string" ? data : new TextDecoder().decode(data)
         // The limit is in bytes, as for HTTP bodies: a string's length counts UTF-16 units, not bytes.
         if ((typeof data === "string" ? Buffer.byteLength(data) : data.byteLength) > maxBodyBytes) {
           return Effect.ignore(frame({ type: "error", error: "PayloadTooLarge", message: `a message is larger than ${maxBodyBytes} bytes` }))
         }
-        return Either.match(decode(text), {
+        // A binary frame is read as UTF-8 JSON too, but strictly: replacing bad bytes would garble the action.
+        const text = typeof data === "string" ? Either.right(data) : Either.try(() => utf8.decode(data))
+        if (Either.isLeft(text)) {
+          return Effect.ignore(frame({ type: "error", error: "MalformedJson", message: "a binary message is not valid UTF-8" }))
+        }
+        return Either.match(decode(text.right), {
           onLeft: (e) => frame({ type: "error", error: e.error, message: e.message }),
           onRight: (action) =>
             Effect.matchEffect(store.send(action), {

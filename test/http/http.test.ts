@@ -399,6 +399,33 @@ describe("StoreHttp over loopback", () => {
       expect((yield* store.state).ticks).toBe(0)
     }).pipe(Effect.scoped))
 
+  it.live("a binary WebSocket message is read as strict UTF-8: valid JSON is sent, bad bytes are refused, not garbled", () =>
+    Effect.gen(function*() {
+      const { store, url } = yield* serve()
+      const ping = Buffer.from(JSON.stringify({ _tag: "Ping" }))
+      // A Ping with a byte that is not UTF-8 in a field the schema ignores: a lenient decoder would turn it
+      // into U+FFFD and let the Ping through.
+      const garbled = Buffer.concat([Buffer.from('{"_tag":"Ping","note":"'), Buffer.from([0xff]), Buffer.from('"}')])
+      const frames = yield* Effect.promise(() =>
+        new Promise<Array<unknown>>((resolve, reject) => {
+          const received: Array<unknown> = []
+          const ws = new WebSocket(`${url.replace("http", "ws")}/ws`)
+          ws.on("open", () => (ws.send(garbled, { binary: true }), ws.send(ping, { binary: true })))
+          ws.on("message", (data) => {
+            received.push(JSON.parse(String(data)))
+            if (received.length === 3) (ws.close(), resolve(received))
+          })
+          ws.on("error", reject)
+        })
+      )
+      expect(frames).toEqual([
+        { type: "error", error: "MalformedJson", message: "a binary message is not valid UTF-8" },
+        { type: "action", id: 1, action: { _tag: "Ping" } },
+        { type: "action", id: 2, action: { _tag: "Pong" } }
+      ])
+      expect(yield* store.state).toEqual({ ticks: 0, pings: 1 })
+    }).pipe(Effect.scoped))
+
   it.live("a chunked body over maxBodyBytes gets 413, not a dropped connection; bytes are counted before decoding", () =>
     Effect.gen(function*() {
       const { url } = yield* serve({ maxBodyBytes: 64 })
