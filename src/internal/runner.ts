@@ -253,13 +253,13 @@ export class Runner<A, R> {
               })
             )
           })
-          : this.leaf("timeout", run, (span) => feedStream(this.host, this.streams.items(fx, run), true, run.withSpan(span), span))
+          : this.leaf("timeout", run, (span) => feedStream(this.host, this.streams.of(fx, run), true, run.withSpan(span), span))
       case "Batch":
       case "RateLimit":
         return this.leaf(
           fx._tag === "Batch" ? "batch" : "rate_limit",
           run,
-          (span) => feedStream(this.host, this.streams.items(fx, run), true, run.withSpan(span), span)
+          (span) => feedStream(this.host, this.streams.of(fx, run), true, run.withSpan(span), span)
         )
       case "Future":
         return this.leaf("future", run, (span) =>

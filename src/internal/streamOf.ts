@@ -23,21 +23,7 @@ const timedOut = new TimedOut()
 export class StreamOf<A, R> {
   constructor(private readonly runner: Runner<A, R>) {}
 
-  /**
-   * The actions `fx` produces, as a stream for an item combinator. The cancellable effects inside stay
-   * registered under their ids until this whole stream ends, not just until their own stream does: their
-   * items may still wait in a batch window or a rate limit, and a cancel must still drop them (nothing an
-   * effect produced is reduced after it is cancelled).
-   */
-  items(fx: Fx.Fx<A, R>, run: Run<A>): Stream.Stream<Produced<A>, never, R> {
-    return Stream.suspend(() => {
-      const ended: Array<CancelHandle> = []
-      return Stream.ensuring(this.of(fx, run, ended), Effect.sync(() => ended.forEach((handle) => handle.release())))
-    })
-  }
-
-  /** `ended` collects the handles of inner cancellable effects whose stream has ended (see {@link items}). */
-  private of(fx: Fx.Fx<A, R>, run: Run<A>, ended: Array<CancelHandle>): Stream.Stream<Produced<A>, never, R> {
+  of(fx: Fx.Fx<A, R>, run: Run<A>): Stream.Stream<Produced<A>, never, R> {
     const produced = (action: A): Produced<A> => ({ action, run })
     switch (fx._tag) {
       case "None":
@@ -51,33 +37,33 @@ export class StreamOf<A, R> {
       case "Delay":
         return Stream.fromEffect(Effect.as(Effect.sleep(fx.duration), produced(fx.action)))
       case "Parallel":
-        return Stream.mergeAll(fx.fxs.map((branch) => this.of(branch, run, ended)), { concurrency: "unbounded" })
+        return Stream.mergeAll(fx.fxs.map((branch) => this.of(branch, run)), { concurrency: "unbounded" })
       case "Sequential":
-        return Stream.flatMap(Stream.fromIterable(fx.fxs), (step) => this.of(step, run, ended))
+        return Stream.flatMap(Stream.fromIterable(fx.fxs), (step) => this.of(step, run))
       case "Cancel":
         return Stream.execute(Effect.sync(() => this.runner.cancel(fx.id)))
       case "Cancellable":
       case "Debounce":
         return Stream.suspend(() =>
-          this.under(run.takePrepared(fx) ?? this.runner.register(fx), this.runner.delayOf(fx), fx.fx, run, ended)
+          this.under(run.takePrepared(fx) ?? this.runner.register(fx), this.runner.delayOf(fx), fx.fx, run)
         )
       case "Throttle":
         return Stream.suspend(() => {
           const decision = this.runner.decide(fx)
           return decision._tag === "Run"
-            ? this.of(fx.fx, run, ended)
+            ? this.of(fx.fx, run)
             : decision._tag === "Later"
-            ? this.under(decision.handle, decision.delay, fx.fx, run, ended)
+            ? this.under(decision.handle, decision.delay, fx.fx, run)
             : Stream.empty
         })
       case "Timeout":
-        return this.timeout(fx, run, ended)
+        return this.timeout(fx, run)
       case "Batch":
-        return Stream.groupedWithin(this.of(fx.fx as Fx.Fx<any, R>, run, ended), fx.size, fx.within).pipe(
+        return Stream.groupedWithin(this.of(fx.fx as Fx.Fx<any, R>, run), fx.size, fx.within).pipe(
           Stream.filterMap((group) => this.group(group, fx, run))
         )
       case "RateLimit":
-        return this.rateLimit(fx, run, ended)
+        return this.rateLimit(fx, run)
     }
   }
 
@@ -101,19 +87,18 @@ export class StreamOf<A, R> {
     handle: CancelHandle,
     delay: Effect.Effect<void> | undefined,
     inner: Fx.Fx<A, R>,
-    run: Run<A>,
-    ended: Array<CancelHandle>
+    run: Run<A>
   ): Stream.Stream<Produced<A>, never, R> {
     if (handle.cancelled) return Stream.empty
-    const items = this.of(inner, run.under(handle), ended)
+    const items = this.of(inner, run.under(handle))
     return (delay === undefined ? items : Stream.concat(Stream.execute(delay), items)).pipe(
       Stream.interruptWhen(handle.cancelled$),
-      Stream.ensuring(Effect.sync(() => void ended.push(handle)))
+      Stream.ensuring(Effect.sync(() => handle.release()))
     )
   }
 
-  private timeout(fx: Fx.Timeout<A, R>, run: Run<A>, ended: Array<CancelHandle>): Stream.Stream<Produced<A>, never, R> {
-    const items = this.of(fx.fx, run, ended)
+  private timeout(fx: Fx.Timeout<A, R>, run: Run<A>): Stream.Stream<Produced<A>, never, R> {
+    const items = this.of(fx.fx, run)
     const limited: Stream.Stream<Produced<A>, TimedOut, R> = fx.mode === "deadline"
       ? Stream.interruptWhen(items, Effect.zipRight(Effect.sleep(fx.duration), Effect.fail(timedOut)))
       : Stream.timeoutFail(items, () => timedOut, fx.duration)
@@ -125,7 +110,7 @@ export class StreamOf<A, R> {
   }
 
   /** Per-item rate limiting: chunks are split first, because `Stream.throttle` counts chunks. */
-  private rateLimit(fx: Fx.RateLimit<A, R>, run: Run<A>, ended: Array<CancelHandle>): Stream.Stream<Produced<A>, never, R> {
+  private rateLimit(fx: Fx.RateLimit<A, R>, run: Run<A>): Stream.Stream<Produced<A>, never, R> {
     return Stream.suspend(() => {
       let pulled = 0
       let passed = 0
@@ -137,7 +122,7 @@ export class StreamOf<A, R> {
           this.runner.host.metrics.streamItemsDropped(dropped)
         }
       }
-      return this.of(fx.fx, run, ended).pipe(
+      return this.of(fx.fx, run).pipe(
         Stream.rechunk(1),
         Stream.tap(() => Effect.sync(() => pulled++)),
         Stream.throttle({

@@ -153,52 +153,77 @@ describe("TestStore and a cancellable inside a rate limit, a batch or an idle ti
 })
 
 /**
- * "Nothing an effect produced is reduced after it is cancelled" also holds when the effect has ended but
- * its items still wait in a batch window: the cancel drops them, in a store and in a TestStore.
+ * A cancel stops effects in flight. An effect that has already ended is not in flight: the items it
+ * produced that still wait in a batch window are delivered (as TCA delivers what an effect sent before it
+ * was cancelled), in a store and in a TestStore alike. Items of an effect cancelled while still running are
+ * dropped (above).
  */
-describe("a cancel reaches the items of an ended effect still waiting in a batch", () => {
+describe("a cancel does not reach an effect that has ended, nor its items waiting in a batch", () => {
   type Action =
-    | { readonly _tag: "Go" }
+    | { readonly _tag: "Go"; readonly fx: Fx.Fx<Action> }
     | { readonly _tag: "Stop"; readonly id: string }
+    | { readonly _tag: "Item"; readonly v: string }
     | { readonly _tag: "Rows"; readonly items: ReadonlyArray<string> }
   const Stop = (id: string): Action => ({ _tag: "Stop", id })
+  const Item = (v: string): Action => ({ _tag: "Item", v })
   const reducer = Reducer.make((log: ReadonlyArray<string>, action: Action): readonly [ReadonlyArray<string>, Fx.Fx<Action>] => {
     switch (action._tag) {
-      case "Go": {
-        // "x" ends at once after three items; the other branch never ends, so the window stays open.
-        const x = pipe(Fx.stream(Stream.make("x1", "x2", "x3")), Fx.cancellable("x"))
-        const rows = { size: 10, within: "10 seconds" as const, toAction: (items: ReadonlyArray<string>): Action => ({ _tag: "Rows", items }) }
-        return [log, pipe(Fx.parallel(x, Fx.stream(Stream.never)), Fx.batch(rows), Fx.cancellable("all"))]
-      }
+      case "Go":
+        return [log, action.fx]
       case "Stop":
         return [log, Fx.cancel(action.id)]
+      case "Item":
+        return [[...log, action.v], Fx.none]
       case "Rows":
         return [[...log, action.items.join(",")], Fx.none]
     }
   })
+  const rows = {
+    size: 10,
+    within: "10 seconds" as const,
+    toAction: (items: ReadonlyArray<Action>): Action => ({ _tag: "Rows", items: items.map((item) => item._tag === "Item" ? item.v : "?") })
+  }
+  // "x" ends at once after three items; the other branch never ends, so the window stays open.
+  const endedInWindow = pipe(
+    Fx.parallel(pipe(Fx.stream(Stream.make(Item("x1"), Item("x2"), Item("x3"))), Fx.cancellable("x")), Fx.stream(Stream.never)),
+    Fx.batch(rows),
+    Fx.cancellable("all")
+  )
 
-  it.scoped("in a store", () =>
+  it.scoped("Fx.cancel after the effect ended: its items in the batch window are delivered, in a store", () =>
     Effect.gen(function*() {
       const store = yield* Store.make({ initialState: [] as ReadonlyArray<string>, reducer, label: uniqueLabel("ended-batch") })
-      yield* store.send({ _tag: "Go" })
+      yield* store.send({ _tag: "Go", fx: endedInWindow })
       yield* settle
       yield* store.send(Stop("x"))
       yield* TestClock.adjust("10 seconds")
       yield* settle
-      expect(yield* store.state).toEqual([])
+      expect(yield* store.state).toEqual(["x1,x2,x3"])
       yield* store.send(Stop("all"))
     }))
 
-  it.scoped("in a TestStore", () =>
+  it.scoped("Fx.cancel after the effect ended: its items in the batch window are delivered, in a TestStore", () =>
     Effect.gen(function*() {
       const store = yield* TestStore.make({ initialState: [] as ReadonlyArray<string>, reducer, receiveTimeout: "200 millis" })
-      yield* store.send({ _tag: "Go" })
+      yield* store.send({ _tag: "Go", fx: endedInWindow })
       yield* settle
       yield* store.send(Stop("x"))
       yield* TestClock.adjust("10 seconds")
-      yield* settle
-      expect(yield* store.received).toEqual([])
+      yield* store.receive((action) => action._tag === "Rows", ["x1,x2,x3"])
       yield* store.send(Stop("all"))
       yield* store.finish()
+    }))
+
+  it.scoped("cancelInFlight does not drop the items of the step before it, which has ended, from a batch", () =>
+    Effect.gen(function*() {
+      const store = yield* Store.make({ initialState: [] as ReadonlyArray<string>, reducer, label: uniqueLabel("cif-batch") })
+      const steps = Fx.sequential(
+        Fx.cancellable(Fx.send(Item("a1")), "x", { cancelInFlight: true }),
+        Fx.cancellable(Fx.send(Item("a2")), "x", { cancelInFlight: true })
+      )
+      const task = yield* store.send({ _tag: "Go", fx: Fx.batch(steps, { ...rows, within: "1 second" }) })
+      yield* TestClock.adjust("1 second")
+      yield* task.finish
+      expect(yield* store.state).toEqual(["a1,a2"])
     }))
 })
