@@ -93,7 +93,7 @@ export interface Store<in out S, in out A> extends View<S, A> {
    *
    * Lazy like any effect. `yield* store.send(action)` in a generator sends as the fiber reaches it, without
    * a trip through the run loop (a send then costs about half as much); a loop of sends still yields to
-   * other fibers every 1,024 sends, as the run loop would.
+   * other fibers as the run loop would (every 512 actions reduced), so subscribers keep up.
    */
   send(action: A): Effect.Effect<Task, StoreShutdownError>
   /**

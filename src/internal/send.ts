@@ -1,5 +1,6 @@
 import * as Effect from "effect/Effect"
 import * as Effectable from "effect/Effectable"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import { YieldWrap } from "effect/Utils"
@@ -48,7 +49,14 @@ class SendStep<A> implements Effect.EffectGenerator<Effect.Effect<Store.Task, St
     if (this.stepped) return { value, done: true }
     this.stepped = true
     const fiber = Fiber.getCurrentFiber()
-    const sent = Option.isSome(fiber) ? this.send.sender.sendInline(this.send.action, fiber.value) : undefined
+    let sent: Effect.Effect<Store.Task, StoreShutdownError> | undefined
+    try {
+      sent = Option.isSome(fiber) ? this.send.sender.sendInline(this.send.action, fiber.value) : undefined
+    } catch (defect) {
+      // A defect of the send (never the reducer's: the store catches those) fails the fiber as a defect,
+      // as on the run loop's path, instead of being thrown into the caller's generator.
+      sent = Exit.die(defect)
+    }
     return { value: new YieldWrap(sent ?? this.send), done: false }
   }
 

@@ -10,11 +10,13 @@ import * as Option from "effect/Option"
 import type { Predicate } from "effect/Predicate"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as Supervisor from "effect/Supervisor"
 import type * as Tracer from "effect/Tracer"
 import type * as Fx from "../Fx.js"
 import type * as Reducer from "../Reducer.js"
 import type * as Store from "../Store.js"
 import { ShutdownTimeoutError, StoreShutdownError, WaitTimeoutError } from "../StoreError.js"
+import { isFx } from "./fx.js"
 import { Hub } from "./hub.js"
 import { currentStoreLabel } from "./label.js"
 import { StoreMetrics } from "./metrics.js"
@@ -26,8 +28,17 @@ import { ViewImpl } from "./view.js"
 
 const DEFAULT_SHUTDOWN_TIMEOUT: Duration.DurationInput = "10 seconds"
 
-/** How many sends a generator makes in place before it yields, as the run loop would after its operations. */
-const INLINE_SENDS_PER_TURN = 1024
+/**
+ * How many actions sends made in place may reduce before the sending generator yields, as the run loop
+ * would after so many operations: half the default subscriber capacity, so a subscriber drains in time.
+ */
+const IN_PLACE_ACTIONS_PER_TURN = 512
+
+/**
+ * Actions reduced by in-place sends since one last yielded, across every store: a loop over many stores
+ * must yield as often as a loop over one. (The run loop counts per fiber; one fiber runs at a time.)
+ */
+let inPlaceActions = 0
 
 /**
  * The tracer Effect uses when none is installed. Spans made for it are never exported, so the store makes
@@ -104,19 +115,21 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
     )
   }
 
-  /** Inline sends since this store last made a sending generator yield. */
-  private inlineSends = 0
+  /** How many actions this store has reduced (for the in-place send's yield budget). */
+  private reductions = 0
 
   sendInline(action: A, fiber: Fiber.RuntimeFiber<unknown, unknown>): Effect.Effect<Store.Task, StoreShutdownError> | undefined {
-    if (fiber.currentTracer !== nativeTracer()) return undefined
-    if (++this.inlineSends > INLINE_SENDS_PER_TURN) {
-      // Inline sends are not counted by the run loop, which yields every so many operations: yield for it,
-      // so a loop of sends lets subscribers drain and other fibers run.
-      this.inlineSends = 0
+    // A span to make, or a supervisor that expects to see every operation: the run loop's path.
+    if (fiber.currentTracer !== nativeTracer() || fiber.currentSupervisor !== Supervisor.none) return undefined
+    if (inPlaceActions >= IN_PLACE_ACTIONS_PER_TURN) {
+      // The run loop would have yielded by now: yield, so subscribers drain and other fibers run.
+      inPlaceActions = 0
       return Effect.zipRight(Effect.yieldNow(), this.sendViaRunLoop(action))
     }
     const started = this.runner.started
+    const reductions = this.reductions
     const sent = this.sendNow(action, undefined)
+    inPlaceActions += Math.max(1, this.reductions - reductions)
     // An effect started or cancelled may have interrupted the sending fiber; only the run loop notices.
     return this.runner.started === started ? sent : Effect.suspend(() => sent)
   }
@@ -278,6 +291,8 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
     let result: readonly [S, Fx.Fx<A, R>]
     try {
       result = this.reducer(this.current, action)
+      // Only a reducer cast past its types can return anything else; it is the same bug as a throw.
+      if (!Array.isArray(result) || !isFx(result[1])) throw new TypeError("the reducer did not return [state, fx]")
     } catch (defect) {
       // A throwing reducer is a bug: keep the previous state, report, and go on with the next action.
       this.metrics.reducerDefect()
@@ -287,6 +302,7 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
     }
     if (timed) this.metrics.reducerTook((performance.now() - started) / 1000)
     this.metrics.reduced()
+    this.reductions++
     const [next, fx] = result
     const changed = next !== this.current
     this.current = next

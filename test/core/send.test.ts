@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Option, Stream } from "effect"
+import { Cause, Effect, Equal, Exit, Fiber, Hash, Option, Stream } from "effect"
 import { Fx, Reducer, Store, StoreError, StoreMetrics } from "../../src/index.js"
 import { counter, settle, uniqueLabel } from "./helpers.js"
 
@@ -8,8 +8,10 @@ import { counter, settle, uniqueLabel } from "./helpers.js"
 
 type Action =
   | { readonly _tag: "Add"; readonly n: number }
+  | { readonly _tag: "AddTwice"; readonly n: number }
   | { readonly _tag: "Job"; readonly body: Effect.Effect<void> }
   | { readonly _tag: "StopJob" }
+  | { readonly _tag: "CancelBy"; readonly id: unknown }
 
 const add = (n: number): Action => ({ _tag: "Add", n })
 
@@ -17,6 +19,10 @@ const reducer = Reducer.make((total: number, action: Action) => {
   switch (action._tag) {
     case "Add":
       return [total + action.n, Fx.none]
+    case "AddTwice":
+      return [total + action.n, Fx.send(add(action.n))]
+    case "CancelBy":
+      return [total, Fx.cancel(action.id)]
     case "Job":
       return [total, Fx.cancellable(Fx.futureOption(Effect.as(action.body, Option.none())), "job")]
     case "StopJob":
@@ -37,18 +43,34 @@ describe("Store.send", () => {
       expect(yield* store.state).toBe(3)
     }))
 
-  it.scoped("a tight loop of sends yields often enough for a subscriber to see every action", () =>
+  for (const [kind, action, reduced] of [["", add(1), 1], [" that each feed an action back", { _tag: "AddTwice", n: 1 } as const, 2]] as const) {
+    it.scoped(`a tight loop of sends${kind} yields often enough for a subscriber to see every action`, () =>
+      Effect.gen(function*() {
+        const label = uniqueLabel("send-fair")
+        const store = yield* Store.make({ initialState: 0, reducer, label })
+        const actions = yield* store.subscribe({ capacity: 1024, overflow: "sliding" })
+        const seen = yield* Effect.forkScoped(Stream.runCount(actions))
+        yield* settle // the subscriber is waiting for its first action
+        for (let i = 0; i < 20_000; i++) yield* store.send(action)
+        yield* store.shutdown()
+        expect(yield* store.state).toBe(20_000 * reduced)
+        expect(yield* counter(StoreMetrics.broadcastDropped, label)).toBe(0)
+        expect(yield* Fiber.join(seen)).toBe(20_000 * reduced)
+      }))
+  }
+
+  it.scoped("a loop of sends over many stores yields as often as a loop over one", () =>
     Effect.gen(function*() {
-      const label = uniqueLabel("send-fair")
-      const store = yield* Store.make({ initialState: 0, reducer, label })
-      const actions = yield* store.subscribe({ capacity: 1024, overflow: "sliding" })
-      const seen = yield* Effect.forkScoped(Stream.runCount(actions))
-      yield* settle // the subscriber is waiting for its first action
-      for (let i = 0; i < 20_000; i++) yield* store.send(add(1))
-      yield* store.shutdown()
-      expect(yield* store.state).toBe(20_000)
-      expect(yield* counter(StoreMetrics.broadcastDropped, label)).toBe(0)
-      expect(yield* Fiber.join(seen)).toBe(20_000)
+      const stores = []
+      for (let i = 0; i < 100; i++) stores.push(yield* Store.make({ initialState: 0, reducer, label: uniqueLabel("send-many") }))
+      let turns = 0
+      // `Effect.forever` yields after each round, so this counts the turns this fiber gets.
+      yield* Effect.forkScoped(Effect.forever(Effect.sync(() => turns++)))
+      yield* settle
+      const before = turns
+      for (let i = 0; i < 100_000; i++) yield* stores[i % 100]!.send(add(1))
+      // 100,000 actions in turns of at most 512: the other fiber ran at least once per turn.
+      expect(turns - before).toBeGreaterThanOrEqual(Math.floor(100_000 / 512))
     }))
 
   it.scoped("an effect whose send cancels it stops at that send: the code after it never runs", () =>
@@ -80,6 +102,40 @@ describe("Store.send", () => {
       expect(yield* store.state).toBe(1)
       yield* task.finish
       expect(yield* store.state).toBe(11)
+    }))
+
+  it.scoped("a reducer that returns something else than [state, fx] is a reducer defect: the store goes on", () =>
+    Effect.gen(function*() {
+      const label = uniqueLabel("send-malformed")
+      const broken = Reducer.make((total: number, action: Action) =>
+        action._tag === "StopJob" ? undefined as unknown as readonly [number, Fx.Fx<Action>] : reducer(total, action)
+      )
+      const store = yield* Store.make({ initialState: 0, reducer: broken, label })
+      yield* store.send({ _tag: "StopJob" })
+      yield* Effect.asVoid(store.send({ _tag: "StopJob" }))
+      yield* store.send(add(1))
+      expect(yield* store.state).toBe(1)
+      expect(yield* counter(StoreMetrics.reducerDefects, label)).toBe(2)
+    }))
+
+  it.scoped("a defect while sending fails the sender as a defect, yielded or not; it is not thrown into its generator", () =>
+    Effect.gen(function*() {
+      const store = yield* Store.make({ initialState: 0, reducer, label: uniqueLabel("send-defect") })
+      // A cancellation id whose hash throws: the store's cancel registry hashes it while reducing.
+      const badId = { [Hash.symbol]: () => { throw new Error("bad hash") }, [Equal.symbol]: () => false }
+      let caught = false
+      const yielded = yield* Effect.exit(Effect.gen(function*() {
+        try {
+          yield* store.send({ _tag: "CancelBy", id: badId })
+        } catch {
+          caught = true
+        }
+      }))
+      const run = yield* Effect.exit(Effect.asVoid(store.send({ _tag: "CancelBy", id: badId })))
+      expect(caught).toBe(false)
+      for (const exit of [yielded, run]) expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
+      yield* store.send(add(1))
+      expect(yield* store.state).toBe(1)
     }))
 
   it.scoped("after shutdown a send fails with StoreShutdownError, yielded in a generator or run as an effect", () =>
