@@ -1,6 +1,7 @@
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
 import { Dropped, type Produced, type Run } from "./run.js"
@@ -52,6 +53,17 @@ export const feedStream = <A, R, X extends A | Produced<A>>(
   // A pull loop, not `Stream.runForEachChunk`: that pipes the stream into a sink, which keeps several
   // channel executors per running stream (about 22 KB in all while idle, and about 240 µs of CPU to
   // interrupt); pulling drives one executor: about half the memory and a third of the CPU.
+  // Recorded when the pull's scope closes (ended, failed or interrupted): a finalizer on a scope that
+  // exists anyway holds less per idle stream than an `Effect.ensuring` frame, which keeps the effect
+  // tree it wraps alive for as long as the stream runs.
+  const recordEnd = Effect.flatMap(Effect.scope, (scope) =>
+    Scope.addFinalizer(
+      scope,
+      Effect.sync(() => {
+        span?.attribute("stream.items", items)
+        host.metrics.streamEnded(items)
+      })
+    ))
   const drain = Effect.flatMap(Stream.toPull(stream), (pull) => {
     const loop: Effect.Effect<never, Option.Option<never>, R> = Effect.flatMap(
       pull,
@@ -62,11 +74,7 @@ export const feedStream = <A, R, X extends A | Produced<A>>(
   })
   // The store forks effects' fibers while reducing, and a fiber starts running at once: yield first, so
   // that the first pull happens after the reduction (each item is then reduced as soon as it is fed,
-  // before the next pull), and a cancel reduced next still finds the stream not started.
-  return Effect.zipRight(Effect.yieldNow(), Effect.scoped(drain)).pipe(
-    Effect.ensuring(Effect.sync(() => {
-      span?.attribute("stream.items", items)
-      host.metrics.streamEnded(items)
-    }))
-  )
+  // before the next pull), and a cancel reduced next still finds the stream not started. The end is
+  // recorded even for a stream cancelled before then.
+  return Effect.scoped(Effect.suspend(() => Effect.zipRight(recordEnd, Effect.zipRight(Effect.yieldNow(), drain))))
 }
