@@ -81,7 +81,8 @@ export declare namespace Reducer {
  * @category constructors
  */
 export const make = <S, A, R = never>(
-  reduce: (state: S, action: A) => readonly [S, Fx.Fx<NoInfer<A>, R>]
+  // The state type comes from the `state` parameter only: a returned literal must not widen or narrow it.
+  reduce: (state: S, action: A) => readonly [NoInfer<S>, Fx.Fx<NoInfer<A>, R>]
 ): Reducer<S, A, R> =>
   reduce
 
@@ -264,7 +265,7 @@ export interface ElementPrism<in out PA, in out K, in out CA> {
 
 /**
  * A keyed collection of child states: a `ReadonlyMap`, a record, or an array of elements with an `id`
- * (ids are compared with `===`).
+ * (ids are compared with Effect's `Equal.equals`, so `Data` values work as ids).
  *
  * @example
  * ```ts

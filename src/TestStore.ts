@@ -165,8 +165,8 @@ export type FailureReason =
  * import { TestStore } from "composable-effect"
  * import { Effect } from "effect"
  *
- * const explain = Effect.catchTag("TestStoreError", (error: TestStore.TestStoreError) =>
- *   Effect.logError(error.reason, error.message))
+ * const explain = <A, R>(test: Effect.Effect<A, TestStore.TestStoreError, R>) =>
+ *   Effect.catchTag(test, "TestStoreError", (error) => Effect.logError(error.message))
  * ```
  * @since 0.1.0
  * @category errors

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Data, Effect, Stream } from "effect"
-import { Fx, Reducer, ReducerTest } from "../src/index.js"
+import { Fx, Reducer, ReducerTest, Store } from "../src/index.js"
 
 type Action = Data.TaggedEnum<{ Go: {}; Tok: { readonly text: string }; Err: { readonly e: string }; End: {} }>
 const Action = Data.taggedEnum<Action>()
@@ -27,6 +27,14 @@ const reducer = Reducer.make((count: number, action: Action) =>
     ]
     : [count + 1, Fx.none]
 )
+
+// The state type is the `state` parameter's: a returned array literal (`Action[]`) must not become it, or
+// this store with a read-only initial state would not compile (`npm run typecheck` checks it).
+type FormAction = "Submit" | "Validate" | "Save"
+const form = Reducer.make((log: ReadonlyArray<FormAction>, action: FormAction) =>
+  [[...log, action], action === "Submit" ? Fx.send<FormAction>("Validate", "Save") : Fx.none]
+)
+export const formStore = Store.make({ initialState: [] as ReadonlyArray<FormAction>, reducer: form })
 
 describe("inference", () => {
   it("a typed reducer returns mixed variants through every constructor", () => {
