@@ -116,14 +116,15 @@ export const fromState = <S, A>(reduce: (state: S, action: A) => S): Reducer<S, 
  * @since 0.1.0
  * @category combinators
  */
-export const combine = <S, A, R, Rs extends ReadonlyArray<Reducer<S, A, any>>>(
-  first: Reducer<S, A, R>,
-  ...rest: Rs
-): Reducer<S, A, R | Reducer.Context<Rs[number]>> =>
+export const combine = <const Rs extends readonly [Reducer<any, any, any>, ...Array<Reducer<any, any, any>>]>(
+  // Each reducer is inferred on its own (so a `Reducer.scope(...)` written inline infers its parent types
+  // from its lenses), then all must share the first one's state and action types.
+  ...reducers: Rs & { readonly [K in keyof Rs]: Reducer<Reducer.State<Rs[0]>, Reducer.Action<Rs[0]>, Reducer.Context<Rs[K]>> }
+): Reducer<Reducer.State<Rs[0]>, Reducer.Action<Rs[0]>, Reducer.Context<Rs[number]>> =>
 (state, action) => {
   let next = state
-  const fxs: Array<Fx.Fx<A, R | Reducer.Context<Rs[number]>>> = []
-  for (const reducer of [first, ...rest]) {
+  const fxs: Array<Fx.Fx<Reducer.Action<Rs[0]>, Reducer.Context<Rs[number]>>> = []
+  for (const reducer of reducers as ReadonlyArray<Reducer<Reducer.State<Rs[0]>, Reducer.Action<Rs[0]>, Reducer.Context<Rs[number]>>>) {
     const [s, fx] = reducer(next, action)
     next = s
     if (fx._tag !== "None") fxs.push(fx)

@@ -36,6 +36,33 @@ const form = Reducer.make((log: ReadonlyArray<FormAction>, action: FormAction) =
 )
 export const formStore = Store.make({ initialState: [] as ReadonlyArray<FormAction>, reducer: form })
 
+// `Reducer.combine` infers each reducer on its own: a `Reducer.scope` written inline, first (TCA's
+// child-first order), takes its parent types from its lenses; then all must share state and action types.
+interface Child {
+  readonly n: number
+}
+interface App {
+  readonly left: Child
+}
+type AppAction = { readonly _tag: "Left"; readonly action: "inc" } | { readonly _tag: "Reset" }
+const child = Reducer.fromState((s: Child, _: "inc") => ({ n: s.n + 1 }))
+const core = Reducer.make((s: App, a: AppAction) => [a._tag === "Reset" ? { left: { n: 0 } } : s, Fx.none])
+const app = Reducer.combine(
+  Reducer.scope(child, { state: Reducer.field<App, "left">("left"), action: Reducer.tagged<AppAction, "Left">("Left") }),
+  core
+)
+export const appTyped: Reducer.Reducer<App, AppAction> = app
+const needsDb = Reducer.make((s: App, _: AppAction) => [s, Fx.none as Fx.Fx<AppAction, "Db">])
+const needsHttp = Reducer.make((s: App, _: AppAction) => [s, Fx.none as Fx.Fx<AppAction, "Http">])
+const both = Reducer.combine(needsDb, core, needsHttp)
+export const bothTyped: Reducer.Reducer<App, AppAction, "Db" | "Http"> = both
+// @ts-expect-error the combined reducer needs "Http" too
+export const bothNarrow: Reducer.Reducer<App, AppAction, "Db"> = both
+// @ts-expect-error the state types differ
+export const mismatched = Reducer.combine(core, Reducer.fromState((n: number, _: AppAction) => n))
+// @ts-expect-error the action types differ
+export const otherActions = Reducer.combine(core, Reducer.fromState((s: App, _: "other") => s))
+
 describe("inference", () => {
   it("a typed reducer returns mixed variants through every constructor", () => {
     const { summary } = ReducerTest.reduce(reducer, 0, Action.Go())
