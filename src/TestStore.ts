@@ -156,6 +156,7 @@ export type FailureReason =
   | "ReceiveTimeout"
   | "EffectsStillRunning"
   | "ReducerDefect"
+  | "UnhandledChildAction"
 
 /**
  * A failed assertion; `message` explains it, with a structural diff for state mismatches.

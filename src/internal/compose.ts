@@ -10,7 +10,7 @@ import * as Fx from "../Fx.js"
 import type * as Reducer from "../Reducer.js"
 import { show } from "./diff.js"
 import { scopeIds } from "./fx.js"
-import { currentStoreLabel } from "./label.js"
+import { currentStoreLabel, currentUnhandledHook } from "./label.js"
 
 /** @internal */
 export const unhandledChildActions = Metric.counter("store.actions.unhandled", {
@@ -28,6 +28,7 @@ const reportUnhandled = (combinator: "ifLet" | "forEach", action: unknown, detai
     Effect.flatMap(FiberRef.get(currentStoreLabel), (store) =>
       Effect.logWarning(`Reducer.${combinator}: ${detail}; the action was not reduced by the child`).pipe(
         Effect.annotateLogs({ action: show(action), store }),
+        Effect.zipRight(Effect.flatMap(FiberRef.get(currentUnhandledHook), (hook) => Effect.sync(() => hook?.(combinator, action, detail)))),
         Effect.zipRight(Metric.increment(Metric.taggedWithLabels(unhandledChildActions, [
           MetricLabel.make("store", store),
           MetricLabel.make("combinator", combinator)

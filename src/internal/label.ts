@@ -7,3 +7,12 @@ import * as FiberRef from "effect/FiberRef"
  * @internal
  */
 export const currentStoreLabel: FiberRef.FiberRef<string> = FiberRef.unsafeMake("store")
+
+/**
+ * Told of every child action `Reducer.ifLet` / `Reducer.forEach` could not route, by the store whose fiber
+ * reports it; a TestStore sets it, so a misrouted action fails the test where a store only logs it.
+ *
+ * @internal
+ */
+export const currentUnhandledHook: FiberRef.FiberRef<((combinator: string, action: unknown, detail: string) => void) | undefined> =
+  FiberRef.unsafeMake<((combinator: string, action: unknown, detail: string) => void) | undefined>(undefined)

@@ -18,7 +18,7 @@ import type * as Store from "../Store.js"
 import { ShutdownTimeoutError, StoreShutdownError, WaitTimeoutError } from "../StoreError.js"
 import { isFx } from "./fx.js"
 import { Hub } from "./hub.js"
-import { currentStoreLabel } from "./label.js"
+import { currentStoreLabel, currentUnhandledHook } from "./label.js"
 import { StoreMetrics } from "./metrics.js"
 import { actionTag, type Fork, type Host, Runner } from "./runner.js"
 import type { Run } from "./run.js"
@@ -222,6 +222,9 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
   /** Told of every reducer defect; the TestStore sets it, so a test fails where a store would go on. */
   onReducerDefect: ((action: A, defect: unknown) => void) | undefined = undefined
 
+  /** Told of every child action `ifLet` / `forEach` could not route; the TestStore sets it too. */
+  onUnhandledChildAction: ((combinator: string, action: unknown, detail: string) => void) | undefined = undefined
+
   /** Where effects' actions go; the TestStore replaces it to hold them until asserted. */
   feedback: (action: A, task: TaskNode, span: Tracer.AnySpan | undefined, run?: Run<A>) => void = (
     action,
@@ -324,10 +327,15 @@ export const makeImpl = <S, A, R = never>(
   Effect.gen(function*() {
     const fibers = yield* FiberSet.make<void, never>()
     // Every effect's fiber starts from this runtime, so it knows its store's label.
-    const fork = yield* FiberSet.runtime(fibers)<R>().pipe(Effect.locally(currentStoreLabel, options.label ?? "store"))
+    let store: StoreImpl<S, A, R> | undefined = undefined
+    const fork = yield* FiberSet.runtime(fibers)<R>().pipe(
+      Effect.locally(currentStoreLabel, options.label ?? "store"),
+      Effect.locally(currentUnhandledHook, (combinator, action, detail) => store?.onUnhandledChildAction?.(combinator, action, detail))
+    )
     const clock = yield* Effect.clock
     const tracer = yield* Effect.tracer
-    const store = new StoreImpl<S, A, R>(options, (effect) => fork(effect), clock, tracer !== nativeTracer())
-    yield* Effect.addFinalizer(() => store.close)
-    return store
+    const made = new StoreImpl<S, A, R>(options, (effect) => fork(effect), clock, tracer !== nativeTracer())
+    store = made
+    yield* Effect.addFinalizer(() => made.close)
+    return made
   })

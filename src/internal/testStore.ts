@@ -55,6 +55,7 @@ const matches = <A>(matcher: TestStore.Matcher<A>, action: A): boolean =>
 export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
   private readonly held: Array<Held<A>> = []
   private readonly defects: Array<{ readonly action: A; readonly defect: unknown }> = []
+  private readonly unhandled: Array<string> = []
   private arrival: Deferred.Deferred<void> | undefined
   private finished = false
   readonly exhaustive: boolean
@@ -64,6 +65,8 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
     this.exhaustive = (options.exhaustivity ?? "exhaustive") === "exhaustive"
     this.receiveTimeout = options.receiveTimeout ?? DEFAULT_RECEIVE_TIMEOUT
     store.onReducerDefect = (action, defect) => void this.defects.push({ action, defect })
+    store.onUnhandledChildAction = (combinator, action, detail) =>
+      void this.unhandled.push(`  Reducer.${combinator}: ${detail}: ${show(action)}`)
     store.feedback = (action, task, span, run) => {
       // Pending on its task until the test reduces it, as a queued action is in a store.
       task.hold()
@@ -142,8 +145,7 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
       if (!this.exhaustive) {
         this.reduceHeld(this.held.splice(0))
         yield* this.store.interruptEffects()
-        if (this.defects.length > 0) return yield* this.reducerDefects("finishing")
-        return
+        return yield* this.reported("finishing")
       }
       const problems: Array<string> = []
       if (this.held.length > 0) {
@@ -258,7 +260,19 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
     })
   }
 
-  /** A store logs a throwing reducer and goes on; a test must not. */
+  /**
+   * What a store logs and goes on from, and a test must not: a throwing reducer first, then child actions
+   * `ifLet` / `forEach` could not route (TCA fails a test on those too).
+   */
+  private reported(what: string): Effect.Effect<void, TestStoreError> {
+    if (this.defects.length > 0) return this.reducerDefects(what)
+    if (this.unhandled.length === 0) return Effect.void
+    return fail("UnhandledChildAction", [
+      `A child action could not be routed while ${what} (a store would log it and go on):`,
+      ...this.unhandled.splice(0)
+    ])
+  }
+
   private reducerDefects(what: string): Effect.Effect<never, TestStoreError> {
     const defects = this.defects.splice(0)
     return fail("ReducerDefect", [
@@ -271,7 +285,7 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
 
   private check(what: string, before: S, expected: TestStore.Expectation<S> | undefined): Effect.Effect<void, TestStoreError> {
     return Effect.suspend(() => {
-      if (this.defects.length > 0) return this.reducerDefects(what)
+      if (this.defects.length > 0 || this.unhandled.length > 0) return this.reported(what)
       const after = this.store.stateNow
       if (expected === undefined) {
         if (!this.exhaustive || equals(before, after)) return Effect.void

@@ -196,6 +196,26 @@ describe("composition", () => {
       expect(yield* unhandled("ifLet")()).toBe(before + 1)
     }).pipe(Effect.provide(Deterministic)))
 
+  it.scoped("a TestStore fails on a child action ifLet or forEach could not route, where a store only reports it", () =>
+    Effect.gen(function*() {
+      const store = yield* TestStore.make({ initialState: initialApp, reducer: app })
+      const absent = yield* Effect.flip(store.send({ _tag: "Detail", action: ConversationAction.Token({ text: "x" }) }))
+      expect(absent.reason).toBe("UnhandledChildAction")
+      expect(absent.message).toContain("Reducer.ifLet: a child action arrived while the child state is absent")
+      const missing = yield* Effect.flip(store.send(ask("ghost", "hi")))
+      expect([missing.reason, missing.message.includes(`Reducer.forEach: no element with id "ghost"`)]).toEqual([
+        "UnhandledChildAction",
+        true
+      ])
+      // Reported once: the next step passes. (The parent still saw the Detail action.)
+      yield* store.send({ _tag: "Open", id: "a" }, {
+        conversations: [{ id: "a", reply: "" }],
+        detail: undefined,
+        log: ["parent saw -"]
+      })
+      yield* store.finish()
+    }).pipe(Effect.provide(Echo)))
+
   it.scoped("three levels deep: effects are mapped all the way up", () =>
     Effect.gen(function*() {
       type Level2 = { readonly conversation: Conversation }
