@@ -770,7 +770,8 @@ export const rateLimit: {
 
 /**
  * Starts the effect after `duration` unless another debounce (or `Fx.cancel`) under the same id comes
- * first: only the last effect of a burst runs (search-as-you-type).
+ * first: only the last effect of a burst runs (search-as-you-type). A new debounce under the id also
+ * cancels the effect a previous one already started, so stale results never arrive.
  *
  * @example
  * ```ts

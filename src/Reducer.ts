@@ -68,7 +68,9 @@ export declare namespace Reducer {
 }
 
 /**
- * Builds a reducer, fixing its types from the function.
+ * Builds a reducer, fixing its types from the function's parameters. For a state with literal-typed
+ * fields, pass the types (`Reducer.make<State, Action>((state, action) => ...)`) or annotate the return
+ * type, so returned object literals keep their literal fields.
  *
  * @example
  * ```ts

@@ -255,6 +255,24 @@ describe("debounce and throttle", () => {
       expect(yield* store.state).toEqual(["abc@500"])
     }))
 
+  it.scoped("Fx.debounce: a new debounce cancels the effect a previous one already started", () =>
+    Effect.gen(function*() {
+      const store = yield* makeStore()
+      // A search that streams a result every 100 ms once it starts.
+      const search = (q: string) =>
+        Run(pipe(
+          Fx.stream(Stream.range(1, 50).pipe(Stream.tap(() => Effect.sleep("100 millis")), Stream.map((n) => Item(`${q}${n}`)))),
+          Fx.debounce("search", "300 millis")
+        ))
+      yield* store.send(search("a")) // starts at 300: a1 at 400, a2 at 500
+      yield* settle
+      yield* TestClock.adjust("550 millis")
+      yield* store.send(search("ab")) // at 550: "a" stops now; "ab" starts at 850
+      yield* settle
+      yield* TestClock.adjust("500 millis")
+      expect(yield* store.state).toEqual(["a1@400", "a2@500", "ab1@950", "ab2@1050"])
+    }))
+
   it.scoped("Fx.debounce around a cancelInFlight search: a running search goes on until the debounced one starts", () =>
     Effect.gen(function*() {
       const store = yield* makeStore()
