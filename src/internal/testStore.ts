@@ -151,7 +151,8 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
       if (this.held.length > 0) {
         problems.push(
           `${this.held.length} received action(s) were never asserted:`,
-          ...this.held.map((held) => `  ${show(held.action)}`)
+          ...this.held.map((held) => `  ${show(held.action)}`),
+          "Assert them with receive(...), or call skipReceivedActions()."
         )
       }
       const running = this.store.runningEffectOrigins
