@@ -128,6 +128,10 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
         if (this.exhaustive) {
           return yield* fail("UnexpectedReceivedAction", [
             `Expected to receive ${describeMatcher(matcher)}, but received ${show(next.action)}.`,
+            // An expected value of the same tag: say where they differ, as for states.
+            ...(typeof matcher === "object" && matcher !== null && actionTag(matcher) === actionTag(next.action)
+              ? ["  (- expected, + received)", ...diff(matcher, next.action, "action")]
+              : []),
             ...(this.held.length > 1 ? ["Also waiting:", ...this.held.slice(1).map((h) => `  ${show(h.action)}`)] : [])
           ])
         }

@@ -184,6 +184,18 @@ describe("TestStore failures", () => {
       yield* store.skipReceivedActions
     }).pipe(Effect.provide(Live)))
 
+  it.scoped("UnexpectedReceivedAction: an expected action of the same tag is diffed against the received one", () =>
+    Effect.gen(function*() {
+      const store = yield* make()
+      yield* store.send(Action.Start())
+      yield* TestClock.adjust("1 second")
+      const error = yield* failure(store.receive(Action.Tick({ n: 7 })))
+      expect(error.reason).toBe("UnexpectedReceivedAction")
+      expect(error.message).toContain("(- expected, + received)\n  action.n\n-   7\n+   1")
+      yield* store.skipReceivedActions
+      yield* store.send(Action.Stop())
+    }).pipe(Effect.provide(Live)))
+
   it.scoped("ReceiveTimeout says that effects run on the TestClock", () =>
     Effect.gen(function*() {
       const store = yield* make()
