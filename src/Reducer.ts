@@ -118,15 +118,22 @@ export const fromState = <S, A>(reduce: (state: S, action: A) => S): Reducer<S, 
  * @since 0.1.0
  * @category combinators
  */
-export const combine = <const Rs extends readonly [Reducer<any, any, any>, ...Array<Reducer<any, any, any>>]>(
-  // Each reducer is inferred on its own (so a `Reducer.scope(...)` written inline infers its parent types
-  // from its lenses), then all must share the first one's state and action types.
-  ...reducers: Rs & { readonly [K in keyof Rs]: Reducer<Reducer.State<Rs[0]>, Reducer.Action<Rs[0]>, Reducer.Context<Rs[K]>> }
-): Reducer<Reducer.State<Rs[0]>, Reducer.Action<Rs[0]>, Reducer.Context<Rs[number]>> =>
+export const combine: {
+  // The first reducer fixes the state and action types, and the others (lambdas too) are typed from it.
+  <S, A, R, Rs extends ReadonlyArray<Reducer<S, A, any>>>(
+    first: Reducer<S, A, R>,
+    ...rest: Rs
+  ): Reducer<S, A, R | Reducer.Context<Rs[number]>>
+  // Otherwise (a `Reducer.scope(...)` written inline first cannot be typed from the context): each reducer
+  // is typed on its own, then all must share the first one's state and action types.
+  <const Rs extends readonly [Reducer<any, any, any>, ...Array<Reducer<any, any, any>>]>(
+    ...reducers: Rs & { readonly [K in keyof Rs]: Reducer<Reducer.State<Rs[0]>, Reducer.Action<Rs[0]>, Reducer.Context<Rs[K]>> }
+  ): Reducer<Reducer.State<Rs[0]>, Reducer.Action<Rs[0]>, Reducer.Context<Rs[number]>>
+} = (...reducers: ReadonlyArray<Reducer<unknown, unknown, unknown>>): Reducer<unknown, unknown, unknown> =>
 (state, action) => {
   let next = state
-  const fxs: Array<Fx.Fx<Reducer.Action<Rs[0]>, Reducer.Context<Rs[number]>>> = []
-  for (const reducer of reducers as ReadonlyArray<Reducer<Reducer.State<Rs[0]>, Reducer.Action<Rs[0]>, Reducer.Context<Rs[number]>>>) {
+  const fxs: Array<Fx.Fx<unknown, unknown>> = []
+  for (const reducer of reducers) {
     const [s, fx] = reducer(next, action)
     next = s
     if (fx._tag !== "None") fxs.push(fx)

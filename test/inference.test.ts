@@ -58,6 +58,10 @@ const both = Reducer.combine(needsDb, core, needsHttp)
 export const bothTyped: Reducer.Reducer<App, AppAction, "Db" | "Http"> = both
 // @ts-expect-error the combined reducer needs "Http" too
 export const bothNarrow: Reducer.Reducer<App, AppAction, "Db"> = both
+// A lambda after the first reducer is typed from it: its parameters are the App state and action.
+export const withLambda = Reducer.combine(core, (s, a) => [a._tag === "Reset" ? { ...s, left: { n: s.left.n } } : s, Fx.none])
+// @ts-expect-error the lambda's state is App, which has no such field
+export const lambdaTypo = Reducer.combine(core, (s, _a) => [s.noSuchField, Fx.none])
 // @ts-expect-error the state types differ
 export const mismatched = Reducer.combine(core, Reducer.fromState((n: number, _: AppAction) => n))
 // @ts-expect-error the action types differ

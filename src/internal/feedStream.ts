@@ -64,7 +64,7 @@ export const feedStream = <A, R, X extends A | Produced<A>>(
         host.metrics.streamEnded(items)
       })
     ))
-  const drain = Effect.flatMap(Stream.toPull(stream), (pull) => {
+  const drain = Effect.flatMap(Effect.suspend(() => Stream.toPull(stream)), (pull) => {
     const loop: Effect.Effect<never, Option.Option<never>, R> = Effect.flatMap(
       pull,
       (chunk) => Effect.flatMap(feedFrom(Chunk.toReadonlyArray(chunk), 0), () => loop)

@@ -121,7 +121,9 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
   sendInline(action: A, fiber: Fiber.RuntimeFiber<unknown, unknown>): Effect.Effect<Store.Task, StoreShutdownError> | undefined {
     // A span to make, or a supervisor that expects to see every operation: the run loop's path.
     if (fiber.currentTracer !== nativeTracer() || fiber.currentSupervisor !== Supervisor.none) return undefined
-    if (inPlaceActions >= IN_PLACE_ACTIONS_PER_TURN) {
+    // A send made while the store is reducing (from an effect that started then) only queues its action:
+    // never yield there, or whether it is reduced in this drain would depend on unrelated earlier sends.
+    if (inPlaceActions >= IN_PLACE_ACTIONS_PER_TURN && !this.draining) {
       // The run loop would have yielded by now: yield, so subscribers drain and other fibers run.
       inPlaceActions = 0
       return Effect.zipRight(Effect.yieldNow(), this.sendViaRunLoop(action))
@@ -129,7 +131,7 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
     const started = this.runner.started
     const reductions = this.reductions
     const sent = this.sendNow(action, undefined)
-    inPlaceActions += Math.max(1, this.reductions - reductions)
+    inPlaceActions += this.reductions - reductions
     // An effect started or cancelled may have interrupted the sending fiber; only the run loop notices.
     return this.runner.started === started ? sent : Effect.suspend(() => sent)
   }

@@ -151,6 +151,11 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
         yield* this.store.interruptEffects()
         return yield* this.reported("finishing")
       }
+      // What a step did not get to report (reduced by skipReceivedActions, or reported late) fails here.
+      if (this.defects.length > 0 || this.unhandled.length > 0) {
+        yield* this.store.interruptEffects()
+        return yield* this.reported("finishing")
+      }
       const problems: Array<string> = []
       if (this.held.length > 0) {
         problems.push(
@@ -273,7 +278,7 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
     if (this.defects.length > 0) return this.reducerDefects(what)
     if (this.unhandled.length === 0) return Effect.void
     return fail("UnhandledChildAction", [
-      `A child action could not be routed while ${what} (a store would log it and go on):`,
+      `A child action could not be routed (found while ${what}; a store would log it and go on):`,
       ...this.unhandled.splice(0)
     ])
   }

@@ -216,6 +216,26 @@ describe("composition", () => {
       yield* store.finish()
     }).pipe(Effect.provide(Echo)))
 
+  it.scoped("a TestStore's finish fails on an unrouted child action that skipReceivedActions reduced", () =>
+    Effect.gen(function*() {
+      type Parent = { readonly child: number | undefined }
+      type ParentAction = { readonly _tag: "Poke" } | { readonly _tag: "Child"; readonly action: "inc" }
+      const parent = pipe(
+        Reducer.make((s: Parent, a: ParentAction): readonly [Parent, Fx.Fx<ParentAction>] =>
+          [s, a._tag === "Poke" ? Fx.send<ParentAction>({ _tag: "Child", action: "inc" }) : Fx.none]
+        ),
+        Reducer.ifLet(Reducer.fromState((n: number, _: "inc") => n + 1), {
+          state: Reducer.field<Parent, "child">("child"),
+          action: Reducer.tagged<ParentAction, "Child">("Child")
+        })
+      )
+      const store = yield* TestStore.make({ initialState: { child: undefined } as Parent, reducer: parent })
+      yield* store.send({ _tag: "Poke" })
+      yield* store.skipReceivedActions
+      const error = yield* Effect.flip(store.finish())
+      expect(error.reason).toBe("UnhandledChildAction")
+    }))
+
   it.scoped("three levels deep: effects are mapped all the way up", () =>
     Effect.gen(function*() {
       type Level2 = { readonly conversation: Conversation }

@@ -104,6 +104,32 @@ describe("Store.send", () => {
       expect(yield* store.state).toBe(11)
     }))
 
+  it.scoped("sends that effects make while the store is reducing are reduced in that same drain, every time", () =>
+    Effect.gen(function*() {
+      // Each Fan starts three effects that `yield*` a send as soon as they start, inside the reduction; the
+      // test then sends Mark. Over many rounds the in-place yield budget runs out at every point, including
+      // while Fan is being reduced: the log must still show the three Adds before each Mark.
+      type Logged = "Fan" | "Add" | "Mark"
+      let self: Store.Store<ReadonlyArray<Logged>, Logged> | undefined
+      const sendAdd = Effect.gen(function*() {
+        yield* self!.send("Add")
+      }).pipe(Effect.orDie, Effect.as(Option.none<Logged>()))
+      const logging = Reducer.make((log: ReadonlyArray<Logged>, action: Logged): readonly [ReadonlyArray<Logged>, Fx.Fx<Logged>] =>
+        [[...log, action], action === "Fan" ? Fx.parallel(Fx.futureOption(sendAdd), Fx.futureOption(sendAdd), Fx.futureOption(sendAdd)) : Fx.none]
+      )
+      const store = yield* Store.make({ initialState: [] as ReadonlyArray<Logged>, reducer: logging, label: uniqueLabel("send-drain") })
+      self = store
+      const rounds = 1_100
+      for (let round = 0; round < rounds; round++) {
+        yield* Effect.asVoid(store.send("Fan")) // through the run loop: it does not reset the budget
+        yield* store.send("Mark") // in place: it spends the budget
+      }
+      const log = yield* store.state
+      expect(log.length).toBe(5 * rounds)
+      const misplaced = log.findIndex((action, i) => action !== ["Fan", "Add", "Add", "Add", "Mark"][i % 5])
+      expect(misplaced).toBe(-1)
+    }))
+
   it.scoped("a reducer that returns something else than [state, fx] is a reducer defect: the store goes on", () =>
     Effect.gen(function*() {
       const label = uniqueLabel("send-malformed")
