@@ -12,9 +12,10 @@ export interface Sender<A> {
   /** The send as an ordinary effect: the run loop's path, and the one that makes spans. */
   readonly sendViaRunLoop: (action: A) => Effect.Effect<Store.Task, StoreShutdownError>
   /**
-   * Sends now, from inside `fiber`'s generator, or returns `undefined` when this send must take the run
-   * loop's path instead (a tracer to make a span for, a turn to yield, an effect that may have interrupted
-   * the fiber).
+   * Sends from inside `fiber`'s generator. Returns an `Exit` when the send is done (the generator goes on
+   * in place); an effect when the run loop must have a turn first (to yield, or to notice an interruption
+   * of the fiber by an effect the send started or cancelled); or `undefined` when the whole send must take
+   * the run loop's path (a tracer to make a span for, a supervisor to show every operation to).
    */
   readonly sendInline: (action: A, fiber: Fiber.RuntimeFiber<unknown, unknown>) => Effect.Effect<Store.Task, StoreShutdownError> | undefined
 }
