@@ -138,7 +138,12 @@ export const inspect = <A, R>(fx: Fx.Fx<A, R>): FxSummary<A> => {
  * @since 0.1.0
  * @category reducing
  */
-export const reduce = <S, A, R>(reducer: Reducer.Reducer<S, A, R>, state: S, action: A): Outcome<S, A, R> => {
+export const reduce = <S, A, R>(
+  reducer: Reducer.Reducer<S, A, R>,
+  // Typed from the reducer only, so literals written here keep their literal types.
+  state: NoInfer<S>,
+  action: NoInfer<A>
+): Outcome<S, A, R> => {
   const [next, fx] = reducer(state, action)
   return { state: next, fx, summary: inspect(fx) }
 }
@@ -163,7 +168,7 @@ export const reduce = <S, A, R>(reducer: Reducer.Reducer<S, A, R>, state: S, act
  * @since 0.1.0
  * @category reducing
  */
-export const given = <S, A, R>(reducer: Reducer.Reducer<S, A, R>, state: S) => ({
+export const given = <S, A, R>(reducer: Reducer.Reducer<S, A, R>, state: NoInfer<S>) => ({
   when: (action: A) => ({
     then: (expected: Then<S, A>): Effect.Effect<Outcome<S, A, R>, ReducerTestError> =>
       Effect.suspend(() => {
@@ -238,8 +243,8 @@ export const actionSequences = <A, I, R>(
  */
 export const checkInvariant = <S, A, R>(
   reducer: Reducer.Reducer<S, A, R>,
-  initialState: S,
-  actions: Iterable<A>,
+  initialState: NoInfer<S>,
+  actions: Iterable<NoInfer<A>>,
   invariant: (state: S, action: A, previous: S) => boolean | string | void
 ): Effect.Effect<S, ReducerTestError> =>
   Effect.suspend(() => {

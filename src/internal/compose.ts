@@ -1,4 +1,3 @@
-import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Equal from "effect/Equal"
 import * as HashSet from "effect/HashSet"
@@ -10,6 +9,7 @@ import * as Fx from "../Fx.js"
 import type * as Reducer from "../Reducer.js"
 import { show } from "./diff.js"
 import { scopeIds } from "./fx.js"
+import { ChildScope } from "./scopedId.js"
 import { currentStoreLabel, currentUnhandledHook } from "./label.js"
 
 /** @internal */
@@ -57,9 +57,10 @@ export const ifLet = <PS, PA, R, CS, CA, R2>(
 ): Reducer.Reducer<PS, PA, R | R2> => {
   // The child's effects run under one id per ifLet (per child identity, when given), cancelled together
   // when the child goes away or is replaced by another.
-  const token = {}
+  const instance = ChildScope.nextInstance()
   const identity = options.identity
-  const effectsId = (childState: CS) => Data.tuple("Reducer.ifLet", token, identity === undefined ? undefined : identity(childState))
+  const effectsId = (childState: CS) =>
+    new ChildScope({ combinator: "ifLet", instance, key: identity === undefined ? undefined : identity(childState) })
   return (state, action) => {
     const fxs: Array<Fx.Fx<PA, R | R2>> = []
     let current = state
@@ -132,8 +133,8 @@ export const forEach = <PS, PA, R, K, CS, CA, R2>(
 ): Reducer.Reducer<PS, PA, R | R2> => {
   // Each element's effects run under (token, element key), so removing the element cancels exactly them;
   // the ids the child uses are scoped under it too, so one element never cancels another's effects.
-  const token = {}
-  const effectsId = (key: unknown) => Data.tuple("Reducer.forEach", token, key)
+  const instance = ChildScope.nextInstance()
+  const effectsId = (key: unknown) => new ChildScope({ combinator: "forEach", instance, key })
   return (state, action) => {
     const fxs: Array<Fx.Fx<PA, R | R2>> = []
     let current = state

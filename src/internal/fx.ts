@@ -1,10 +1,10 @@
 import type * as Duration from "effect/Duration"
-import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import * as Stream from "effect/Stream"
 import type * as Fx from "../Fx.js"
+import { ScopedId } from "./scopedId.js"
 
 /** @internal */
 export const TypeId: Fx.TypeId = Symbol.for("composable-effect/Fx") as Fx.TypeId
@@ -249,7 +249,7 @@ export const scopeIds = <A, R>(self: Fx.Fx<A, R>, scope: unknown): Fx.Fx<A, R> =
     case "Sequential":
       return make<Fx.Sequential<A, R>>({ _tag: "Sequential", fxs: self.fxs.map((fx) => scopeIds(fx, scope)) })
     case "Cancel":
-      return cancel(Data.tuple(scope, self.id))
+      return cancel(new ScopedId({ scope, id: self.id }))
     case "Timeout":
     case "Batch":
     case "RateLimit":
@@ -257,7 +257,7 @@ export const scopeIds = <A, R>(self: Fx.Fx<A, R>, scope: unknown): Fx.Fx<A, R> =
     case "Cancellable":
     case "Debounce":
     case "Throttle":
-      return make<any>({ ...self, id: Data.tuple(scope, self.id), fx: scopeIds(self.fx, scope) })
+      return make<any>({ ...self, id: new ScopedId({ scope, id: self.id }), fx: scopeIds(self.fx, scope) })
   }
 }
 

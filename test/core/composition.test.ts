@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Context, Data, Effect, Equal, Fiber, Layer, Metric, Option, pipe, Schedule, Stream, TestClock } from "effect"
-import { Fx, Reducer, Store, StoreMetrics, TestStore } from "../../src/index.js"
+import { Fx, Reducer, ReducerTest, Store, StoreMetrics, TestStore } from "../../src/index.js"
 import { settle } from "./helpers.js"
 
 /** A language model as a service, swapped by Layers. */
@@ -235,6 +235,23 @@ describe("composition", () => {
       const error = yield* Effect.flip(store.finish())
       expect(error.reason).toBe("UnhandledChildAction")
     }))
+
+  it("a child's cancellation ids read as where they live: forEach#n[key]/id", () => {
+    type Row = { readonly id: string }
+    type ListAction = { readonly _tag: "Row"; readonly id: string; readonly action: "go" }
+    const list = pipe(
+      Reducer.fromState((s: { readonly rows: ReadonlyArray<Row> }, _: ListAction) => s),
+      Reducer.forEach(Reducer.make((row: Row, _: "go") => [row, Fx.cancellable(Fx.stream(Stream.never), "download")]), {
+        state: Reducer.field<{ readonly rows: ReadonlyArray<Row> }, "rows">("rows"),
+        action: Reducer.taggedElement<ListAction, "Row">("Row")
+      })
+    )
+    const { summary } = ReducerTest.reduce(list, { rows: [{ id: "a" }] }, { _tag: "Row", id: "a", action: "go" })
+    const [element, child] = summary.cancellationIds.map(String)
+    expect(element).toMatch(/^forEach#\d+\[a\]$/)
+    expect(child).toBe(`${element}/download`)
+    expect(JSON.stringify(summary.cancellationIds)).toBe(JSON.stringify([element, child]))
+  })
 
   it.scoped("three levels deep: effects are mapped all the way up", () =>
     Effect.gen(function*() {
