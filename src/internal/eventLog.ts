@@ -73,7 +73,9 @@ export class EventLog<A> {
       const index = this.claims.findIndex((c) => c.action === action)
       if (index >= 0) this.claims.splice(index, 1)[0]!.id = event.id
     }
-    this.pubsub.unsafeOffer(event)
+    // `unsafeOffer` drops the new event when the PubSub is full, sliding or not (only the effectful publish
+    // slides): one client that stopped reading would hold back every client's events, and the replay.
+    if (!this.pubsub.unsafeOffer(event)) Effect.runSyncExit(PubSub.publish(this.pubsub, event))
   }
 
   /**
