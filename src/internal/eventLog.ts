@@ -10,6 +10,8 @@ import { StoreImpl } from "./store.js"
 export interface LogEvent<A> {
   readonly id: number
   readonly action: A
+  /** The action as sent on the wire, encoded by the first client that needed it: every client shares it. */
+  encoded?: string
 }
 
 /** What a client subscribing with a `Last-Event-ID` gets first, before the live events. @internal */

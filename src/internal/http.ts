@@ -56,6 +56,9 @@ const WaitQuery = Schema.Struct({
   timeoutMs: Schema.optional(Schema.NumberFromString.pipe(Schema.positive()))
 })
 
+/** What a client is told when the reducer threw on its action. */
+const reducerDefect = "the reducer threw on this action, so it was not reduced (the store logged why)"
+
 /** The SSE comment a route sends once it is subscribed. */
 const connected = ": connected\n\n"
 
@@ -78,6 +81,8 @@ export const router = <S, A, I, SI>(
         onLeft: () => JSON.stringify({ _tag: actionTag(action), unencodable: true }),
         onRight: (encoded) => JSON.stringify(encoded)
       })
+    // One event reaches every client as the same object: encode it once, not once per client.
+    const wireOf = (event: LogEvent<A>): string => event.encoded ??= wire(event.action)
 
     /**
      * An SSE response: the frames, with heartbeat comments between. Each route sends the `connected`
@@ -170,7 +175,7 @@ export const router = <S, A, I, SI>(
       if (sent.right === undefined) {
         // A store not made by `Store.make` numbers its actions later: accepted, with no id to give.
         if (!log.synchronous) return HttpServerResponse.unsafeJson({ accepted: true, id: null }, { status: 202 })
-        return refuse(500, "ReducerDefect", "the reducer threw on this action, so it was not reduced (the store logged why)")
+        return refuse(500, "ReducerDefect", reducerDefect)
       }
       return HttpServerResponse.unsafeJson({ accepted: true, id: sent.right }, { status: 202 })
     })
@@ -187,7 +192,7 @@ export const router = <S, A, I, SI>(
             ? `event: gap\ndata: ${JSON.stringify({ from: expected, to: event.id - 1 })}\n\n`
             : ""
           expected = event.id + 1
-          return `${gap}id: ${event.id}\nevent: action\ndata: ${wire(event.action)}\n\n`
+          return `${gap}id: ${event.id}\nevent: action\ndata: ${wireOf(event)}\n\n`
         })
         // An id this log never gave (it restarted): say so, so the client can reload its state.
         const reset = resume._tag === "Unknown"
@@ -237,7 +242,7 @@ export const router = <S, A, I, SI>(
       const write = yield* ws.writer
       const frame = (body: unknown) => write(JSON.stringify(body))
       const outgoing = yield* log.subscribe({ _tag: "Fresh" })
-      yield* Stream.runForEach(outgoing, (event) => write(`{"type":"action","id":${event.id},"action":${wire(event.action)}}`)).pipe(
+      yield* Stream.runForEach(outgoing, (event) => write(`{"type":"action","id":${event.id},"action":${wireOf(event)}}`)).pipe(
         Effect.ignore,
         Effect.forkScoped
       )
@@ -254,9 +259,13 @@ export const router = <S, A, I, SI>(
         return Either.match(decode(text.right), {
           onLeft: (e) => frame({ type: "error", error: e.error, message: e.message }),
           onRight: (action) =>
-            Effect.matchEffect(store.send(action), {
+            Effect.matchEffect(log.idOfSend(action, store.send(action)), {
               onFailure: (e) => frame({ type: "error", error: "StoreShutdown", message: e.message }),
-              onSuccess: () => Effect.void
+              // As over POST: no id from a store that numbers as it reduces means the reducer threw.
+              onSuccess: (id) =>
+                id === undefined && log.synchronous
+                  ? frame({ type: "error", error: "ReducerDefect", message: reducerDefect })
+                  : Effect.void
             })
         }).pipe(Effect.ignore)
       }).pipe(Effect.catchAll(() => Effect.void))

@@ -341,7 +341,7 @@ describe("StoreHttp over loopback", () => {
       expect(yield* store.state).toEqual({ ticks: 0, pings: 1 })
     }).pipe(Effect.scoped))
 
-  it.live("POST /actions answers 500 ReducerDefect at once when the reducer throws on the action", () =>
+  it.live("POST /actions answers 500 ReducerDefect at once when the reducer throws on the action; a WebSocket gets the error frame", () =>
     Effect.gen(function*() {
       const reducer = Reducer.fromState((n: number, a: "inc" | "boom") => {
         if (a === "boom") throw new Error("boom")
@@ -353,6 +353,15 @@ describe("StoreHttp over loopback", () => {
       // String actions, equal to each other, still get their own ids.
       const ids = yield* Effect.forEach([1, 2, 3], () => post(`${url}/actions`, JSON.stringify("inc")))
       expect(ids.map((r) => r.body.id)).toEqual([1, 2, 3])
+      const frame = yield* Effect.promise(() =>
+        new Promise<unknown>((resolve, reject) => {
+          const ws = new WebSocket(`${url.replace("http", "ws")}/ws`)
+          ws.on("open", () => ws.send(JSON.stringify("boom")))
+          ws.on("message", (data) => (ws.close(), resolve(JSON.parse(String(data)))))
+          ws.on("error", reject)
+        })
+      ).pipe(Effect.timeout("5 seconds"))
+      expect(frame).toMatchObject({ type: "error", error: "ReducerDefect" })
     }).pipe(Effect.scoped))
 
   it.live("a new SSE client gets live events only; an id this log never gave gets a reset event", () =>
