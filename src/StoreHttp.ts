@@ -14,8 +14,8 @@
  * - `GET /ws`: a WebSocket; incoming messages are actions, outgoing ones are `{ type: "action", id, action }`,
  *   bad input gets `{ type: "error", error, message }` and the connection stays open.
  *
- * Slow clients never stall the store: each client reads a sliding buffer of `clientBuffer` events and
- * loses the oldest when it falls behind (a `gap` event tells an SSE client, which can reconnect with
+ * Slow clients never stall the store or each other: each client reads a sliding buffer of
+ * `max(clientBuffer, replay)` events and loses the oldest when it falls behind (a `gap` event tells an SSE client, which can reconnect with
  * `Last-Event-ID`).
  *
  * @since 0.1.0
@@ -25,6 +25,7 @@ import type * as HttpServerError from "@effect/platform/HttpServerError"
 import type * as HttpRouter from "@effect/platform/HttpRouter"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import type * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -173,9 +174,14 @@ export const layer = <Id, S, A, I, SI>(
   tag: Context.Tag<Id, Store.Store<S, A>>,
   options: Options<S, A, I, SI> & { readonly port?: number; readonly host?: string }
 ): Layer.Layer<HttpServer.HttpServer, HttpServerError.ServeError, Id> =>
-  Layer.unwrapScoped(Effect.gen(function*() {
+  Layer.scopedContext(Effect.gen(function*() {
     const store = yield* tag
-    const routes = yield* router(store, options)
+    const closing = yield* Deferred.make<void>()
+    const routes = yield* internal.routerEndingOn(store, options, closing)
     const server = NodeHttpServer.layer(createServer, { port: options.port ?? 0, ...(options.host ? { host: options.host } : {}) })
-    return Layer.merge(HttpServer.serve(withJsonErrors(routes)), server).pipe(Layer.provideMerge(server))
+    const context = yield* Layer.build(Layer.merge(HttpServer.serve(withJsonErrors(routes)), server).pipe(Layer.provideMerge(server)))
+    // Added after the server, so it runs first on release: the open SSE and WebSocket clients are let go
+    // before the server closes, which waits for them (they would otherwise last as long as the store).
+    yield* Effect.addFinalizer(() => Deferred.succeed(closing, undefined))
+    return context
   }))

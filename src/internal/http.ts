@@ -1,6 +1,7 @@
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -67,6 +68,24 @@ export const router = <S, A, I, SI>(
   store: Store.Store<S, A>,
   options: StoreHttp.Options<S, A, I, SI>
 ): Effect.Effect<HttpRouter.HttpRouter, never, Scope.Scope> =>
+  Effect.flatMap(Deferred.make<void>(), (closing) =>
+    Effect.zipLeft(
+      routerEndingOn(store, options, closing),
+      // The router's scope closing ends its open client streams too.
+      Effect.addFinalizer(() => Deferred.succeed(closing, undefined))
+    ))
+
+/**
+ * The routes, whose SSE and WebSocket clients are let go once `closing` completes: a server that is
+ * closing waits for its open responses, and these would otherwise last as long as the store.
+ *
+ * @internal
+ */
+export const routerEndingOn = <S, A, I, SI>(
+  store: Store.Store<S, A>,
+  options: StoreHttp.Options<S, A, I, SI>,
+  closing: Deferred.Deferred<void>
+): Effect.Effect<HttpRouter.HttpRouter, never, Scope.Scope> =>
   Effect.gen(function*() {
     const maxBodyBytes = options.maxBodyBytes ?? defaults.maxBodyBytes
     const heartbeat = options.heartbeat ?? defaults.heartbeat
@@ -90,7 +109,7 @@ export const router = <S, A, I, SI>(
      */
     const sse = <E>(frames: Stream.Stream<string, E>) => {
       const beats = Stream.tick(heartbeat).pipe(Stream.drop(1), Stream.as(": heartbeat\n\n"))
-      const body = Stream.merge(frames, beats, { haltStrategy: "left" })
+      const body = Stream.merge(frames, beats, { haltStrategy: "left" }).pipe(Stream.interruptWhen(Deferred.await(closing)))
       return HttpServerResponse.stream(Stream.map(body, (text) => encoder.encode(text)), {
         contentType: "text/event-stream",
         headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
@@ -268,7 +287,7 @@ export const router = <S, A, I, SI>(
                   : Effect.void
             })
         }).pipe(Effect.ignore)
-      }).pipe(Effect.catchAll(() => Effect.void))
+      }).pipe(Effect.catchAll(() => Effect.void), Effect.raceFirst(Deferred.await(closing)))
       return HttpServerResponse.empty()
     }).pipe(Effect.scoped)
 

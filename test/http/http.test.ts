@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { HttpServer } from "@effect/platform"
-import { Chunk, Context, Deferred, Effect, Exit, Layer, Schema, Stream } from "effect"
+import { Chunk, Context, Deferred, Effect, Exit, Fiber, Layer, Schema, Scope, Stream } from "effect"
 import * as http from "node:http"
 import WebSocket from "ws"
 import { Reducer, Store } from "../../src/index.js"
@@ -88,6 +88,30 @@ const serveReducer = <S, A, I>(
   })
 
 describe("StoreHttp over loopback", () => {
+  it.live("StoreHttp.layer shuts down while SSE and WebSocket clients are connected: it lets them go first", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const { url } = yield* Scope.extend(serveReducer(0, Reducer.fromState((n: number, _: "inc") => n + 1), Schema.Literal("inc")), scope)
+      const connected = yield* Deferred.make<void>()
+      const sse = yield* Effect.fork(readSse(`${url}/events`, () => false, {}, connected))
+      yield* Deferred.await(connected)
+      const socket = yield* Effect.promise(() =>
+        new Promise<{ readonly closed: Promise<number> }>((resolve, reject) => {
+          const ws = new WebSocket(`${url.replace("http", "ws")}/ws`)
+          const closed = new Promise<number>((done) => ws.on("close", done))
+          ws.on("open", () => resolve({ closed }))
+          ws.on("error", reject)
+        })
+      )
+      // Releasing the layer must not wait on the clients, which would otherwise last as long as the store.
+      // (Closing a scope is uninterruptible: disconnect it, so a hang fails here after 5 seconds.)
+      const released = yield* Scope.close(scope, Exit.void).pipe(Effect.disconnect, Effect.timeout("5 seconds"), Effect.either)
+      expect(released._tag).toBe("Right")
+      // Both clients saw their stream end.
+      yield* Fiber.join(sse).pipe(Effect.timeout("5 seconds"))
+      yield* Effect.promise(() => socket.closed).pipe(Effect.timeout("5 seconds"))
+    }))
+
   it.live("POST /actions accepts an action at once with its event id", () =>
     Effect.gen(function*() {
       const { store, url } = yield* serve()
