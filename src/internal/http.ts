@@ -13,6 +13,7 @@ import type * as Store from "../Store.js"
 import type * as StoreHttp from "../StoreHttp.js"
 import { EventLog, type LogEvent } from "./eventLog.js"
 import { actionTag } from "./runner.js"
+import { actionTags } from "./tags.js"
 
 const defaults = {
   maxBodyBytes: 64 * 1024,
@@ -117,6 +118,7 @@ export const routerEndingOn = <S, A, I, SI>(
     }
 
     const accepts = options.accepts === undefined ? undefined : new Set<string>(options.accepts)
+    const knownTags = actionTags(options.actions.ast)
     /** Decodes one action and checks that clients may send it (`accepts`). */
     const decode = (text: string): Either.Either<A, Refusal & { readonly status: number }> =>
       Either.flatMap(
@@ -179,6 +181,9 @@ export const routerEndingOn = <S, A, I, SI>(
       const params = query.right
       if (params.waitFor !== undefined) {
         const tags = params.waitFor.split(",")
+        // A tag no action has (a typo) would wait out the whole timeout: refuse it now, as nothing was sent.
+        const unknown = knownTags === undefined ? [] : tags.filter((tag) => !knownTags.has(tag))
+        if (unknown.length > 0) return refuse(400, "InvalidQuery", `waitFor names no action's tag: ${unknown.join(", ")}`)
         const timeout = Duration.min(maxWait, Duration.millis(params.timeoutMs ?? Duration.toMillis(maxWait)))
         return yield* store.sendAndWaitFor(action, (reduced) => tags.includes(actionTag(reduced)), { timeout }).pipe(
           Effect.map((reply) => HttpServerResponse.text(wire(reply), { contentType: "application/json" })),

@@ -128,7 +128,8 @@ describe("StoreHttp over loopback", () => {
       const { url } = yield* serve()
       const reply = yield* post(`${url}/actions?waitFor=Pong&timeoutMs=2000`, JSON.stringify({ _tag: "Ping" }))
       expect(reply).toEqual({ status: 200, body: { _tag: "Pong" } })
-      const timedOut = yield* post(`${url}/actions?waitFor=Nothing&timeoutMs=50`, JSON.stringify({ _tag: "Ping" }))
+      // A Ping never brings a Tick: the wait times out.
+      const timedOut = yield* post(`${url}/actions?waitFor=Tick&timeoutMs=50`, JSON.stringify({ _tag: "Ping" }))
       expect(timedOut.status).toBe(504)
       expect(timedOut.body.error).toBe("WaitTimeout")
     }).pipe(Effect.scoped))
@@ -406,7 +407,7 @@ describe("StoreHttp over loopback", () => {
   it.live("a wait that cannot be honoured is refused with 400 InvalidQuery before anything is sent", () =>
     Effect.gen(function*() {
       const { store, url } = yield* serve()
-      for (const query of ["waitFor=Pong&timeoutMs=abc", "waitFor=Pong&waitFor=Ping", "waitFor=Pong&timeoutMs=-5"]) {
+      for (const query of ["waitFor=Pong&timeoutMs=abc", "waitFor=Pong&waitFor=Ping", "waitFor=Pong&timeoutMs=-5", "waitFor=Pnog", "waitFor=Pong,"]) {
         const refused = yield* post(`${url}/actions?${query}`, JSON.stringify({ _tag: "Ping" }))
         expect([query, refused.status, refused.body.error]).toEqual([query, 400, "InvalidQuery"])
       }
