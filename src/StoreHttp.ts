@@ -109,6 +109,7 @@ export type ErrorCode =
   | "WaitTimeout"
   | "StoreShutdown"
   | "UnencodableState"
+  | "UpgradeRequired"
   | "Internal"
 
 /**

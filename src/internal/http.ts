@@ -301,7 +301,7 @@ export const routerEndingOn = <S, A, I, SI>(
       HttpRouter.get("/events", events),
       HttpRouter.get("/state", state),
       HttpRouter.get("/changes", changes),
-      HttpRouter.get("/ws", Effect.catchAll(socket, () => Effect.succeed(refuse(400, "Internal", "not a WebSocket upgrade"))))
+      HttpRouter.get("/ws", Effect.catchAll(socket, () => Effect.succeed(refuse(426, "UpgradeRequired", "GET /ws is a WebSocket endpoint: connect with a WebSocket client"))))
     )
   })
 

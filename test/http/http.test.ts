@@ -150,6 +150,8 @@ describe("StoreHttp over loopback", () => {
       const missing = yield* Effect.promise(() => fetch(`${url}/nowhere`).then(async (r) => ({ status: r.status, body: await r.json() })))
       expect(missing.status).toBe(404)
       expect(missing.body.error).toBe("NotFound")
+      const notUpgraded = yield* Effect.promise(() => fetch(`${url}/ws`).then(async (r) => ({ status: r.status, body: await r.json() })))
+      expect([notUpgraded.status, notUpgraded.body.error]).toEqual([426, "UpgradeRequired"])
       expect(yield* store.state).toEqual({ ticks: 0, pings: 0 })
     }).pipe(Effect.scoped))
 
