@@ -133,6 +133,20 @@ export const routerEndingOn = <S, A, I, SI>(
             })
       )
 
+    /**
+     * Sends an action a client sent (over POST or WebSocket): its event id (`null` from a store that
+     * numbers its actions later), or why it was not reduced.
+     */
+    const sendDecoded = (action: A): Effect.Effect<Either.Either<number | null, Refusal & { readonly status: number }>> =>
+      Effect.map(Effect.either(log.idOfSend(action, store.send(action))), (sent) => {
+        if (Either.isLeft(sent)) return Either.left({ status: 503, error: "StoreShutdown" as const, message: sent.left.message })
+        if (sent.right !== undefined) return Either.right(sent.right)
+        // No id from a store that numbers actions as it reduces them: the reducer threw on this one.
+        return log.synchronous
+          ? Either.left({ status: 500, error: "ReducerDefect" as const, message: reducerDefect })
+          : Either.right(null)
+      })
+
     /** Reads the body with its size bounded, then decodes it. */
     const tooLarge = { status: 413, error: "PayloadTooLarge" as const, message: `the body is larger than ${maxBodyBytes} bytes` }
 
@@ -194,14 +208,10 @@ export const routerEndingOn = <S, A, I, SI>(
         )
       }
       // Accepted: answer with the action's event id, the one SSE clients see it under.
-      const sent = yield* Effect.either(log.idOfSend(action, store.send(action)))
-      if (Either.isLeft(sent)) return refuse(503, "StoreShutdown", sent.left.message)
-      if (sent.right === undefined) {
-        // A store not made by `Store.make` numbers its actions later: accepted, with no id to give.
-        if (!log.synchronous) return HttpServerResponse.unsafeJson({ accepted: true, id: null }, { status: 202 })
-        return refuse(500, "ReducerDefect", reducerDefect)
-      }
-      return HttpServerResponse.unsafeJson({ accepted: true, id: sent.right }, { status: 202 })
+      return Either.match(yield* sendDecoded(action), {
+        onLeft: (e) => refuse(e.status, e.error, e.message),
+        onRight: (id) => HttpServerResponse.unsafeJson({ accepted: true, id }, { status: 202 })
+      })
     })
 
     const events = Effect.gen(function*() {
@@ -283,14 +293,10 @@ export const routerEndingOn = <S, A, I, SI>(
         return Either.match(decode(text.right), {
           onLeft: (e) => frame({ type: "error", error: e.error, message: e.message }),
           onRight: (action) =>
-            Effect.matchEffect(log.idOfSend(action, store.send(action)), {
-              onFailure: (e) => frame({ type: "error", error: "StoreShutdown", message: e.message }),
-              // As over POST: no id from a store that numbers as it reduces means the reducer threw.
-              onSuccess: (id) =>
-                id === undefined && log.synchronous
-                  ? frame({ type: "error", error: "ReducerDefect", message: reducerDefect })
-                  : Effect.void
-            })
+            Effect.flatMap(sendDecoded(action), Either.match({
+              onLeft: (e) => frame({ type: "error", error: e.error, message: e.message }),
+              onRight: () => Effect.void
+            }))
         }).pipe(Effect.ignore)
       }).pipe(Effect.catchAll(() => Effect.void), Effect.raceFirst(Deferred.await(closing)))
       return HttpServerResponse.empty()
