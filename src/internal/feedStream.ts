@@ -50,9 +50,6 @@ export const feedStream = <A, R, X extends A | Produced<A>>(
     }
     return Effect.void
   }
-  // A pull loop, not `Stream.runForEachChunk`: that pipes the stream into a sink, which keeps several
-  // channel executors per running stream (about 22 KB in all while idle, and about 240 µs of CPU to
-  // interrupt); pulling drives one executor: about half the memory and a third of the CPU.
   // Recorded when the pull's scope closes (ended, failed or interrupted): a finalizer on a scope that
   // exists anyway holds less per idle stream than an `Effect.ensuring` frame, which keeps the effect
   // tree it wraps alive for as long as the stream runs.
@@ -64,6 +61,9 @@ export const feedStream = <A, R, X extends A | Produced<A>>(
         host.metrics.streamEnded(items)
       })
     ))
+  // A pull loop, not `Stream.runForEachChunk`: that pipes the stream into a sink, which keeps several
+  // channel executors per running stream (about 22 KB in all while idle, and about 240 µs of CPU to
+  // interrupt); pulling drives one executor: about half the memory and a third of the CPU.
   const drain = Effect.flatMap(Effect.suspend(() => Stream.toPull(stream)), (pull) => {
     const loop: Effect.Effect<never, Option.Option<never>, R> = Effect.flatMap(
       pull,

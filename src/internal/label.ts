@@ -8,11 +8,15 @@ import * as FiberRef from "effect/FiberRef"
  */
 export const currentStoreLabel: FiberRef.FiberRef<string> = FiberRef.unsafeMake("store")
 
+/** Told of a child action `Reducer.ifLet` / `Reducer.forEach` could not route. @internal */
+export type UnhandledHook = (combinator: string, action: unknown, detail: string) => void
+
 /**
- * Told of every child action `Reducer.ifLet` / `Reducer.forEach` could not route, by the store whose fiber
- * reports it; a TestStore sets it, so a misrouted action fails the test where a store only logs it.
+ * The hook of the store whose fiber reports an unrouted child action; a TestStore's store sets one, so a
+ * misrouted action fails the test where a store only logs it.
  *
  * @internal
  */
-export const currentUnhandledHook: FiberRef.FiberRef<((combinator: string, action: unknown, detail: string) => void) | undefined> =
-  FiberRef.unsafeMake<((combinator: string, action: unknown, detail: string) => void) | undefined>(undefined)
+export const currentUnhandledHook: FiberRef.FiberRef<UnhandledHook | undefined> = FiberRef.unsafeMake<UnhandledHook | undefined>(
+  undefined
+)

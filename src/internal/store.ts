@@ -18,7 +18,7 @@ import type * as Store from "../Store.js"
 import { ShutdownTimeoutError, StoreShutdownError, WaitTimeoutError } from "../StoreError.js"
 import { isFx } from "./fx.js"
 import { Hub } from "./hub.js"
-import { currentStoreLabel, currentUnhandledHook } from "./label.js"
+import { currentStoreLabel, currentUnhandledHook, type UnhandledHook } from "./label.js"
 import { StoreMetrics } from "./metrics.js"
 import { actionTag, type Fork, type Host, Runner } from "./runner.js"
 import type { Run } from "./run.js"
@@ -225,7 +225,7 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
   onReducerDefect: ((action: A, defect: unknown) => void) | undefined = undefined
 
   /** Told of every child action `ifLet` / `forEach` could not route; the TestStore sets it too. */
-  onUnhandledChildAction: ((combinator: string, action: unknown, detail: string) => void) | undefined = undefined
+  onUnhandledChildAction: UnhandledHook | undefined = undefined
 
   /** Where effects' actions go; the TestStore replaces it to hold them until asserted. */
   feedback: (action: A, task: TaskNode, span: Tracer.AnySpan | undefined, run?: Run<A>) => void = (

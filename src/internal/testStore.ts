@@ -152,7 +152,7 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
         return yield* this.reported("finishing")
       }
       // What a step did not get to report (reduced by skipReceivedActions, or reported late) fails here.
-      if (this.defects.length > 0 || this.unhandled.length > 0) {
+      if (this.anythingReported) {
         yield* this.store.interruptEffects()
         return yield* this.reported("finishing")
       }
@@ -270,6 +270,10 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
     })
   }
 
+  private get anythingReported(): boolean {
+    return this.defects.length > 0 || this.unhandled.length > 0
+  }
+
   /**
    * What a store logs and goes on from, and a test must not: a throwing reducer first, then child actions
    * `ifLet` / `forEach` could not route (TCA fails a test on those too).
@@ -295,7 +299,7 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
 
   private check(what: string, before: S, expected: TestStore.Expectation<S> | undefined): Effect.Effect<void, TestStoreError> {
     return Effect.suspend(() => {
-      if (this.defects.length > 0 || this.unhandled.length > 0) return this.reported(what)
+      if (this.anythingReported) return this.reported(what)
       const after = this.store.stateNow
       if (expected === undefined) {
         if (!this.exhaustive || equals(before, after)) return Effect.void
