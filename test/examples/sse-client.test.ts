@@ -49,6 +49,13 @@ interface Request {
   readonly lastEventId: string | undefined
 }
 
+/** A script for `scriptedServer`: the first connection gets `body` and is dropped, every later one a 204. */
+const dropThenNoContent = (body: string) => (n: number, _request: IncomingMessage, response: ServerResponse) => {
+  if (n > 0) return void response.writeHead(204).end()
+  response.writeHead(200, { "content-type": "text/event-stream" })
+  response.end(body)
+}
+
 /**
  * A loopback server whose `respond` answers the n-th request (from 0). It records each request's path and
  * `Last-Event-ID`, so a test can tell how many connections reached it and what each one resumed from.
@@ -187,13 +194,9 @@ describe("examples/sse-client", () => {
 
   it.live("an id-only block moves Last-Event-ID for the reconnect; an id with NULL and an unfinished block do not", () =>
     Effect.gen(function*() {
-      const server = yield* scriptedServer((n, _request, response) => {
-        if (n > 0) return void response.writeHead(204).end()
-        response.writeHead(200, { "content-type": "text/event-stream" })
-        // Event 1, then a block with only an id (no event, but the last event ID is 7), then an id holding
-        // U+0000 (ignored), then `id: 9` whose block never ends before the drop (never dispatched).
-        response.end("id: 1\ndata: one\n\nid: 7\n\nid: 8\u00009\n\nid: 9\n")
-      })
+      // Event 1, then a block with only an id (no event, but the last event ID is 7), then an id holding
+      // U+0000 (ignored), then `id: 9` whose block never ends before the drop (never dispatched).
+      const server = yield* scriptedServer(dropThenNoContent("id: 1\ndata: one\n\nid: 7\n\nid: 8\u00009\n\nid: 9\n"))
       const actions = yield* Stream.runCollect(subscribe(server.url, Schedule.recurs(1))).pipe(Effect.timeout("10 seconds"))
       expect(Chunk.toReadonlyArray(actions).map(tag)).toEqual(["Connected", "Received 1", "Dropped", "Ended"])
       expect(server.requests.map((r) => r.lastEventId)).toEqual([undefined, "7"])
@@ -201,11 +204,7 @@ describe("examples/sse-client", () => {
 
   it.live("HTTP 204 No Content ends the stream with Ended: no further request reaches the server", () =>
     Effect.gen(function*() {
-      const server = yield* scriptedServer((n, _request, response) => {
-        if (n > 0) return void response.writeHead(204).end()
-        response.writeHead(200, { "content-type": "text/event-stream" })
-        response.end("id: 1\ndata: one\n\n") // the drop: the reconnect gets the 204
-      })
+      const server = yield* scriptedServer(dropThenNoContent("id: 1\ndata: one\n\n")) // the reconnect gets the 204
       // A schedule that would reconnect forever: only the 204 can end the stream.
       const actions = yield* Stream.runCollect(subscribe(server.url, Schedule.spaced("10 millis"))).pipe(Effect.timeout("10 seconds"))
       expect(Chunk.toReadonlyArray(actions).map(tag)).toEqual(["Connected", "Received 1", "Dropped", "Ended"])
