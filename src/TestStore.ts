@@ -5,7 +5,7 @@
  * feature, and it fails with a structural diff when the story changes.
  *
  * It depends on `effect` only (no test runner), so it can be imported from `composable-effect` or
- * `composable-effect/TestStore`; use it inside `it.effect` / `it.scoped` from `@effect/vitest`.
+ * `composable-effect/testing`; use it inside `it.effect` / `it.scoped` from `@effect/vitest`.
  *
  * @since 0.1.0
  */

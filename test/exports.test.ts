@@ -18,6 +18,10 @@ const entries: ReadonlyArray<Entry> = [
 ]
 
 describe("package entry points", () => {
+  it("exports exactly the public entry points: no pattern that would reach dist/internal", () => {
+    expect(Object.keys(pkg.exports)).toEqual(entries.map(([subpath]) => subpath))
+  })
+
   for (const [subpath, module, load, names] of entries) {
     it(`"${subpath}" is built from src/${module}.ts, which exports ${names.join(", ")}`, async () => {
       expect(pkg.exports[subpath]).toEqual({ types: `./dist/${module}.d.ts`, import: `./dist/${module}.js` })
