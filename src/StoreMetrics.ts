@@ -154,7 +154,8 @@ export const actionsTotal = internal.actionsTotal
 export const reducerDuration = internal.reducerDuration
 
 /**
- * `store.reducer.defects`: reducer calls that threw; the state was kept and the defect logged.
+ * `store.reducer.defects`: reducer calls that threw, or whose effects could not be started; the state was
+ * kept and the defect logged.
  *
  * @example
  * ```ts

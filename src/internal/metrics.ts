@@ -57,7 +57,7 @@ const keys = {
     "Items per finished stream effect"
   ),
   actionsTotal: counterKey("store.actions.total", "Actions reduced (sent and fed back)"),
-  reducerDefects: counterKey("store.reducer.defects", "Reducer calls that threw (state kept, reported)"),
+  reducerDefects: counterKey("store.reducer.defects", "Reducer calls that threw or returned effects that could not start (state kept, reported)"),
   reducerDuration: MetricKey.histogram(
     "store.reducer.duration",
     MetricBoundaries.exponential({ start: 1e-7, factor: 4, count: 14 }),

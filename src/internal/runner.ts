@@ -2,6 +2,7 @@ import * as Cause from "effect/Cause"
 import type * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import type * as Tracer from "effect/Tracer"
 import type * as Fx from "../Fx.js"
@@ -42,6 +43,33 @@ export const actionTag = (action: unknown): string =>
     ? action
     : typeof action
 
+/** An action fed back while an `Fx` was being started, held until the start is known to have succeeded. */
+interface Fed<A> {
+  readonly action: A
+  readonly task: TaskNode
+  readonly span: Tracer.AnySpan | undefined
+  readonly run: Run<A> | undefined
+}
+
+/**
+ * What starting one reduced action's `Fx` has done so far, so that a throw part-way (a cancellation id
+ * whose `Hash` throws, a node cast past its types) can be undone, and the store can keep the previous
+ * state as it does for a reducer that threw. One per runner, reused: starts never nest.
+ */
+class Starting<A> {
+  active = false
+  readonly fed: Array<Fed<A>> = []
+  readonly fibers: Array<Fiber.RuntimeFiber<void, never>> = []
+  readonly handles: Array<CancelHandle> = []
+
+  clear(): void {
+    this.active = false
+    if (this.fed.length > 0) this.fed.length = 0
+    if (this.fibers.length > 0) this.fibers.length = 0
+    if (this.handles.length > 0) this.handles.length = 0
+  }
+}
+
 /**
  * Interprets `Fx` values for one store: what must happen while the action is reduced happens then
  * (queueing `Send` actions, cancelling, registering cancellation ids), and everything that takes time runs
@@ -57,6 +85,8 @@ export class Runner<A, R> {
   /** How many effects other than `Fx.none` were started (a send checks whether its reduction started any). */
   started = 0
 
+  private readonly starting = new Starting<A>()
+
   constructor(readonly host: Host<A>) {
     this.cancellations = new CancelRegistry(host.metrics.onCancelled, () => host.clock.unsafeCurrentTimeNanos())
     this.streams = new StreamOf(this)
@@ -66,6 +96,60 @@ export class Runner<A, R> {
   // while reducing
   // ---------------------------------------------------------------------------
 
+  /**
+   * Starts the `Fx` a reducer just returned, all of it or nothing: if starting it throws, what it had
+   * started is undone (the actions it fed back are dropped, its fibers interrupted, its cancellation ids
+   * released) and the throw reaches the store, which reports it as a reducer defect. Only cancellations it
+   * made and throttle windows it opened stay: those act on other effects.
+   */
+  startReduced(fx: Fx.Fx<A, R>, task: TaskNode, span: Tracer.AnySpan | undefined, cause: A): void {
+    // The hot path: nothing can be left half done.
+    if (fx._tag === "None") return this.executed("none")
+    const starting = this.starting
+    // Never the case (nothing is reduced while an `Fx` starts), but it would be part of the outer start.
+    if (starting.active) return this.start(fx, task, span, cause)
+    starting.active = true
+    try {
+      this.start(fx, task, span, cause)
+    } catch (defect) {
+      this.undo(starting)
+      starting.clear()
+      throw defect
+    }
+    starting.active = false
+    // Fed back in the order they were produced, behind the action being reduced, as if never held.
+    for (const fed of starting.fed) {
+      this.host.feedback(fed.action, fed.task, fed.span, fed.run)
+      fed.task.release()
+      fed.run?.unpin()
+    }
+    starting.clear()
+  }
+
+  private undo(starting: Starting<A>): void {
+    for (const fed of starting.fed) {
+      fed.task.release()
+      fed.run?.unpin()
+    }
+    // Cancelled first, so nothing under them feeds back while their fibers wind down.
+    for (const handle of starting.handles) {
+      handle.cancel()
+      handle.release()
+    }
+    for (const fiber of starting.fibers) fiber.unsafeInterruptAsFork(FiberId.none)
+  }
+
+  /** Feeds an action back; while an `Fx` is being started, holds it until the start has succeeded. */
+  private feedback(action: A, task: TaskNode, span: Tracer.AnySpan | undefined, run?: Run<A>): void {
+    if (!this.starting.active) return this.host.feedback(action, task, span, run)
+    // Pending meanwhile, as a queued action is: a sequential step must not count as done before it.
+    task.hold()
+    // A cancel started later in the same `Fx` must still find the effect that produced it (as the TestStore
+    // pins what it holds).
+    run?.pin()
+    this.starting.fed.push({ action, task, span, run })
+  }
+
   /** Starts an `Fx` a reducer just returned. Synchronous: it runs inside the reduction of `cause`. */
   start(fx: Fx.Fx<A, R>, task: TaskNode, span: Tracer.AnySpan | undefined, cause: A): void {
     if (fx._tag !== "None") this.started++
@@ -74,7 +158,7 @@ export class Runner<A, R> {
         return this.executed("none")
       case "Send":
         this.executed("send")
-        for (const action of fx.actions) this.host.feedback(action, task, span)
+        for (const action of fx.actions) this.feedback(action, task, span)
         return
       case "Parallel":
         this.executed("parallel")
@@ -121,6 +205,7 @@ export class Runner<A, R> {
 
   private forkRun(effect: Effect.Effect<void, never, R>, run: Run<A>): Fiber.RuntimeFiber<void, never> {
     const fiber = this.host.fork(effect as Effect.Effect<void>)
+    if (this.starting.active) this.starting.fibers.push(fiber)
     run.task.add(fiber, run.cause)
     const prepared = run.prepared
     if (prepared !== undefined) fiber.addObserver(() => prepared.forEach((handle) => handle.release()))
@@ -165,7 +250,12 @@ export class Runner<A, R> {
 
   /** Registers a cancellable or debounced effect under its id (a debounce always replaces the pending one). */
   register(fx: Fx.Cancellable<A, R> | Fx.Debounce<A, R>): CancelHandle {
-    return this.cancellations.register(fx.id, fx._tag === "Debounce" || fx.cancelInFlight)
+    return this.registered(this.cancellations.register(fx.id, fx._tag === "Debounce" || fx.cancelInFlight))
+  }
+
+  private registered(handle: CancelHandle): CancelHandle {
+    if (this.starting.active) this.starting.handles.push(handle)
+    return handle
   }
 
   /** What must elapse before a cancellable or debounced effect starts. */
@@ -186,7 +276,7 @@ export class Runner<A, R> {
     if (decision._tag !== "Later") return decision
     return {
       _tag: "Later",
-      handle: this.cancellations.register(decision.key, true),
+      handle: this.registered(this.cancellations.register(decision.key, true)),
       delay: Effect.zipRight(
         Effect.sleep(decision.after),
         Effect.sync(() => this.throttles.open(fx.id, fx.duration, this.host.clock.unsafeCurrentTimeMillis()))
@@ -204,7 +294,7 @@ export class Runner<A, R> {
       case "None":
       case "Send":
       case "Cancel":
-        return Effect.suspend(() => {
+        return this.attempt(fx._tag === "None" ? "none" : fx._tag === "Send" ? "send" : "cancel", run, () => {
           if (!run.alive) return Effect.void
           this.start(fx, run.task, run.span, run.cause)
           return this.host.actions.mustWait ? this.host.actions.awaitRoom : Effect.void
@@ -226,13 +316,15 @@ export class Runner<A, R> {
           }, { discard: true })
         })
       case "Cancellable":
-      case "Debounce":
-        return Effect.suspend(() => {
-          this.executed(fx._tag === "Cancellable" ? "cancellable" : "debounce")
+      case "Debounce": {
+        const type = fx._tag === "Cancellable" ? "cancellable" : "debounce"
+        return this.attempt(type, run, () => {
+          this.executed(type)
           return this.runUnder(run.takePrepared(fx) ?? this.register(fx), this.delayOf(fx), fx.fx, run)
         })
+      }
       case "Throttle":
-        return Effect.suspend(() => {
+        return this.attempt("throttle", run, () => {
           this.executed("throttle")
           const decision = this.decide(fx)
           return decision._tag === "Run"
@@ -243,7 +335,7 @@ export class Runner<A, R> {
         })
       case "Timeout":
         return fx.mode === "deadline"
-          ? Effect.suspend(() => {
+          ? this.attempt("timeout", run, () => {
             this.executed("timeout")
             return Effect.timeoutOption(this.interpret(fx.fx, run), fx.duration).pipe(
               Effect.flatMap((finished) => {
@@ -271,6 +363,32 @@ export class Runner<A, R> {
       case "Stream":
         return this.leaf("stream", run, (span) => feedStream(this.host, fx.stream, false, run.withSpan(span), span))
     }
+  }
+
+  /**
+   * The synchronous part of starting a node inside a fiber (registering its cancellation id, reading its
+   * duration, feeding its actions back), as a defect of that effect if it throws: reported, and its
+   * siblings (the next steps of an `Fx.sequential`) go on. The reduction that returned it is long done.
+   */
+  private attempt(
+    type: EffectType,
+    run: Run<A>,
+    body: () => Effect.Effect<void, never, R>
+  ): Effect.Effect<void, never, R> {
+    return Effect.suspend(() => {
+      try {
+        return body()
+      } catch (defect) {
+        return this.died(type, run, Cause.die(defect), undefined)
+      }
+    })
+  }
+
+  /** Reports an effect's defect: counted, recorded on its span, logged with the action that started it. */
+  private died(type: EffectType, run: Run<A>, failure: Cause.Cause<unknown>, span: Tracer.Span | undefined): Effect.Effect<void> {
+    this.host.metrics.effectDefect()
+    span?.attribute("effect.defect", Cause.pretty(failure))
+    return Effect.logError(`store "${this.host.label}": a ${type} effect started by ${actionTag(run.cause)} died`, failure)
   }
 
   /** Runs `inner` in a child fiber under a cancellation handle, after `delay` if given, and waits for it. */
@@ -303,7 +421,7 @@ export class Runner<A, R> {
   feed(action: A, run: Run<A>): Effect.Effect<void> {
     return Effect.suspend(() => {
       if (!run.alive) return Effect.void
-      this.host.feedback(action, run.task, run.span, run)
+      this.feedback(action, run.task, run.span, run)
       return this.host.actions.mustWait ? this.host.actions.awaitRoom : Effect.void
     })
   }
@@ -322,15 +440,10 @@ export class Runner<A, R> {
       // The guard's frame stays on the fiber's stack while the effect runs, holding what it wraps: wrap a
       // thunk, not the built effect tree (about 0.5 KB less per idle stream).
       const guarded = (span: Tracer.Span | undefined) =>
-        Effect.catchAllCause(Effect.suspend(() => body(span)), (failure) => {
-          if (Cause.isInterruptedOnly(failure)) return Effect.failCause(failure)
-          this.host.metrics.effectDefect()
-          span?.attribute("effect.defect", Cause.pretty(failure))
-          return Effect.logError(
-            `store "${this.host.label}": a ${type} effect started by ${actionTag(run.cause)} died`,
-            failure
-          )
-        })
+        Effect.catchAllCause(
+          Effect.suspend(() => body(span)),
+          (failure) => Cause.isInterruptedOnly(failure) ? Effect.failCause(failure) : this.died(type, run, failure, span)
+        )
       if (!this.host.traced) return guarded(undefined)
       return Effect.useSpan(
         "store.effect",

@@ -300,20 +300,33 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
       if (!Array.isArray(result) || !isFx(result[1])) throw new TypeError("the reducer did not return [state, fx]")
     } catch (defect) {
       // A throwing reducer is a bug: keep the previous state, report, and go on with the next action.
-      this.metrics.reducerDefect()
-      this.fork(Effect.logError(`store "${this.label}": reducer threw on ${actionTag(action)}`, Cause.die(defect)))
-      this.onReducerDefect?.(action, defect)
-      return
+      return this.reducerDefect(action, defect, `reducer threw on ${actionTag(action)}`)
     }
     if (timed) this.metrics.reducerTook((performance.now() - started) / 1000)
+    const [next, fx] = result
+    const previous = this.current
+    // Set before the effects start: an effect that runs at once (and reads the state) sees the new one.
+    this.current = next
+    try {
+      this.runner.startReduced(fx, task, span, action)
+    } catch (defect) {
+      // What the reducer returned could not be started (a cancellation id whose `Hash` throws, a node cast
+      // past its types): the same bug as a throw in the reducer, and the runner has undone what it started.
+      this.current = previous
+      return this.reducerDefect(action, defect, `starting the effects of ${actionTag(action)} threw`)
+    }
     this.metrics.reduced()
     this.reductions++
-    const [next, fx] = result
-    const changed = next !== this.current
-    this.current = next
+    // Broadcast once the effects have started, so an action whose effects could not start never is.
     this.actions.publish(action)
-    if (changed) this.states.publish(next)
-    this.runner.start(fx, task, span, action)
+    if (next !== previous) this.states.publish(next)
+  }
+
+  /** Reports a bug in the reducer (or in what it returned) on `action`: logged, counted, told to the TestStore. */
+  private reducerDefect(action: A, defect: unknown, what: string): void {
+    this.metrics.reducerDefect()
+    this.fork(Effect.logError(`store "${this.label}": ${what}`, Cause.die(defect)))
+    this.onReducerDefect?.(action, defect)
   }
 }
 

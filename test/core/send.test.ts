@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Equal, Exit, Fiber, Hash, Option, Stream } from "effect"
 import { Fx, Reducer, Store, StoreError, StoreMetrics } from "../../src/index.js"
+import { SendEffect, type Sender } from "../../src/internal/send.js"
 import { counter, settle, uniqueLabel } from "./helpers.js"
 
 // `yield* store.send(action)` sends while the fiber advances its generator, without a trip through the run
@@ -146,20 +147,36 @@ describe("Store.send", () => {
 
   it.scoped("a defect while sending fails the sender as a defect, yielded or not; it is not thrown into its generator", () =>
     Effect.gen(function*() {
-      const store = yield* Store.make({ initialState: 0, reducer, label: uniqueLabel("send-defect") })
-      // A cancellation id whose hash throws: the store's cancel registry hashes it while reducing.
-      const badId = { [Hash.symbol]: () => { throw new Error("bad hash") }, [Equal.symbol]: () => false }
+      // The store turns every defect of the reducer, and of starting what it returned, into a report; a
+      // sender that throws anyway stands for whatever is left (a bug in the store itself).
+      const sender: Sender<Action> = {
+        sendViaRunLoop: () => Effect.die(new Error("send bug")),
+        sendInline: () => {
+          throw new Error("send bug")
+        }
+      }
       let caught = false
       const yielded = yield* Effect.exit(Effect.gen(function*() {
         try {
-          yield* store.send({ _tag: "CancelBy", id: badId })
+          yield* new SendEffect(sender, add(1))
         } catch {
           caught = true
         }
       }))
-      const run = yield* Effect.exit(Effect.asVoid(store.send({ _tag: "CancelBy", id: badId })))
+      const run = yield* Effect.exit(Effect.asVoid(new SendEffect(sender, add(1))))
       expect(caught).toBe(false)
       for (const exit of [yielded, run]) expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
+    }))
+
+  it.scoped("a cancellation id whose hash throws is a reducer defect, not a defect of the send", () =>
+    Effect.gen(function*() {
+      const label = uniqueLabel("send-bad-hash")
+      const store = yield* Store.make({ initialState: 0, reducer, label })
+      // The store's cancel registry hashes the id while reducing.
+      const badId = { [Hash.symbol]: () => { throw new Error("bad hash") }, [Equal.symbol]: () => false }
+      yield* store.send({ _tag: "CancelBy", id: badId })
+      yield* Effect.asVoid(store.send({ _tag: "CancelBy", id: badId }))
+      expect(yield* counter(StoreMetrics.reducerDefects, label)).toBe(2)
       yield* store.send(add(1))
       expect(yield* store.state).toBe(1)
     }))

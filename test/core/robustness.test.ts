@@ -1,0 +1,120 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Cause, Data, Effect, Equal, Exit, Hash, Logger, Stream, TestClock } from "effect"
+import { Fx, Reducer, Store, StoreMetrics } from "../../src/index.js"
+import { TestStore } from "../../src/testing.js"
+import { counter, record, settle, uniqueLabel } from "./helpers.js"
+
+// Crashes and lost work: whatever a reducer returns, a bug in it is reported and the store goes on.
+
+/** A cancellation id whose `Hash` throws: the store's cancel registry hashes it while reducing. */
+const badId = { [Hash.symbol]: () => { throw new Error("bad hash") }, [Equal.symbol]: () => false }
+
+type Action =
+  | { readonly _tag: "Go"; readonly fx: Fx.Fx<Action> }
+  | { readonly _tag: "Log"; readonly v: string }
+const Go = (fx: Fx.Fx<Action>): Action => ({ _tag: "Go", fx })
+const Log = (v: string): Action => ({ _tag: "Log", v })
+
+/** `Go` records `go` and runs the effect it carries; `Log` records its value. */
+const reducer = Reducer.make((log: ReadonlyArray<string>, action: Action): readonly [ReadonlyArray<string>, Fx.Fx<Action>] =>
+  action._tag === "Go" ? [[...log, "go"], action.fx] : [[...log, action.v], Fx.none]
+)
+
+/** Runs `body` with every log line the program (and the stores it makes) writes collected in `logs`. */
+const withLogs = <X, E, R>(body: (logs: ReadonlyArray<string>) => Effect.Effect<X, E, R>) => {
+  const logs: Array<string> = []
+  const logger = Logger.make(({ cause, message }) => {
+    logs.push(`${Array.isArray(message) ? message.join(" ") : String(message)} ${Cause.isEmpty(cause) ? "" : Cause.pretty(cause)}`)
+  })
+  return Effect.provide(body(logs), Logger.replace(Logger.defaultLogger, logger))
+}
+
+describe("starting a returned effect", () => {
+  it.scoped("a throw while starting it is a reducer defect: state kept, reported, and the queue goes on", () =>
+    withLogs((logs) =>
+      Effect.gen(function*() {
+        const label = uniqueLabel("start-throws")
+        const store = yield* Store.make({ initialState: [] as ReadonlyArray<string>, reducer, label })
+        const recorder = yield* record(store)
+        // `bad` is queued between `a` and `c` in one drain: only its own reduction is undone.
+        const bad = Go(Fx.cancellable(Fx.delay("1 second", Log("late")), badId))
+        const sent = yield* Effect.exit(store.send(Go(Fx.send(Log("a"), bad, Log("c")))))
+        expect(Exit.isSuccess(sent)).toBe(true)
+        expect(yield* store.state).toEqual(["go", "a", "c"])
+        // Not broadcast either, as a reducer that threw.
+        expect((yield* recorder.seen).map((a) => a._tag === "Log" ? a.v : a._tag)).toEqual(["Go", "a", "c"])
+        expect(yield* counter(StoreMetrics.reducerDefects, label)).toBe(1)
+        yield* settle
+        expect(logs.some((line) => line.includes(`store "${label}"`) && line.includes("bad hash"))).toBe(true)
+        expect(yield* counter(StoreMetrics.effectDefects, label)).toBe(0)
+      })
+    ))
+
+  it.scoped("what the failing effect had started before the throw is undone: its actions, fibers and ids", () =>
+    Effect.gen(function*() {
+      const label = uniqueLabel("start-undo")
+      const store = yield* Store.make({ initialState: [] as ReadonlyArray<string>, reducer, label })
+      const task = yield* store.send(Go(Fx.parallel(
+        Fx.send(Log("sent")),
+        Fx.future(Effect.succeed(Log("now"))),
+        Fx.delay("1 second", Log("later")),
+        Fx.cancellable(Fx.stream(Stream.never), "job"),
+        // "outer" is registered, then the id inside it throws before any fiber runs it.
+        Fx.cancellable(Fx.cancellable(Fx.send(Log("under bad id")), badId), "outer"),
+        Fx.send(Log("never"))
+      )))
+      expect(yield* store.state).toEqual([])
+      yield* settle
+      expect(yield* task.isRunning).toBe(false)
+      yield* TestClock.adjust("1 second")
+      expect(yield* store.state).toEqual([])
+      // Both ids were released: a cancel under them finds nothing.
+      yield* store.send(Go(Fx.parallel(Fx.cancel("job"), Fx.cancel("outer"))))
+      expect(yield* counter(StoreMetrics.effectsCancelled, label)).toBe(0)
+      // The store goes on as usual.
+      yield* store.send(Go(Fx.cancellable(Fx.delay("1 second", Log("job")), "job")))
+      yield* TestClock.adjust("1 second")
+      expect(yield* store.state).toEqual(["go", "go", "job"])
+    }))
+
+  it.scoped("a Data id nested too deep to hash is one too", () =>
+    Effect.gen(function*() {
+      const label = uniqueLabel("start-deep-id")
+      let deep: unknown = Data.struct({ leaf: 1 })
+      for (let i = 0; i < 20_000; i++) deep = Data.struct({ next: deep })
+      const store = yield* Store.make({ initialState: [] as ReadonlyArray<string>, reducer, label })
+      yield* store.send(Go(Fx.parallel(Fx.send(Log("a")), Fx.cancel(deep))))
+      yield* store.send(Log("b"))
+      expect(yield* store.state).toEqual(["b"])
+      expect(yield* counter(StoreMetrics.reducerDefects, label)).toBe(1)
+    }))
+
+  it.scoped("a throw while a fiber starts a later step is a defect of that effect: reported, the next steps run", () =>
+    withLogs((logs) =>
+      Effect.gen(function*() {
+        const label = uniqueLabel("step-throws")
+        const store = yield* Store.make({ initialState: [] as ReadonlyArray<string>, reducer, label })
+        const task = yield* store.send(Go(Fx.sequential(
+          Fx.send(Log("a")),
+          Fx.cancel(badId),
+          Fx.cancellable(Fx.send(Log("b")), badId),
+          Fx.delay("1 second", Log("c"))
+        )))
+        yield* settle
+        yield* TestClock.adjust("1 second")
+        yield* task.finish
+        expect(yield* store.state).toEqual(["go", "a", "c"])
+        expect(yield* counter(StoreMetrics.effectDefects, label)).toBe(2)
+        expect(logs.filter((line) => line.includes(`store "${label}"`) && line.includes("bad hash")).length).toBe(2)
+      })
+    ))
+
+  it.scoped("the TestStore fails the step as for a reducer that threw", () =>
+    Effect.gen(function*() {
+      const store = yield* TestStore.make({ initialState: [] as ReadonlyArray<string>, reducer })
+      const sent = yield* Effect.either(store.send(Go(Fx.parallel(Fx.send(Log("a")), Fx.cancel(badId)))))
+      expect(sent._tag === "Left" && sent.left.reason).toBe("ReducerDefect")
+      expect(yield* store.received).toEqual([])
+      expect(yield* store.state).toEqual([])
+    }))
+})
