@@ -9,6 +9,9 @@ import { ScopedId } from "./scopedId.js"
 /** @internal */
 export const TypeId: Fx.TypeId = Symbol.for("composable-effect/Fx") as Fx.TypeId
 
+/** A child's JSON: a node that is not an `Fx` (cast past the types) is shown as it is. */
+const childJSON = (fx: unknown): unknown => isFx(fx) ? (fx as any).toJSON() : fx
+
 // Every Fx node shares one prototype: pipeable, and readable in test diffs and logs.
 const FxProto: Pipeable & { readonly [TypeId]: typeof TypeId; toJSON(this: Fx.Fx<unknown, unknown>): unknown } = {
   [TypeId]: TypeId,
@@ -28,12 +31,12 @@ const FxProto: Pipeable & { readonly [TypeId]: typeof TypeId; toJSON(this: Fx.Fx
         return { _id: "Fx", _tag: "Delay", duration: this.duration, action: this.action }
       case "Parallel":
       case "Sequential":
-        return { _id: "Fx", _tag: this._tag, fxs: this.fxs.map((fx) => (fx as any).toJSON()) }
+        return { _id: "Fx", _tag: this._tag, fxs: this.fxs.map(childJSON) }
       case "Cancel":
         return { _id: "Fx", _tag: "Cancel", id: this.id }
       default: {
         const { fx, ...fields } = this
-        return { _id: "Fx", ...fields, fx: (fx as any).toJSON() }
+        return { _id: "Fx", ...fields, fx: childJSON(fx) }
       }
     }
   }
@@ -72,7 +75,8 @@ export const stream = <A, R>(stream: Stream.Stream<A, never, R>): Fx.Fx<A, R> =>
 export const delay = <A>(duration: Duration.DurationInput, action: A): Fx.Fx<A> =>
   make<Fx.Delay<A>>({ _tag: "Delay", duration, action })
 
-const withoutNone = <A, R>(fxs: ReadonlyArray<Fx.Fx<A, R>>) => fxs.filter((fx) => fx._tag !== "None")
+// A node that is not an `Fx` (cast past the types) is kept, for the store to report when it runs it.
+const withoutNone = <A, R>(fxs: ReadonlyArray<Fx.Fx<A, R>>) => fxs.filter((fx) => !isFx(fx) || fx._tag !== "None")
 
 /** @internal */
 export const parallel = <Fxs extends ReadonlyArray<Fx.Fx<any, any>>>(
@@ -198,6 +202,8 @@ export const throttle = <A, R>(
 
 /** @internal */
 export const map = <A, R, B>(self: Fx.Fx<A, R>, f: (a: A) => B): Fx.Fx<B, R> => {
+  // A node that is not an `Fx` (cast past the types) is kept as it is: the store reports it when it runs.
+  if (!isFx(self)) return self
   switch (self._tag) {
     case "None":
       return none
@@ -237,6 +243,7 @@ export const map = <A, R, B>(self: Fx.Fx<A, R>, f: (a: A) => B): Fx.Fx<B, R> => 
  * @internal
  */
 export const scopeIds = <A, R>(self: Fx.Fx<A, R>, scope: unknown): Fx.Fx<A, R> => {
+  if (!isFx(self)) return self
   switch (self._tag) {
     case "None":
     case "Send":
@@ -294,6 +301,7 @@ export const fold = <A, R, Z>(
 
 /** @internal */
 export const childrenOf = <A, R>(self: Fx.Fx<A, R>): ReadonlyArray<Fx.Fx<A, R>> => {
+  if (!isFx(self)) return []
   switch (self._tag) {
     case "Parallel":
     case "Sequential":

@@ -8,6 +8,7 @@ import type * as Tracer from "effect/Tracer"
 import type * as Fx from "../Fx.js"
 import { type CancelHandle, CancelRegistry } from "./cancel.js"
 import { feedStream } from "./feedStream.js"
+import { isFx } from "./fx.js"
 import type { Hub } from "./hub.js"
 import type { EffectType, StoreMetrics } from "./metrics.js"
 import { Run } from "./run.js"
@@ -33,6 +34,12 @@ export interface Host<A> {
    * is the effect that produced the action, inside a rate limit, a batch or an idle timeout too.
    */
   feedback(action: A, task: TaskNode, span: Tracer.AnySpan | undefined, run?: Run<A>): void
+  /**
+   * Reports a node inside the `Fx` returned for `cause` that is not an `Fx` (put there by a cast past the
+   * types): a bug in the reducer, reported as the store reports a reducer that returned no `Fx` at all.
+   * The runner skips the node and runs the rest.
+   */
+  malformed(node: unknown, cause: A): void
 }
 
 /** @internal */
@@ -152,6 +159,7 @@ export class Runner<A, R> {
 
   /** Starts an `Fx` a reducer just returned. Synchronous: it runs inside the reduction of `cause`. */
   start(fx: Fx.Fx<A, R>, task: TaskNode, span: Tracer.AnySpan | undefined, cause: A): void {
+    if (!isFx(fx)) return this.host.malformed(fx, cause)
     if (fx._tag !== "None") this.started++
     switch (fx._tag) {
       case "None":
@@ -180,10 +188,20 @@ export class Runner<A, R> {
         }
         return
       }
-      default: {
+      case "Future":
+      case "Stream":
+      case "Delay":
+      case "Sequential":
+      case "Timeout":
+      case "Batch":
+      case "RateLimit": {
         const run = new Run<A>(task, span, cause, undefined, undefined, this.prepare(fx))
         this.forkRun(this.interpret(fx, run), run)
+        return
       }
+      default:
+        // An object that passes `isFx` with a `_tag` no constructor makes.
+        return this.host.malformed(fx, cause)
     }
   }
 
@@ -219,6 +237,8 @@ export class Runner<A, R> {
   private prepare(fx: Fx.Fx<A, R>): Map<Fx.Fx<A, any>, CancelHandle> | undefined {
     let prepared: Map<Fx.Fx<A, any>, CancelHandle> | undefined
     const visit = (node: Fx.Fx<any, R>): void => {
+      // Reported when it is interpreted.
+      if (!isFx(node)) return
       switch (node._tag) {
         case "Cancellable":
           // The same node value used twice (`Fx.parallel(fx, fx)`): the second use registers when it starts.
@@ -290,6 +310,7 @@ export class Runner<A, R> {
 
   /** Runs an `Fx` in the current fiber, feeding produced actions back into `run`'s task. */
   interpret(fx: Fx.Fx<A, R>, run: Run<A>): Effect.Effect<void, never, R> {
+    if (!isFx(fx)) return this.skipMalformed(fx, run)
     switch (fx._tag) {
       case "None":
       case "Send":
@@ -362,7 +383,14 @@ export class Runner<A, R> {
           Effect.zipRight(Effect.sleep(fx.duration), this.feed(fx.action, run.withSpan(span))))
       case "Stream":
         return this.leaf("stream", run, (span) => feedStream(this.host, fx.stream, false, run.withSpan(span), span))
+      default:
+        return this.skipMalformed(fx, run)
     }
+  }
+
+  /** Reports a node that is not an `Fx` when the fiber reaches it, and goes on as if it were `Fx.none`. */
+  skipMalformed(node: unknown, run: Run<A>): Effect.Effect<void> {
+    return Effect.sync(() => this.host.malformed(node, run.cause))
   }
 
   /**

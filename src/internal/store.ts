@@ -16,6 +16,7 @@ import type * as Fx from "../Fx.js"
 import type * as Reducer from "../Reducer.js"
 import type * as Store from "../Store.js"
 import { ShutdownTimeoutError, StoreShutdownError, WaitTimeoutError } from "../StoreError.js"
+import { show } from "./diff.js"
 import { isFx } from "./fx.js"
 import { Hub } from "./hub.js"
 import { currentStoreLabel, currentUnhandledHook, type UnhandledHook } from "./label.js"
@@ -320,6 +321,15 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
     // Broadcast once the effects have started, so an action whose effects could not start never is.
     this.actions.publish(action)
     if (next !== previous) this.states.publish(next)
+  }
+
+  malformed(node: unknown, cause: A): void {
+    const defect = new TypeError(`not an Fx: ${show(node)}`)
+    this.reducerDefect(
+      cause,
+      defect,
+      `the effect returned for ${actionTag(cause)} holds something that is not an Fx; it was skipped, the rest of the effect runs`
+    )
   }
 
   /** Reports a bug in the reducer (or in what it returned) on `action`: logged, counted, told to the TestStore. */

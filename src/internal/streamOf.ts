@@ -4,6 +4,7 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import type * as Fx from "../Fx.js"
 import type { CancelHandle } from "./cancel.js"
+import { isFx } from "./fx.js"
 import { BatchRun, Dropped, type Produced, type Run } from "./run.js"
 import type { Runner } from "./runner.js"
 
@@ -24,6 +25,7 @@ export class StreamOf<A, R> {
   constructor(private readonly runner: Runner<A, R>) {}
 
   of(fx: Fx.Fx<A, R>, run: Run<A>): Stream.Stream<Produced<A>, never, R> {
+    if (!isFx(fx)) return Stream.execute(this.runner.skipMalformed(fx, run))
     const produced = (action: A): Produced<A> => ({ action, run })
     switch (fx._tag) {
       case "None":
@@ -64,6 +66,8 @@ export class StreamOf<A, R> {
         )
       case "RateLimit":
         return this.rateLimit(fx, run)
+      default:
+        return Stream.execute(this.runner.skipMalformed(fx, run))
     }
   }
 

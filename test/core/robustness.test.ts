@@ -118,3 +118,60 @@ describe("starting a returned effect", () => {
       expect(yield* store.state).toEqual([])
     }))
 })
+
+describe("a malformed node inside an Fx", () => {
+  // What a cast past the types can put in an `Fx`: not an `Fx` at all.
+  const malformed = [{}, null, undefined, "x", 42] as unknown as ReadonlyArray<Fx.Fx<Action>>
+
+  it.scoped("is reported as a reducer defect, and the valid nodes around it run", () =>
+    withLogs((logs) =>
+      Effect.gen(function*() {
+        const label = uniqueLabel("malformed")
+        const store = yield* Store.make({ initialState: [] as ReadonlyArray<string>, reducer, label })
+        for (const node of malformed) {
+          const task = yield* store.send(Go(Fx.sequential(Fx.send(Log("x")), node, Fx.send(Log("y")))))
+          yield* task.finish
+        }
+        expect(yield* store.state).toEqual(malformed.flatMap(() => ["go", "x", "y"]))
+        expect(yield* counter(StoreMetrics.reducerDefects, label)).toBe(malformed.length)
+        yield* settle
+        expect(logs.filter((line) => line.includes(`store "${label}"`) && line.includes("not an Fx")).length).toBe(
+          malformed.length
+        )
+      })
+    ))
+
+  it.scoped("wherever it is: started with the action, in a fiber, under a combinator, mapped by a parent", () =>
+    Effect.gen(function*() {
+      const label = uniqueLabel("malformed-anywhere")
+      const store = yield* Store.make({ initialState: [] as ReadonlyArray<string>, reducer, label })
+      const bad = {} as Fx.Fx<Action>
+      const fxs: ReadonlyArray<Fx.Fx<Action>> = [
+        Fx.parallel(Fx.send(Log("a")), bad, Fx.send(Log("b"))),
+        Fx.cancellable(Fx.parallel(bad, Fx.send(Log("c"))), "id"),
+        Fx.sequential(Fx.delay("1 second", Log("d")), bad, Fx.send(Log("e"))),
+        Fx.batch(Fx.parallel(Fx.send(Log("f")), bad), { size: 10, within: "1 second", toAction: (items) => Log(items.map((a) => a._tag === "Log" ? a.v : "").join("+")) }),
+        Fx.timeout(Fx.parallel(bad, Fx.delay("1 second", Log("g"))), "1 minute"),
+        Fx.map(Fx.parallel(Fx.send("h"), bad as unknown as Fx.Fx<string>), Log)
+      ]
+      for (const fx of fxs) {
+        const task = yield* store.send(Go(fx))
+        yield* settle
+        yield* TestClock.adjust("1 second")
+        yield* task.finish
+      }
+      const logged = (yield* store.state).filter((v) => v !== "go")
+      expect(logged).toEqual(["a", "b", "c", "d", "e", "f", "g", "h"])
+      expect(yield* counter(StoreMetrics.reducerDefects, label)).toBe(fxs.length)
+      expect(yield* counter(StoreMetrics.effectDefects, label)).toBe(0)
+    }))
+
+  it.scoped("the TestStore fails the step, naming the defect", () =>
+    Effect.gen(function*() {
+      const store = yield* TestStore.make({ initialState: [] as ReadonlyArray<string>, reducer })
+      const sent = yield* Effect.either(store.send(Go(Fx.parallel(Fx.send(Log("a")), {} as Fx.Fx<Action>))))
+      expect(sent._tag === "Left" && sent.left.reason).toBe("ReducerDefect")
+      expect(sent._tag === "Left" && sent.left.message).toContain("not an Fx")
+      yield* store.skipReceivedActions
+    }))
+})
