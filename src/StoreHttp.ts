@@ -31,8 +31,9 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import { createServer } from "node:http"
+import type { Server } from "node:http"
 import * as internal from "./internal/http.js"
+import * as nodeServer from "./internal/nodeServer.js"
 import type * as Store from "./Store.js"
 
 /**
@@ -59,16 +60,74 @@ export interface Options<S, A, I, SI> {
   readonly accepts?: ReadonlyArray<Tag<A>> | undefined
   /** Encodes the state for `GET /state`; without it the route answers 404. */
   readonly state?: Schema.Schema<S, SI> | undefined
-  /** Largest accepted body or WebSocket message, in bytes. Default 64 KiB. */
+  /**
+   * Largest accepted body or WebSocket message, in bytes. Default 64 KiB. A WebSocket connection that
+   * sends more than this (plus 64 KiB) without completing a message is closed with 1009.
+   */
   readonly maxBodyBytes?: number | undefined
+  /** Deepest nesting of arrays and objects in an action, checked before parsing. Default 32. */
+  readonly maxDepth?: number | undefined
   /** Events kept for `Last-Event-ID` resume. Default 1000. */
   readonly replay?: number | undefined
   /** Events a slow client may fall behind before it loses the oldest. Default 1000. */
   readonly clientBuffer?: number | undefined
   /** Interval of SSE heartbeat comments. Default 15 seconds. */
   readonly heartbeat?: Duration.DurationInput | undefined
+  /** How long an SSE client waits before it reconnects (the `retry:` field sent first). Default 3 seconds. */
+  readonly retry?: Duration.DurationInput | undefined
   /** Longest `?waitFor` wait a client may ask for. Default 30 seconds. */
   readonly maxWait?: Duration.DurationInput | undefined
+  /**
+   * Origins, besides the server's own, whose pages may call these routes (browsers send `Origin`).
+   * Default: none, so only same-origin pages and clients that send no `Origin` (curl, servers) get in;
+   * others get `403 ForbiddenOrigin`, and CORS preflights are answered for allowed origins only.
+   */
+  readonly allowedOrigins?: AllowedOrigins | undefined
+  /**
+   * Host names (as in the `Host` header, without the port: `localhost`, `127.0.0.1`, `[::1]`) the routes
+   * answer for; others get `403 ForbiddenHost`. Default: any. Set it on a server bound to loopback, so a
+   * page on a domain rebound to 127.0.0.1 (DNS rebinding) cannot pass as same-origin.
+   */
+  readonly allowedHosts?: ReadonlyArray<string> | undefined
+  /**
+   * Retries of `POST /actions` with the same `Idempotency-Key` header get the first outcome instead of
+   * sending the action again. Keys are kept for `timeToLive` (default 10 minutes), at most `capacity`
+   * (default 10,000; the least recently used go first). `false` turns the header off.
+   */
+  readonly idempotency?: false | { readonly capacity?: number; readonly timeToLive?: Duration.DurationInput } | undefined
+}
+
+/**
+ * Which cross-origin pages may call a store's routes: `"*"` (any), a list of origins
+ * (`"https://app.example.com"`), or a predicate.
+ *
+ * @example
+ * ```ts
+ * import type { StoreHttp } from "composable-effect/http"
+ *
+ * const origins: StoreHttp.AllowedOrigins = ["https://app.example.com"]
+ * ```
+ * @since 0.1.0
+ * @category models
+ */
+export type AllowedOrigins = "*" | ReadonlyArray<string> | ((origin: string) => boolean)
+
+/**
+ * How long the Node server made by {@link createServer} (and {@link layer}) waits for a request's headers
+ * (default 10 seconds) and for the whole request (default 30 seconds) before it answers `408` and closes.
+ *
+ * @example
+ * ```ts
+ * import type { StoreHttp } from "composable-effect/http"
+ *
+ * const options: StoreHttp.ServerOptions = { headersTimeout: "5 seconds", requestTimeout: "20 seconds" }
+ * ```
+ * @since 0.1.0
+ * @category models
+ */
+export interface ServerOptions {
+  readonly headersTimeout?: Duration.DurationInput | undefined
+  readonly requestTimeout?: Duration.DurationInput | undefined
 }
 
 /**
@@ -110,6 +169,16 @@ export type ErrorCode =
   | "StoreShutdown"
   | "UnencodableState"
   | "UpgradeRequired"
+  | "UnsupportedMediaType"
+  | "MethodNotAllowed"
+  | "ForbiddenOrigin"
+  | "ForbiddenHost"
+  | "InvalidHeader"
+  | "IdempotencyKeyReused"
+  | "BadRequest"
+  | "HeadersTooLarge"
+  | "RequestTimeout"
+  | "ExpectationFailed"
   | "Internal"
 
 /**
@@ -156,6 +225,24 @@ export const router: <S, A, I, SI>(
 export const withJsonErrors = internal.withJsonErrors
 
 /**
+ * A Node HTTP server for serving stores: its own refusals (malformed requests `400`, headers too large
+ * `431`, timeouts `408`, a bad `Expect` `417`) are JSON like the routes', and a half-sent request is
+ * dropped after `headersTimeout` / `requestTimeout`. {@link layer} uses it; pass it to
+ * `NodeHttpServer.layer` when you build your own server.
+ *
+ * @example
+ * ```ts
+ * import { NodeHttpServer } from "@effect/platform-node"
+ * import { StoreHttp } from "composable-effect/http"
+ *
+ * const server = NodeHttpServer.layer(() => StoreHttp.createServer({ headersTimeout: "5 seconds" }), { port: 3000 })
+ * ```
+ * @since 0.1.0
+ * @category servers
+ */
+export const createServer: (options?: ServerOptions) => Server = nodeServer.createServer
+
+/**
  * Serves the store behind `tag` on a port (0 picks a free one; read it from `HttpServer.HttpServer`).
  *
  * @example
@@ -173,13 +260,16 @@ export const withJsonErrors = internal.withJsonErrors
  */
 export const layer = <Id, S, A, I, SI>(
   tag: Context.Tag<Id, Store.Store<S, A>>,
-  options: Options<S, A, I, SI> & { readonly port?: number; readonly host?: string }
+  options: Options<S, A, I, SI> & ServerOptions & { readonly port?: number; readonly host?: string }
 ): Layer.Layer<HttpServer.HttpServer, HttpServerError.ServeError, Id> =>
   Layer.scopedContext(Effect.gen(function*() {
     const store = yield* tag
     const closing = yield* Deferred.make<void>()
     const routes = yield* internal.routerEndingOn(store, options, closing)
-    const server = NodeHttpServer.layer(createServer, { port: options.port ?? 0, ...(options.host ? { host: options.host } : {}) })
+    const server = NodeHttpServer.layer(() => createServer(options), {
+      port: options.port ?? 0,
+      ...(options.host ? { host: options.host } : {})
+    })
     const context = yield* Layer.build(Layer.merge(HttpServer.serve(withJsonErrors(routes)), server).pipe(Layer.provideMerge(server)))
     // Added after the server, so it runs first on release: the open SSE and WebSocket clients are let go
     // before the server closes, which waits for them (they would otherwise last as long as the store).

@@ -14,7 +14,6 @@ import { HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
 import { Config, Context, Effect, Layer } from "effect"
 import { readFileSync } from "node:fs"
-import { createServer } from "node:http"
 import { pathToFileURL } from "node:url"
 import { Store } from "../../src/index.js"
 import * as StoreHttp from "../../src/StoreHttp.js"
@@ -34,8 +33,15 @@ const assets = {
 /** How long a store's running effects may take to finish when the demo stops. */
 const DRAIN = "2 seconds"
 
-/** The demo's routes, and the graceful shutdown of its stores; they live in the current scope. */
-export const routes = (model: ModelChoice) =>
+/** Host names a loopback server answers for: a page on a domain rebound to 127.0.0.1 is refused. */
+const loopbackNames = ["localhost", "127.0.0.1", "[::1]"]
+
+/**
+ * The demo's routes, and the graceful shutdown of its stores; they live in the current scope. The stores'
+ * routes take same-origin requests only (StoreHttp's default), so a page on another site cannot spend
+ * the chat's API key; `allowedHosts` also shuts out DNS rebinding.
+ */
+export const routes = (model: ModelChoice, allowedHosts?: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     const services = yield* Layer.build(model.layer)
     const chat = yield* Store.make({ initialState: Chat.initialState, reducer: Chat.reducer, label: "chat" }).pipe(
@@ -47,11 +53,12 @@ export const routes = (model: ModelChoice) =>
     const drain = <S, A>(store: Store.Store<S, A>) =>
       store.shutdown({ timeout: DRAIN }).pipe(Effect.catchAll((error) => Effect.logWarning(error.message)))
     const shutdown = Effect.all([drain(chat), drain(agents)], { concurrency: "unbounded", discard: true })
-    const chatRoutes = yield* StoreHttp.router(chat, { actions: Chat.Action, state: Chat.State, accepts: ["Ask", "Stop"] })
+    const chatRoutes = yield* StoreHttp.router(chat, { actions: Chat.Action, state: Chat.State, accepts: ["Ask", "Stop"], allowedHosts })
     const agentRoutes = yield* StoreHttp.router(agents, {
       actions: Agents.ActionSchema,
       state: Agents.StateSchema,
-      accepts: ["Start"]
+      accepts: ["Start"],
+      allowedHosts
     })
     const info = HttpServerResponse.unsafeJson({ provider: model.provider, model: model.model })
     const serveAsset = (path: keyof typeof assets) =>
@@ -76,11 +83,13 @@ export const routes = (model: ModelChoice) =>
  */
 export const serve = (options: { readonly port: number; readonly host: string; readonly model: ModelChoice }) =>
   Effect.gen(function*() {
-    const node = createServer()
+    // JSON refusals and short request timeouts from Node itself, as StoreHttp.layer has.
+    const node = StoreHttp.createServer()
     const listening = yield* Layer.build(
       NodeHttpServer.layer(() => node, { port: options.port, host: options.host })
     )
-    const app = yield* routes(options.model)
+    const loopback = loopbackNames.includes(options.host.includes(":") ? `[${options.host}]` : options.host)
+    const app = yield* routes(options.model, loopback ? loopbackNames : undefined)
     yield* Layer.build(HttpServer.serve(StoreHttp.withJsonErrors(app.router))).pipe(Effect.provide(listening))
     yield* Effect.addFinalizer(() => app.shutdown)
     // Runs first at exit: a connection whose response ends from now on closes at once instead of idling

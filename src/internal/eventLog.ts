@@ -82,10 +82,11 @@ export class EventLog<A> {
 
   /**
    * Sends `action` with `send` and returns the id it got, or `undefined` if it was not broadcast (the
-   * reducer threw). A send reduces its action before it returns. Without synchronous numbering
+   * reducer threw), with what `send` returned. A send reduces its action before it returns, so the id is
+   * known even when `send` goes on waiting (`sendAndWaitFor`). Without synchronous numbering
    * (`synchronous` false) the id is not known yet, and `undefined` means only that.
    */
-  idOfSend<E>(action: A, send: Effect.Effect<unknown, E>): Effect.Effect<number | undefined, E> {
+  idOfSend<X, E>(action: A, send: Effect.Effect<X, E>): Effect.Effect<readonly [id: number | undefined, result: X], E> {
     return Effect.suspend(() => {
       const claim: { readonly action: A; id: number | undefined } = { action, id: undefined }
       this.claims.push(claim)
@@ -94,7 +95,7 @@ export class EventLog<A> {
           const index = this.claims.indexOf(claim)
           if (index >= 0) this.claims.splice(index, 1)
         })),
-        Effect.map(() => claim.id)
+        Effect.map((result) => [claim.id, result] as const)
       )
     })
   }

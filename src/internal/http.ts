@@ -1,50 +1,77 @@
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Socket from "@effect/platform/Socket"
+import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as ParseResult from "effect/ParseResult"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Store from "../Store.js"
 import type * as StoreHttp from "../StoreHttp.js"
 import { EventLog, type LogEvent } from "./eventLog.js"
+import { guardDefects, refuse, routes } from "./httpGuard.js"
+import { decodeAction, parseEventId, parseIdempotencyKey, type Refusal, refusal } from "./httpInput.js"
+import { Idempotency } from "./idempotency.js"
 import { actionTag } from "./runner.js"
+import { SocketLimit } from "./socketLimit.js"
 import { actionTags } from "./tags.js"
 
 const defaults = {
   maxBodyBytes: 64 * 1024,
+  maxDepth: 32,
   replay: 1000,
   clientBuffer: 1000,
   heartbeat: Duration.seconds(15),
-  maxWait: Duration.seconds(30)
+  retry: Duration.seconds(3),
+  maxWait: Duration.seconds(30),
+  idempotency: { capacity: 10_000, timeToLive: Duration.minutes(10) }
 }
 
-/** The JSON error body of every refusal. */
-const refuse = (status: number, error: StoreHttp.ErrorCode, message: string) =>
-  HttpServerResponse.unsafeJson({ error, message }, { status })
-
-interface Refusal {
-  readonly error: StoreHttp.ErrorCode
-  readonly message: string
-}
-
-/** Parses and decodes one action from JSON text; the reducer never sees what fails here. */
-const decodeAction = <A, I>(schema: Schema.Schema<A, I>, text: string): Either.Either<A, Refusal> => {
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch (cause) {
-    return Either.left({ error: "MalformedJson", message: `the body is not JSON: ${(cause as Error).message}` })
+/** The options with their defaults, checked: an invalid number is a `RangeError` when the routes are made. */
+const resolve = <S, A, I, SI>(options: StoreHttp.Options<S, A, I, SI>) => {
+  const count = (name: string, value: number | undefined, fallback: number, min = 1) => {
+    const n = value ?? fallback
+    if (!Number.isSafeInteger(n) || n < min) throw new RangeError(`StoreHttp: ${name} must be an integer >= ${min}, got ${String(n)}`)
+    return n
   }
-  return Either.mapLeft(
-    Schema.decodeUnknownEither(schema)(json),
-    (issue): Refusal => ({ error: "InvalidAction", message: ParseResult.TreeFormatter.formatErrorSync(issue) })
-  )
+  const duration = (name: string, value: Duration.DurationInput | undefined, fallback: Duration.Duration) => {
+    const d = value === undefined ? fallback : Option.getOrUndefined(Duration.decodeUnknown(value))
+    if (d === undefined || !Duration.isFinite(d) || Duration.toMillis(d) <= 0) {
+      throw new RangeError(`StoreHttp: ${name} must be a positive, finite duration`)
+    }
+    return d
+  }
+  const idempotency = options.idempotency === false ? undefined : {
+    capacity: count("idempotency.capacity", options.idempotency?.capacity, defaults.idempotency.capacity),
+    timeToLive: duration("idempotency.timeToLive", options.idempotency?.timeToLive, defaults.idempotency.timeToLive)
+  }
+  return {
+    maxBodyBytes: count("maxBodyBytes", options.maxBodyBytes, defaults.maxBodyBytes),
+    maxDepth: count("maxDepth", options.maxDepth, defaults.maxDepth),
+    replay: count("replay", options.replay, defaults.replay, 0),
+    clientBuffer: count("clientBuffer", options.clientBuffer, defaults.clientBuffer),
+    heartbeat: duration("heartbeat", options.heartbeat, defaults.heartbeat),
+    retry: duration("retry", options.retry, defaults.retry),
+    maxWait: duration("maxWait", options.maxWait, defaults.maxWait),
+    idempotency
+  }
 }
+
+/** A `POST /actions` answer as data, so a retry with the same `Idempotency-Key` can be given it again. */
+interface Reply {
+  readonly status: number
+  readonly json: string
+}
+
+const reply = (status: number, body: unknown): Reply => ({ status, json: JSON.stringify(body) })
+const replyRefusal = (r: Refusal, extra?: Record<string, unknown>): Reply =>
+  reply(r.status, { error: r.error, message: r.message, ...extra })
+const toResponse = (r: Reply) => HttpServerResponse.text(r.json, { status: r.status, contentType: "application/json" })
 
 const encoder = new TextEncoder()
 const utf8 = new TextDecoder("utf-8", { fatal: true })
@@ -59,7 +86,11 @@ const WaitQuery = Schema.Struct({
 })
 
 /** What a client is told when the reducer threw on its action. */
-const reducerDefect = "the reducer threw on this action, so it was not reduced (the store logged why)"
+const reducerDefect = refusal(500, "ReducerDefect", "the reducer threw on this action, so it was not reduced (the store logged why)")
+const invalidQuery = refusal(400, "InvalidQuery", "waitFor must be one comma-separated list of tags, timeoutMs a positive number")
+const notJson = refusal(415, "UnsupportedMediaType", "the body must be sent as Content-Type: application/json")
+const keyReused = refusal(422, "IdempotencyKeyReused", "this Idempotency-Key was used for a different request")
+const badKey = refusal(400, "InvalidHeader", "Idempotency-Key must be 1 to 255 visible ASCII characters")
 
 /** The SSE comment a route sends once it is subscribed. */
 const connected = ": connected\n\n"
@@ -68,13 +99,15 @@ const connected = ": connected\n\n"
 export const router = <S, A, I, SI>(
   store: Store.Store<S, A>,
   options: StoreHttp.Options<S, A, I, SI>
-): Effect.Effect<HttpRouter.HttpRouter, never, Scope.Scope> =>
-  Effect.flatMap(Deferred.make<void>(), (closing) =>
+): Effect.Effect<HttpRouter.HttpRouter, never, Scope.Scope> => {
+  const resolved = resolve(options)
+  return Effect.flatMap(Deferred.make<void>(), (closing) =>
     Effect.zipLeft(
-      routerEndingOn(store, options, closing),
+      routerEndingOn(store, options, closing, resolved),
       // The router's scope closing ends its open client streams too.
       Effect.addFinalizer(() => Deferred.succeed(closing, undefined))
     ))
+}
 
 /**
  * The routes, whose SSE and WebSocket clients are let go once `closing` completes: a server that is
@@ -85,16 +118,13 @@ export const router = <S, A, I, SI>(
 export const routerEndingOn = <S, A, I, SI>(
   store: Store.Store<S, A>,
   options: StoreHttp.Options<S, A, I, SI>,
-  closing: Deferred.Deferred<void>
+  closing: Deferred.Deferred<void>,
+  resolved: ReturnType<typeof resolve> = resolve(options)
 ): Effect.Effect<HttpRouter.HttpRouter, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const maxBodyBytes = options.maxBodyBytes ?? defaults.maxBodyBytes
-    const heartbeat = options.heartbeat ?? defaults.heartbeat
-    const maxWait = Duration.decode(options.maxWait ?? defaults.maxWait)
-    const log = yield* EventLog.make(store, {
-      replay: options.replay ?? defaults.replay,
-      clientBuffer: options.clientBuffer ?? defaults.clientBuffer
-    })
+    const { heartbeat, maxBodyBytes, maxWait } = resolved
+    const log = yield* EventLog.make(store, { replay: resolved.replay, clientBuffer: resolved.clientBuffer })
+    const idempotency = resolved.idempotency && (yield* Idempotency.make<Reply>(resolved.idempotency))
     const encodeAction = Schema.encodeEither(options.actions)
     const wire = (action: A): string =>
       Either.match(encodeAction(action), {
@@ -105,60 +135,50 @@ export const routerEndingOn = <S, A, I, SI>(
     const wireOf = (event: LogEvent<A>): string => event.encoded ??= wire(event.action)
 
     /**
-     * An SSE response: the frames, with heartbeat comments between. Each route sends the `connected`
-     * comment once its subscription exists, so a client that has seen it misses nothing after it.
+     * An SSE response: the frames, with heartbeat comments between. The first frame tells the client how
+     * long to wait before reconnecting (`retry`); each route sends the `connected` comment once its
+     * subscription exists, so a client that has seen it misses nothing after it.
      */
+    const retryField = `retry: ${Duration.toMillis(resolved.retry)}\n`
     const sse = <E>(frames: Stream.Stream<string, E>) => {
       const beats = Stream.tick(heartbeat).pipe(Stream.drop(1), Stream.as(": heartbeat\n\n"))
       const body = Stream.merge(frames, beats, { haltStrategy: "left" }).pipe(Stream.interruptWhen(Deferred.await(closing)))
-      return HttpServerResponse.stream(Stream.map(body, (text) => encoder.encode(text)), {
-        contentType: "text/event-stream",
-        headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
-      })
+      return HttpServerResponse.stream(
+        Stream.map(Stream.concat(Stream.succeed(retryField), body), (text) => encoder.encode(text)),
+        { contentType: "text/event-stream", headers: { "cache-control": "no-cache", "x-accel-buffering": "no" } }
+      )
     }
 
     const accepts = options.accepts === undefined ? undefined : new Set<string>(options.accepts)
     const knownTags = actionTags(options.actions.ast)
+    const decodeText = decodeAction(options.actions, resolved.maxDepth)
     /** Decodes one action and checks that clients may send it (`accepts`). */
-    const decode = (text: string): Either.Either<A, Refusal & { readonly status: number }> =>
-      Either.flatMap(
-        Either.mapLeft(decodeAction(options.actions, text), (e) => ({ status: 400, ...e })),
-        (action) =>
-          accepts === undefined || accepts.has(actionTag(action))
-            ? Either.right(action)
-            : Either.left({
-              status: 403,
-              error: "NotAccepted" as const,
-              message: `clients may not send ${actionTag(action)}; they may send ${[...accepts].join(", ")}`
-            })
-      )
+    const decode = (text: string): Either.Either<A, Refusal> =>
+      Either.flatMap(decodeText(text), (action) =>
+        accepts === undefined || accepts.has(actionTag(action))
+          ? Either.right(action)
+          : Either.left(refusal(403, "NotAccepted", `clients may not send ${actionTag(action)}; they may send ${[...accepts].join(", ")}`)))
 
     /**
      * Sends an action a client sent (over POST or WebSocket): its event id (`null` from a store that
      * numbers its actions later), or why it was not reduced.
      */
-    const sendDecoded = (action: A): Effect.Effect<Either.Either<number | null, Refusal & { readonly status: number }>> =>
+    const sendDecoded = (action: A): Effect.Effect<Either.Either<number | null, Refusal>> =>
       Effect.map(Effect.either(log.idOfSend(action, store.send(action))), (sent) => {
-        if (Either.isLeft(sent)) return Either.left({ status: 503, error: "StoreShutdown" as const, message: sent.left.message })
-        if (sent.right !== undefined) return Either.right(sent.right)
+        if (Either.isLeft(sent)) return Either.left(refusal(503, "StoreShutdown", sent.left.message))
+        const [id] = sent.right
+        if (id !== undefined) return Either.right(id)
         // No id from a store that numbers actions as it reduces them: the reducer threw on this one.
-        return log.synchronous
-          ? Either.left({ status: 500, error: "ReducerDefect" as const, message: reducerDefect })
-          : Either.right(null)
+        return log.synchronous ? Either.left(reducerDefect) : Either.right(null)
       })
 
-    /** Reads the body with its size bounded, then decodes it. */
-    const tooLarge = { status: 413, error: "PayloadTooLarge" as const, message: `the body is larger than ${maxBodyBytes} bytes` }
+    const tooLarge = refusal(413, "PayloadTooLarge", `the body is larger than ${maxBodyBytes} bytes`)
 
     /**
-     * Reads the body counting raw bytes, then decodes it. An oversized body is read to its end (up to a
-     * hard cap) and discarded, so the client gets its 413 instead of a dropped connection.
+     * Reads the body counting raw bytes. An oversized body is read to its end (up to a hard cap) and
+     * discarded, so the client gets its 413 instead of a dropped connection.
      */
-    const readAction: Effect.Effect<
-      Either.Either<A, Refusal & { readonly status: number }>,
-      never,
-      HttpServerRequest.HttpServerRequest
-    > = Effect.gen(function*() {
+    const readBody: Effect.Effect<Either.Either<string, Refusal>, never, HttpServerRequest.HttpServerRequest> = Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       const declared = Number(request.headers["content-length"] ?? Number.NaN)
       if (declared > maxBodyBytes) return Either.left(tooLarge)
@@ -170,54 +190,71 @@ export const routerEndingOn = <S, A, I, SI>(
           if (size <= maxBodyBytes) chunks.push(chunk)
           return size <= Math.max(maxBodyBytes, DISCARD_LIMIT)
         })).pipe(Effect.either)
-      if (Either.isLeft(read)) {
-        return Either.left({ status: 400, error: "MalformedJson" as const, message: "the body could not be read" })
-      }
+      if (Either.isLeft(read)) return Either.left(refusal(400, "MalformedJson", "the body could not be read"))
       if (size > maxBodyBytes) return Either.left(tooLarge)
-      let text: string
-      try {
-        text = utf8.decode(Buffer.concat(chunks))
-      } catch {
-        return Either.left({ status: 400, error: "MalformedJson" as const, message: "the body is not valid UTF-8" })
-      }
-      return decode(text)
+      return Either.try({
+        try: () => utf8.decode(Buffer.concat(chunks)),
+        catch: () => refusal(400, "MalformedJson", "the body is not valid UTF-8")
+      })
     })
 
+    /** Sends the action and, with `waitFor`, waits for the first matching action reduced after it. */
+    const accept = (action: A, tags: ReadonlyArray<string> | undefined, timeoutMs: number | undefined): Effect.Effect<Reply> => {
+      if (tags === undefined) {
+        return Effect.map(sendDecoded(action), Either.match({
+          onLeft: (e) => replyRefusal(e),
+          onRight: (id) => reply(202, { accepted: true, id })
+        }))
+      }
+      const timeout = Duration.min(maxWait, Duration.millis(timeoutMs ?? Duration.toMillis(maxWait)))
+      const wait = store.sendAndWaitFor(action, (reduced) => tags.includes(actionTag(reduced)), { timeout })
+      return Effect.map(log.idOfSend(action, Effect.either(wait)), ([id, result]): Reply =>
+        Either.match(result, {
+          onRight: (matched) => ({ status: 200, json: wire(matched) }),
+          onLeft: (e) =>
+            e._tag === "WaitTimeoutError"
+              // The action was accepted: its id lets the client find what it did on /events.
+              ? replyRefusal(refusal(504, "WaitTimeout", e.message), { id: id ?? null })
+              : replyRefusal(refusal(503, "StoreShutdown", e.message))
+        }))
+    }
+
     const post = Effect.gen(function*() {
-      const decoded = yield* readAction
-      if (Either.isLeft(decoded)) return refuse(decoded.left.status, decoded.left.error, decoded.left.message)
-      const action = decoded.right
+      const request = yield* HttpServerRequest.HttpServerRequest
+      // A browser sends text/plain cross-site without a preflight; requiring JSON makes every cross-site
+      // POST go through CORS.
+      const contentType = request.headers["content-type"]?.split(";")[0]?.trim().toLowerCase()
+      if (contentType !== "application/json") return refuse(notJson)
+      const key = parseIdempotencyKey(request.headers["idempotency-key"])
+      if (key === "invalid") return refuse(badKey)
+      const body = yield* readBody
+      if (Either.isLeft(body)) return refuse(body.left)
+      const decoded = decode(body.right)
+      if (Either.isLeft(decoded)) return refuse(decoded.left)
       const query = yield* HttpServerRequest.schemaSearchParams(WaitQuery).pipe(Effect.either)
       // A wait the client asked for and we cannot honour is refused before anything is sent.
-      if (Either.isLeft(query)) {
-        return refuse(400, "InvalidQuery", "waitFor must be one comma-separated list of tags, timeoutMs a positive number")
-      }
-      const params = query.right
-      if (params.waitFor !== undefined) {
-        const tags = params.waitFor.split(",")
-        // A tag no action has (a typo) would wait out the whole timeout: refuse it now, as nothing was sent.
-        const unknown = knownTags === undefined ? [] : tags.filter((tag) => !knownTags.has(tag))
-        if (unknown.length > 0) return refuse(400, "InvalidQuery", `waitFor names no action's tag: ${unknown.join(", ")}`)
-        const timeout = Duration.min(maxWait, Duration.millis(params.timeoutMs ?? Duration.toMillis(maxWait)))
-        return yield* store.sendAndWaitFor(action, (reduced) => tags.includes(actionTag(reduced)), { timeout }).pipe(
-          Effect.map((reply) => HttpServerResponse.text(wire(reply), { contentType: "application/json" })),
-          Effect.catchTags({
-            WaitTimeoutError: (e) => Effect.succeed(refuse(504, "WaitTimeout", e.message)),
-            StoreShutdownError: (e) => Effect.succeed(refuse(503, "StoreShutdown", e.message))
-          })
-        )
-      }
-      // Accepted: answer with the action's event id, the one SSE clients see it under.
-      return Either.match(yield* sendDecoded(action), {
-        onLeft: (e) => refuse(e.status, e.error, e.message),
-        onRight: (id) => HttpServerResponse.unsafeJson({ accepted: true, id }, { status: 202 })
-      })
+      if (Either.isLeft(query)) return refuse(invalidQuery)
+      const tags = query.right.waitFor?.split(",")
+      // A tag no action has (a typo) would wait out the whole timeout: refuse it now, as nothing was sent.
+      const unknown = tags === undefined || knownTags === undefined ? [] : tags.filter((tag) => !knownTags.has(tag))
+      if (unknown.length > 0) return refuse(refusal(400, "InvalidQuery", "waitFor names a tag no action has"))
+      const run = accept(decoded.right, tags, query.right.timeoutMs)
+      if (key === undefined || idempotency === undefined) return toResponse(yield* run)
+      const search = request.url.indexOf("?")
+      const fingerprint = `${search < 0 ? "" : request.url.slice(search)}\n${body.right}`
+      return toResponse(yield* idempotency.once(key, fingerprint, run, replyRefusal(keyReused)))
     })
 
     const events = Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
-      const query = new URL(request.url, "http://local").searchParams
-      const resume = log.resume(parseId(request.headers["last-event-id"] ?? query.get("lastEventId") ?? undefined))
+      const header = request.headers["last-event-id"]
+      const id = header !== undefined
+        ? parseEventId(header)
+        : parseEventId(new URL(request.url, "http://local").searchParams.get("lastEventId") ?? undefined)
+      if (id === "invalid") {
+        return refuse(refusal(400, header !== undefined ? "InvalidHeader" : "InvalidQuery", "Last-Event-ID must be a decimal event id"))
+      }
+      const resume = log.resume(id)
       const body = Stream.unwrapScoped(Effect.map(log.subscribe(resume), (items) => {
         let expected = resume._tag === "Replay" ? resume.after + 1 : undefined
         const frames = Stream.map(items, (event: LogEvent<A>) => {
@@ -237,8 +274,8 @@ export const routerEndingOn = <S, A, I, SI>(
       return sse(body)
     })
 
-    const unpublished = refuse(404, "NotFound", "this store does not publish its state")
-    const unencodable = refuse(500, "UnencodableState", "the state does not match its schema")
+    const unpublished = refuse(refusal(404, "NotFound", "this store does not publish its state"))
+    const unencodable = refuse(refusal(500, "UnencodableState", "the state does not match its schema"))
 
     const state = Effect.gen(function*() {
       if (options.state === undefined) return unpublished
@@ -272,54 +309,73 @@ export const routerEndingOn = <S, A, I, SI>(
     })
 
     const socket = Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
       const ws = yield* HttpServerRequest.upgrade
       const write = yield* ws.writer
-      const frame = (body: unknown) => write(JSON.stringify(body))
+      const frame = (r: Refusal) => Effect.ignore(write(JSON.stringify({ type: "error", error: r.error, message: r.message })))
+      // Ends the session with 1001 (going away): the server is closing, or the store shut down.
+      const ending = yield* Deferred.make<void>()
       const outgoing = yield* log.subscribe({ _tag: "Fresh" })
       yield* Stream.runForEach(outgoing, (event) => write(`{"type":"action","id":${event.id},"action":${wireOf(event)}}`)).pipe(
         Effect.ignore,
+        Effect.zipRight(Deferred.succeed(ending, undefined)),
         Effect.forkScoped
       )
-      yield* ws.runRaw((data): Effect.Effect<void, never> => {
+      const limit = new SocketLimit(request, maxBodyBytes, (raw) =>
+        Effect.runFork(Effect.ignore(write(new Socket.CloseEvent(1009, "message too big"))).pipe(
+          // After the close frame is written: end the connection, so a client that keeps sending cannot hold it.
+          Effect.zipRight(Effect.sync(() => raw.end()))
+        )))
+      const tooLargeMessage = refusal(413, "PayloadTooLarge", `a message is larger than ${maxBodyBytes} bytes`)
+      const receive = (data: string | Uint8Array): Effect.Effect<void> => {
+        limit.delivered()
         // The limit is in bytes, as for HTTP bodies: a string's length counts UTF-16 units, not bytes.
-        if ((typeof data === "string" ? Buffer.byteLength(data) : data.byteLength) > maxBodyBytes) {
-          return Effect.ignore(frame({ type: "error", error: "PayloadTooLarge", message: `a message is larger than ${maxBodyBytes} bytes` }))
-        }
+        if ((typeof data === "string" ? Buffer.byteLength(data) : data.byteLength) > maxBodyBytes) return frame(tooLargeMessage)
         // A binary frame is read as UTF-8 JSON too, but strictly: replacing bad bytes would garble the action.
         const text = typeof data === "string" ? Either.right(data) : Either.try(() => utf8.decode(data))
-        if (Either.isLeft(text)) {
-          return Effect.ignore(frame({ type: "error", error: "MalformedJson", message: "a binary message is not valid UTF-8" }))
-        }
+        if (Either.isLeft(text)) return frame(refusal(400, "MalformedJson", "a binary message is not valid UTF-8"))
         return Either.match(decode(text.right), {
-          onLeft: (e) => frame({ type: "error", error: e.error, message: e.message }),
-          onRight: (action) =>
-            Effect.flatMap(sendDecoded(action), Either.match({
-              onLeft: (e) => frame({ type: "error", error: e.error, message: e.message }),
-              onRight: () => Effect.void
-            }))
-        }).pipe(Effect.ignore)
-      }).pipe(Effect.catchAll(() => Effect.void), Effect.raceFirst(Deferred.await(closing)))
+          onLeft: frame,
+          onRight: (action) => Effect.flatMap(sendDecoded(action), Either.match({ onLeft: frame, onRight: () => Effect.void }))
+        })
+      }
+      const session = ws.runRaw(
+        // A defect in one message's handling is logged and answered; the socket and the server go on.
+        (data) => guardDefects(Effect.suspend(() => receive(data)), frame(internalFrame)),
+        { onOpen: Effect.sync(() => limit.attach()) }
+      ).pipe(Effect.catchAll(() => Effect.void))
+      const goAway = Deferred.await(ending).pipe(
+        Effect.zipRight(Effect.ignore(write(new Socket.CloseEvent(1001, "going away")))),
+        // The client has a moment to answer the close; then the session ends anyway.
+        Effect.zipRight(Effect.sleep(Duration.seconds(1)))
+      )
+      yield* Effect.raceFirst(session, goAway)
       return HttpServerResponse.empty()
     }).pipe(Effect.scoped)
 
-    return HttpRouter.empty.pipe(
-      HttpRouter.post("/actions", Effect.catchAll(post, () => Effect.succeed(refuse(400, "MalformedJson", "the request could not be read")))),
-      HttpRouter.get("/events", events),
-      HttpRouter.get("/state", state),
-      HttpRouter.get("/changes", changes),
-      HttpRouter.get("/ws", Effect.catchAll(socket, () => Effect.succeed(refuse(426, "UpgradeRequired", "GET /ws is a WebSocket endpoint: connect with a WebSocket client"))))
-    )
+    const upgradeRequired = refuse(refusal(426, "UpgradeRequired", "GET /ws is a WebSocket endpoint: connect with a WebSocket client"))
+
+    return routes({
+      "/actions": { POST: post },
+      "/events": { GET: events },
+      "/state": { GET: state },
+      "/changes": { GET: changes },
+      "/ws": { GET: Effect.catchTag(socket, "RequestError", () => Effect.succeed(upgradeRequired)) }
+    }, options)
   })
 
-const parseId = (header: string | undefined): number | undefined => {
-  if (header === undefined) return undefined
-  const id = Number(header)
-  return Number.isInteger(id) && id >= 0 ? id : undefined
-}
+const internalFrame = refusal(500, "Internal", "the message could not be handled (the server logged why)")
 
-/** Turns unknown routes and uncaught failures into JSON errors. @internal */
+/** Turns unknown routes and uncaught failures into JSON errors; a failure is logged with its cause. @internal */
 export const withJsonErrors = <E, R>(router: HttpRouter.HttpRouter<E, R>) =>
   router.pipe(
-    HttpRouter.catchAllCause(() => Effect.succeed(refuse(500, "Internal", "the request failed"))),
-    Effect.catchTag("RouteNotFound", (e) => Effect.succeed(refuse(404, "NotFound", `no route for ${e.request.method} ${e.request.url}`)))
+    HttpRouter.catchAllCause((cause) =>
+      Cause.isInterruptedOnly(cause)
+        ? Effect.failCause(cause)
+        : Effect.as(
+          Effect.logError("StoreHttp: a request failed", cause),
+          refuse(refusal(500, "Internal", "the request failed (the server logged why)"))
+        )
+    ),
+    Effect.catchTag("RouteNotFound", () => Effect.succeed(refuse(refusal(404, "NotFound", "no such route"))))
   )

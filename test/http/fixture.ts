@@ -32,7 +32,9 @@ export class Feature extends Context.Tag("test/Feature")<Feature, Store.Store<St
 export class Served extends Data.Class<{ readonly url: string; readonly store: Store.Store<State, Action> }> {}
 
 /** Starts the feature's store and serves it on a free loopback port for the current scope. */
-export const serve = (options: Partial<StoreHttp.Options<State, Action, typeof Action.Encoded, typeof State.Encoded>> = {}) =>
+export const serve = (
+  options: Partial<StoreHttp.Options<State, Action, typeof Action.Encoded, typeof State.Encoded>> & StoreHttp.ServerOptions = {}
+) =>
   Effect.gen(function*() {
     const live = Layer.provideMerge(
       StoreHttp.layer(Feature, { actions: Action, state: State, port: 0, host: "127.0.0.1", ...options }),

@@ -42,7 +42,8 @@ const readSse = (
         const event: Record<string, string> = {}
         for (const line of block.split("\n")) {
           if (line === ": connected" && connected) Deferred.unsafeDone(connected, Exit.void)
-          if (line.startsWith(":")) continue
+          // Comments, and `retry` (which sets the reconnection delay and dispatches no event).
+          if (line.startsWith(":") || line.startsWith("retry:")) continue
           const colon = line.indexOf(": ")
           event[line.slice(0, colon)] = line.slice(colon + 2)
         }
@@ -234,7 +235,8 @@ describe("StoreHttp over loopback", () => {
         controller.abort()
         return seen
       })
-      expect(text.startsWith(": connected\n\n")).toBe(true)
+      // The first block sets the reconnection delay and says the subscription exists.
+      expect(text.startsWith("retry: 3000\n: connected\n\n")).toBe(true)
       expect((text.match(/: heartbeat\n\n/g) ?? []).length).toBe(2)
     }).pipe(Effect.scoped))
 

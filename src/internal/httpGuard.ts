@@ -1,0 +1,130 @@
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import type * as StoreHttp from "../StoreHttp.js"
+import type { Refusal } from "./httpInput.js"
+
+/**
+ * What every store route checks before its handler runs: one spelling of its path, the methods it has,
+ * the `Host` and `Origin` of the request, CORS preflights, and a guard that turns a handler's defect into
+ * a logged `500` instead of an empty answer.
+ */
+
+/** @internal */
+export const refuse = (r: Refusal, headers?: Record<string, string>) =>
+  HttpServerResponse.unsafeJson({ error: r.error, message: r.message }, { status: r.status, ...(headers ? { headers } : {}) })
+
+/** @internal */
+export type Method = "GET" | "POST"
+
+/** A route's handlers by method. @internal */
+export type Methods<R> = Partial<Record<Method, Effect.Effect<HttpServerResponse.HttpServerResponse, never, R>>>
+
+/** @internal */
+export interface GuardOptions {
+  readonly allowedOrigins?: StoreHttp.AllowedOrigins | undefined
+  readonly allowedHosts?: ReadonlyArray<string> | undefined
+}
+
+/** `host[:port]` of an origin, or `undefined` for an opaque origin (`null`, `file:`) or garbage. */
+const hostOf = (origin: string): string | undefined => {
+  try {
+    const url = new URL(origin)
+    return url.host === "" ? undefined : url.host.toLowerCase()
+  } catch {
+    return undefined
+  }
+}
+
+/** The hostname of a `Host` header (`[::1]:80` is `[::1]`), lowercased. */
+const hostname = (host: string): string => {
+  const lower = host.toLowerCase()
+  if (lower.startsWith("[")) return lower.slice(0, lower.indexOf("]") + 1)
+  const colon = lower.indexOf(":")
+  return colon < 0 ? lower : lower.slice(0, colon)
+}
+
+/** Same origin: the page that sends the request was served by this host and port. */
+const sameOrigin = (origin: string, host: string | undefined): boolean =>
+  host !== undefined && hostOf(origin) === host.toLowerCase()
+
+const originAllowed = (policy: StoreHttp.AllowedOrigins | undefined, origin: string): boolean => {
+  if (policy === undefined) return false
+  if (policy === "*") return true
+  if (typeof policy === "function") return policy(origin)
+  return policy.includes(origin)
+}
+
+const headersAllowed = "content-type, idempotency-key, last-event-id"
+
+const notFound = refuse({ status: 404, error: "NotFound", message: "no such route" })
+const internal = refuse({ status: 500, error: "Internal", message: "the request failed (the server logged why)" })
+
+/**
+ * Runs `handler`; a defect is logged with its cause and answered with `onDefect`. An interruption (the
+ * client left) is passed on, as there is no one to answer.
+ *
+ * @internal
+ */
+export const guardDefects = <A, R>(handler: Effect.Effect<A, never, R>, onDefect: Effect.Effect<A>): Effect.Effect<A, never, R> =>
+  Effect.catchAllCause(handler, (cause) =>
+    Cause.isInterruptedOnly(cause)
+      ? Effect.failCause(cause as Cause.Cause<never>)
+      : Effect.zipRight(Effect.logError("StoreHttp: a handler failed", cause), onDefect))
+
+/**
+ * The routes of `table`, each matched on exactly one spelling (the router's own matching ignores case,
+ * duplicate and trailing slashes, and percent-encoding) and answering every method: the ones it has, a
+ * CORS preflight for an allowed origin, or `405` with `Allow`.
+ *
+ * @internal
+ */
+export const routes = <R>(
+  table: Readonly<Record<`/${string}`, Methods<R>>>,
+  options: GuardOptions
+): HttpRouter.HttpRouter<never, HttpRouter.HttpRouter.ExcludeProvided<R>> => {
+  const hosts = options.allowedHosts?.map((h) => h.toLowerCase())
+  const route = (path: string, methods: Methods<R>) => {
+    const allow = [...Object.keys(methods), "OPTIONS"].join(", ")
+    return Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const query = request.url.indexOf("?")
+      if ((query < 0 ? request.url : request.url.slice(0, query)) !== path) return notFound
+      const host = request.headers["host"]
+      if (hosts !== undefined && (host === undefined || !hosts.includes(hostname(host)))) {
+        return refuse({ status: 403, error: "ForbiddenHost", message: "this server does not answer for that host name" })
+      }
+      const origin = request.headers["origin"]
+      const cross = origin !== undefined && !sameOrigin(origin, host)
+      if (cross && !originAllowed(options.allowedOrigins, origin)) {
+        return refuse({ status: 403, error: "ForbiddenOrigin", message: "cross-origin requests from that origin are not allowed" })
+      }
+      const cors: Record<string, string> = cross ? { "access-control-allow-origin": origin, vary: "Origin" } : {}
+      if (request.method === "OPTIONS") {
+        return HttpServerResponse.empty({
+          status: 204,
+          headers: {
+            ...cors,
+            allow,
+            ...(cross
+              ? { "access-control-allow-methods": allow, "access-control-allow-headers": headersAllowed, "access-control-max-age": "600" }
+              : {})
+          }
+        })
+      }
+      const handler = methods[request.method as Method]
+      if (handler === undefined) {
+        return refuse({ status: 405, error: "MethodNotAllowed", message: `this route answers ${allow}` }, { allow })
+      }
+      const response = yield* guardDefects(handler, Effect.succeed(internal))
+      return cross ? HttpServerResponse.setHeaders(response, cors) : response
+    })
+  }
+  let router: HttpRouter.HttpRouter<never, any> = HttpRouter.empty
+  for (const [path, methods] of Object.entries(table) as Array<[`/${string}`, Methods<R>]>) {
+    router = HttpRouter.all(router, path, route(path, methods))
+  }
+  return router
+}

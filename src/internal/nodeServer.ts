@@ -1,0 +1,56 @@
+import * as Duration from "effect/Duration"
+import * as http from "node:http"
+import type * as Net from "node:net"
+import type * as StoreHttp from "../StoreHttp.js"
+
+/** @internal */
+export const serverDefaults = {
+  headersTimeout: Duration.seconds(10),
+  requestTimeout: Duration.seconds(30)
+}
+
+/** A whole HTTP/1.1 answer written straight to a socket, in the JSON shape of every other refusal. */
+const rawJson = (status: number, reason: string, error: StoreHttp.ErrorCode, message: string): string => {
+  const body = JSON.stringify({ error, message })
+  return `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
+}
+
+/** What Node refuses before a request reaches the app, by its parser's error code. */
+const clientErrors: Record<string, string> = {
+  HPE_HEADER_OVERFLOW: rawJson(431, "Request Header Fields Too Large", "HeadersTooLarge", "the request's headers are too large"),
+  ERR_HTTP_REQUEST_TIMEOUT: rawJson(408, "Request Timeout", "RequestTimeout", "the request was not received in time")
+}
+const badRequest = rawJson(400, "Bad Request", "BadRequest", "the request is not valid HTTP/1.1")
+
+/**
+ * A Node HTTP server whose own refusals (malformed requests, headers too large, timeouts, a bad `Expect`)
+ * are JSON like the routes' refusals, and whose request and header timeouts are short enough that a
+ * half-sent request cannot hold a socket for long. Node checks the timeouts periodically (every 30 s by
+ * default, which is why a stalled request used to live ~40 s): the check runs every quarter of the
+ * shortest timeout, at most once a second.
+ *
+ * @internal
+ */
+export const createServer = (options: StoreHttp.ServerOptions = {}): http.Server => {
+  const headersTimeout = Duration.toMillis(Duration.decode(options.headersTimeout ?? serverDefaults.headersTimeout))
+  const requestTimeout = Duration.toMillis(Duration.decode(options.requestTimeout ?? serverDefaults.requestTimeout))
+  for (const [name, value] of [["headersTimeout", headersTimeout], ["requestTimeout", requestTimeout]] as const) {
+    if (!(value > 0 && Number.isFinite(value))) throw new RangeError(`StoreHttp: ${name} must be a positive, finite duration`)
+  }
+  const server = http.createServer({
+    // Node requires headersTimeout <= requestTimeout.
+    headersTimeout: Math.min(headersTimeout, requestTimeout),
+    requestTimeout,
+    connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(Math.min(headersTimeout, requestTimeout) / 4)))
+  })
+  server.on("clientError", (error: NodeJS.ErrnoException, socket: Net.Socket) => {
+    if (error.code === "ECONNRESET" || !socket.writable) return void socket.destroy()
+    socket.end(clientErrors[error.code ?? ""] ?? badRequest)
+  })
+  // Without a listener Node answers an `Expect` other than 100-continue with an empty 417.
+  server.on("checkExpectation", (_request: http.IncomingMessage, response: http.ServerResponse) => {
+    response.writeHead(417, { "content-type": "application/json", connection: "close" })
+    response.end(JSON.stringify({ error: "ExpectationFailed", message: "only Expect: 100-continue is supported" }))
+  })
+  return server
+}
