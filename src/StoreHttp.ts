@@ -14,6 +14,11 @@
  * - `GET /ws`: a WebSocket; incoming messages are actions, outgoing ones are `{ type: "action", id, action }`,
  *   bad input gets `{ type: "error", error, message }` and the connection stays open.
  *
+ * Hostile input is refused, never crashes the server and is never quoted back; every route answers one
+ * spelling and its own methods (`405` otherwise); only same-origin pages (or clients sending no `Origin`)
+ * get in unless `allowedOrigins` says otherwise; `POST` must be `application/json`; an `Idempotency-Key`
+ * makes a retried `POST` safe.
+ *
  * Slow clients never stall the store or each other: each client reads a sliding buffer of
  * `max(clientBuffer, replay)` events and loses the oldest when it falls behind (a `gap` event tells an SSE client, which can reconnect with
  * `Last-Event-ID`).
