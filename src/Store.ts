@@ -116,9 +116,10 @@ export interface Store<in out S, in out A> extends View<S, A> {
     options: { readonly timeout: Duration.DurationInput }
   ): Effect.Effect<A, StoreShutdownError | WaitTimeoutError>
   /**
-   * Stops accepting sends, lets in-flight effects (and the actions they feed back) finish for up to
-   * `timeout` (default 10 seconds), then interrupts the rest and fails with how many were still running.
-   * Subscriber streams end once drained.
+   * Stops accepting sends and ends every pending `sendAndWaitFor` (with a `StoreShutdownError`) at once,
+   * lets in-flight effects (and the actions they feed back) finish for up to `timeout` (default 10
+   * seconds), then interrupts the rest and fails with how many were still running. Subscriber streams end
+   * once drained.
    */
   shutdown(options?: { readonly timeout?: Duration.DurationInput }): Effect.Effect<void, ShutdownTimeoutError>
 }

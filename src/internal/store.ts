@@ -162,6 +162,12 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
   ): Effect.Effect<any, StoreShutdownError | WaitTimeoutError> {
     return Effect.gen(this, function*() {
       const matched = yield* Deferred.make<A, StoreShutdownError>()
+      const end = () => Deferred.unsafeDone(matched, Exit.fail(new StoreShutdownError({ label: this.label, action })))
+      // Ended as soon as a shutdown begins, not when it has drained: a server waiting on it can close.
+      yield* Effect.acquireRelease(
+        Effect.sync(() => this.waits.add(end)),
+        () => Effect.sync(() => this.waits.delete(end))
+      )
       let sawSent = false
       yield* this.actions.listen(
         (reduced) => {
@@ -176,8 +182,8 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
             Deferred.unsafeDone(matched, Exit.die(defect))
           }
         },
-        // The store shut down before a match: nothing more will be reduced, so stop waiting now.
-        () => Deferred.unsafeDone(matched, Exit.fail(new StoreShutdownError({ label: this.label, action })))
+        // The store closed before a match: nothing more will be reduced, so stop waiting now.
+        end
       )
       yield* this.send(action)
       return yield* Deferred.await(matched).pipe(
@@ -195,6 +201,7 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
       if (!this.closed) {
         this.closed = true
         this.metrics.shutdownInitiated()
+        this.endWaits()
       }
       // Interruptible on purpose: shutdown often runs in a scope finalizer, where interruption is off, and
       // the timeout can only cut the wait by interrupting it.
@@ -214,8 +221,16 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
   /** The scope's finalizer: shutdown with no wait. */
   readonly close: Effect.Effect<void> = Effect.suspend(() => {
     this.closed = true
+    this.endWaits()
     return Effect.zipRight(this.root.interruptAll(), this.endSubscribers)
   })
+
+  /** The `sendAndWaitFor` calls waiting for their answer; each fails with `StoreShutdownError` when ended. */
+  private readonly waits = new Set<() => void>()
+
+  private endWaits(): void {
+    for (const end of this.waits) end()
+  }
 
   private readonly endSubscribers = Effect.zipRight(
     Effect.suspend(() => this.actions.close),

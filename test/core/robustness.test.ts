@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Data, Effect, Equal, Exit, Hash, Logger, Stream, TestClock } from "effect"
-import { Fx, Reducer, Store, StoreMetrics } from "../../src/index.js"
+import { Cause, Data, Effect, Equal, Exit, Fiber, Hash, Logger, Stream, TestClock } from "effect"
+import { Fx, Reducer, Store, StoreError, StoreMetrics } from "../../src/index.js"
 import { TestStore } from "../../src/testing.js"
 import { counter, record, settle, uniqueLabel } from "./helpers.js"
 
@@ -173,5 +173,40 @@ describe("a malformed node inside an Fx", () => {
       expect(sent._tag === "Left" && sent.left.reason).toBe("ReducerDefect")
       expect(sent._tag === "Left" && sent.left.message).toContain("not an Fx")
       yield* store.skipReceivedActions
+    }))
+})
+
+describe("shutdown", () => {
+  it.scoped("ends every sendAndWaitFor at once, while in-flight effects still drain", () =>
+    Effect.gen(function*() {
+      const store = yield* Store.make({ initialState: [] as ReadonlyArray<string>, reducer, label: uniqueLabel("wait-shutdown") })
+      // A long effect keeps the drain going; the answer the wait expects would only come at its end.
+      const wait = yield* Effect.fork(store.sendAndWaitFor(
+        Go(Fx.delay("1 hour", Log("answer"))),
+        (a) => a._tag === "Log" && a.v === "answer",
+        { timeout: "2 hours" }
+      ))
+      yield* settle
+      expect(wait.unsafePoll()).toBeNull()
+      const shutdown = yield* Effect.fork(store.shutdown({ timeout: "3 hours" }))
+      yield* settle
+      // No clock adjustment: the wait ended when shutdown began, not when the drain will end.
+      const ended = wait.unsafePoll()
+      expect(ended !== null && Exit.isFailure(ended) && Cause.squash(ended.cause)).toBeInstanceOf(StoreError.StoreShutdownError)
+      expect(shutdown.unsafePoll()).toBeNull()
+      yield* TestClock.adjust("1 hour")
+      expect(Exit.isSuccess(yield* Fiber.await(shutdown))).toBe(true)
+      expect(yield* store.state).toEqual(["go", "answer"])
+    }))
+
+  it.scoped("a wait that starts after shutdown began fails at once, before sending", () =>
+    Effect.gen(function*() {
+      const store = yield* Store.make({ initialState: [] as ReadonlyArray<string>, reducer, label: uniqueLabel("wait-after") })
+      yield* store.send(Go(Fx.delay("1 hour", Log("late"))))
+      yield* Effect.fork(store.shutdown({ timeout: "3 hours" }))
+      yield* settle
+      const waited = yield* Effect.exit(store.sendAndWaitFor(Log("x"), () => true, { timeout: "2 hours" }))
+      expect(Exit.isFailure(waited) && Cause.squash(waited.cause)).toBeInstanceOf(StoreError.StoreShutdownError)
+      expect(yield* store.state).toEqual(["go"])
     }))
 })
