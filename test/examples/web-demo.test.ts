@@ -7,6 +7,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { spawn } from "node:child_process"
 import { existsSync, mkdirSync } from "node:fs"
+import * as http from "node:http"
 import { chromium } from "playwright-core"
 import { localModel } from "../../examples/local-model.js"
 import { serve } from "../../examples/web-demo/server.js"
@@ -50,6 +51,35 @@ describe("examples/web-demo", () => {
       const duplicate = yield* postAction(`${url}/agents/actions`, { _tag: "Start", agents: twins })
       expect(duplicate.status).toBe(400)
       expect(JSON.stringify(duplicate.body)).toContain("agent names must be unique")
+      expect((yield* json(`${url}/chat/state`)).body).toEqual({ messages: [], replying: false, outputTokens: 0 })
+    }).pipe(Effect.scoped))
+
+  it.live("a page on another site cannot drive the stores, nor a domain rebound to loopback", () =>
+    Effect.gen(function*() {
+      const { url } = yield* demo
+      const ask = JSON.stringify({ _tag: "Ask", prompt: "spend my API key" })
+      const foreign = yield* json(`${url}/chat/actions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", origin: "https://evil.example" },
+        body: ask
+      })
+      expect([foreign.status, foreign.body.error]).toEqual([403, "ForbiddenOrigin"])
+      // What a cross-site form or a no-preflight fetch can send.
+      const plain = yield* json(`${url}/chat/actions`, { method: "POST", headers: { "content-type": "text/plain" }, body: ask })
+      expect([plain.status, plain.body.error]).toEqual([415, "UnsupportedMediaType"])
+      // DNS rebinding: the Host is the attacker's name, and so is the Origin, so they look same-origin.
+      const { port } = new URL(url)
+      const rebound = yield* Effect.promise(() =>
+        new Promise<number>((resolve, reject) => {
+          const req = http.request(
+            { host: "127.0.0.1", port, method: "POST", path: "/chat/actions", headers: { host: `evil.example:${port}`, origin: `http://evil.example:${port}`, "content-type": "application/json" } },
+            (res) => (res.resume(), resolve(res.statusCode!))
+          )
+          req.on("error", reject)
+          req.end(ask)
+        })
+      )
+      expect(rebound).toBe(403)
       expect((yield* json(`${url}/chat/state`)).body).toEqual({ messages: [], replying: false, outputTokens: 0 })
     }).pipe(Effect.scoped))
 
