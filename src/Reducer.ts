@@ -68,25 +68,45 @@ export declare namespace Reducer {
 }
 
 /**
- * Builds a reducer, fixing its types from the function's parameters. For a state with literal-typed
- * fields, pass the types (`Reducer.make<State, Action>((state, action) => ...)`) or annotate the return
- * type, so returned object literals keep their literal fields.
+ * Builds a reducer. Two forms, one for each way of stating the types:
+ *
+ * - `Reducer.make((state: S, action: A) => ...)`: the types come from the annotated parameters (the
+ *   state type from the `state` parameter only, so a returned literal cannot widen or narrow it), and
+ *   the services `R` from the `Fx` returned. Actions given directly to `Fx.send` / `Fx.delay` keep their
+ *   literal types.
+ * - `Reducer.make<S, A>()((state, action) => ...)`: the types stated once, `R` still inferred. The whole
+ *   return is typed from `S` and `A`, so actions built inside an `Effect` or `Stream`
+ *   (`Effect.map(search, (n) => ({ _tag: "Found", n }))`) and object-literal states keep their literal
+ *   fields with no annotation. `Reducer.make<S, A>(fn)` (types but no `()`) does not compile: it could
+ *   not infer `R`.
  *
  * @example
  * ```ts
  * import { Fx, Reducer } from "composable-effect"
+ * import { Context, Effect } from "effect"
  *
- * type Action = { readonly _tag: "Add"; readonly n: number }
- * const sum = Reducer.make((total: number, action: Action) => [total + action.n, Fx.none])
+ * type Action = { readonly _tag: "Add"; readonly n: number } | { readonly _tag: "Search" } | { readonly _tag: "Found"; readonly n: number }
+ * class Search extends Context.Tag("Search")<Search, Effect.Effect<number>>() {}
+ *
+ * const sum = Reducer.make((total: number, action: Action) =>
+ *   action._tag === "Add" ? [total + action.n, Fx.send({ _tag: "Search" })] : [total, Fx.none]
+ * )
+ * // Reducer<number, Action, Search>: R comes from the effect.
+ * const search = Reducer.make<number, Action>()((total, action) =>
+ *   action._tag === "Search"
+ *     ? [total, Fx.future(Effect.map(Search, (n) => ({ _tag: "Found", n })))]
+ *     : [action._tag === "Found" ? action.n : total, Fx.none]
+ * )
  * ```
  * @since 0.1.0
  * @category constructors
  */
-export const make = <S, A, R = never>(
-  // The state type comes from the `state` parameter only: a returned literal must not widen or narrow it.
-  reduce: (state: S, action: A) => readonly [NoInfer<S>, Fx.Fx<NoInfer<A>, R>]
-): Reducer<S, A, R> =>
-  reduce
+export const make: {
+  <S, A>(): <R = never>(reduce: (state: S, action: A) => readonly [S, Fx.Fx<A, R>]) => Reducer<S, A, R>
+  // No default for R: with the types given explicitly, R could only be `never` (a confusing error at
+  // the first effect that needs a service); the curried form above is the way to state S and A.
+  <S, A, R>(reduce: (state: S, action: A) => readonly [NoInfer<S>, Fx.Fx<NoInfer<A>, R>]): Reducer<S, A, R>
+} = ((reduce?: Reducer<unknown, unknown, unknown>) => reduce === undefined ? (f: Reducer<unknown, unknown, unknown>) => f : reduce) as any
 
 /**
  * Builds a reducer that only changes state and never returns work.

@@ -3,7 +3,7 @@
  * (Data.TaggedEnum constructors) flow through Fx.parallel / attempt / attemptStream without annotations.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Data, Effect, Stream } from "effect"
+import { Context, Data, Effect, Stream } from "effect"
 import { Fx, Reducer, ReducerTest, Store } from "../src/index.js"
 
 type Action = Data.TaggedEnum<{ Go: {}; Tok: { readonly text: string }; Err: { readonly e: string }; End: {} }>
@@ -66,6 +66,27 @@ export const lambdaTypo = Reducer.combine(core, (s, _a) => [s.noSuchField, Fx.no
 export const mismatched = Reducer.combine(core, Reducer.fromState((n: number, _: AppAction) => n))
 // @ts-expect-error the action types differ
 export const otherActions = Reducer.combine(core, Reducer.fromState((s: App, _: "other") => s))
+
+// Reducer.make<S, A>()(...): the types stated once, the services R inferred from the returned Fx, and
+// actions built inside an Effect keep their literal tags without annotations.
+class SearchClient extends Context.Tag("test/SearchClient")<SearchClient, Effect.Effect<number>>() {}
+type SearchAction = { readonly _tag: "Search" } | { readonly _tag: "Found"; readonly n: number }
+const search = Reducer.make<number, SearchAction>()((total, action) =>
+  action._tag === "Search"
+    ? [total, Fx.future(Effect.map(Effect.flatten(SearchClient), (n) => ({ _tag: "Found", n })))]
+    : [action.n, Fx.none]
+)
+export const searchTyped: Reducer.Reducer<number, SearchAction, SearchClient> = search
+// @ts-expect-error R is inferred: the reducer needs SearchClient
+export const searchNarrow: Reducer.Reducer<number, SearchAction> = search
+// With the types but without `()`, R could only be `never`: it does not compile, instead of failing later.
+// @ts-expect-error use Reducer.make<S, A>()(...) to state the types
+export const explicitWithoutCall = Reducer.make<number, SearchAction>((total) => [total, Fx.none])
+// Object-literal states keep their literal fields in the curried form.
+interface Job {
+  readonly status: "idle" | "running"
+}
+export const job = Reducer.make<Job, "start" | "stop">()((_s, a) => [{ status: a === "start" ? "running" : "idle" }, Fx.none])
 
 describe("inference", () => {
   it("a typed reducer returns mixed variants through every constructor", () => {
