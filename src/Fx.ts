@@ -3,6 +3,9 @@
  * into the store. It is plain, inspectable data whose leaves are Effect and Stream values; the `Store`
  * interprets it. An `Fx` cannot fail at the type level: errors must become actions (see {@link attempt}).
  *
+ * Durations and counts are checked where an `Fx` is built: a duration that is not a `Duration` (`NaN`,
+ * which Effect reads as zero, or `"soon"`) is a `RangeError`, which the store reports as a reducer defect.
+ *
  * @since 0.1.0
  */
 import type * as Duration from "effect/Duration"
@@ -710,7 +713,8 @@ export interface TimeLimit {
  * Batches the items an effect produces (`Stream.groupedWithin`): groups of up to `size`, or whatever arrived
  * within `within`, whichever comes first; each group becomes one action; the last partial group is
  * delivered. Inside it, `Fx.sequential` steps don't wait for fed-back effects (items are not fed back).
- * `size` must be a positive integer (a `RangeError` otherwise, where the `Fx` is built).
+ * `size` must be a positive integer and `within` a `Duration` (a `RangeError` otherwise, where the `Fx` is
+ * built).
  *
  * @example
  * ```ts
@@ -741,7 +745,8 @@ export const batch: {
 /**
  * Limits the rate of the items an effect produces to `units` per `per`, per item (a multi-item chunk counts
  * each item), with an optional `burst`. `"shape"` (default) delays items; `"enforce"` drops the excess,
- * counted in `store.stream_items.dropped`. `units` must be positive (a `RangeError` otherwise).
+ * counted in `store.stream_items.dropped`. `units` must be positive and `per` a positive, finite duration
+ * (a `RangeError` otherwise).
  *
  * @example
  * ```ts

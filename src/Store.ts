@@ -181,7 +181,10 @@ export type Overflow = "sliding" | "dropping" | "unbounded" | "backpressure"
  * @category models
  */
 export interface SubscribeOptions {
-  /** Buffered actions before the overflow policy applies (default: the store's `subscriberCapacity`). */
+  /**
+   * Buffered actions before the overflow policy applies (default: the store's `subscriberCapacity`): a
+   * positive integer, or `subscribe` throws a `RangeError`.
+   */
   readonly capacity?: number | undefined
   readonly overflow?: Overflow | undefined
 }
@@ -205,7 +208,7 @@ export interface Options<S, A, R> {
   readonly reducer: Reducer.Reducer<S, A, R>
   /** Tags metrics (`store` label) and spans, so two stores can be told apart. Default `"store"`. */
   readonly label?: string | undefined
-  /** Default subscriber buffer size. Default 1024. */
+  /** Default subscriber buffer size: a positive integer (a `RangeError` from `make` otherwise). Default 1024. */
   readonly subscriberCapacity?: number | undefined
   /** Default subscriber overflow policy. Default `"sliding"`. */
   readonly subscriberOverflow?: Overflow | undefined

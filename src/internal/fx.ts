@@ -5,6 +5,7 @@ import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import * as Stream from "effect/Stream"
 import type * as Fx from "../Fx.js"
 import { ScopedId } from "./scopedId.js"
+import { requireDuration, requirePositive, requirePositiveDuration } from "./validate.js"
 
 /** @internal */
 export const TypeId: Fx.TypeId = Symbol.for("composable-effect/Fx") as Fx.TypeId
@@ -52,6 +53,21 @@ const make = <F extends Fx.Fx<any, any>>(fields: Omit<F, typeof TypeId | "pipe">
 export const isFx = (u: unknown): u is Fx.Fx<unknown, unknown> =>
   typeof u === "object" && u !== null && TypeId in u
 
+/**
+ * A duration checked where the `Fx` is built (in the reducer, which reports a throw as its own defect),
+ * kept as given so the node reads as written (`"1 second"`) in diffs and logs.
+ */
+const checked = (where: string, name: string, duration: Duration.DurationInput): Duration.DurationInput => {
+  requireDuration(where, name, duration)
+  return duration
+}
+
+/** The same for a period, which must be positive and finite. */
+const positive = (where: string, name: string, duration: Duration.DurationInput): Duration.DurationInput => {
+  requirePositiveDuration(where, name, duration)
+  return duration
+}
+
 /** @internal */
 export const none: Fx.None = make<Fx.None>({ _tag: "None" })
 
@@ -73,7 +89,7 @@ export const stream = <A, R>(stream: Stream.Stream<A, never, R>): Fx.Fx<A, R> =>
 
 /** @internal */
 export const delay = <A>(duration: Duration.DurationInput, action: A): Fx.Fx<A> =>
-  make<Fx.Delay<A>>({ _tag: "Delay", duration, action })
+  make<Fx.Delay<A>>({ _tag: "Delay", duration: checked("Fx.delay", "duration", duration), action })
 
 // A node that is not an `Fx` (cast past the types) is kept, for the store to report when it runs it.
 const withoutNone = <A, R>(fxs: ReadonlyArray<Fx.Fx<A, R>>) => fxs.filter((fx) => !isFx(fx) || fx._tag !== "None")
@@ -120,7 +136,7 @@ export const cancellable = <A, R>(
 /** @internal */
 export const cancel = (id: unknown): Fx.Fx<never> => make<Fx.Cancel>({ _tag: "Cancel", id })
 
-const timeoutWith = (mode: "deadline" | "idle") =>
+const timeoutWith = (mode: "deadline" | "idle", where: string) =>
 <A, R>(
   fx: Fx.Fx<A, R>,
   duration: Duration.DurationInput,
@@ -130,27 +146,15 @@ const timeoutWith = (mode: "deadline" | "idle") =>
     _tag: "Timeout",
     fx,
     mode,
-    duration,
+    duration: checked(where, "duration", duration),
     onTimeout: options?.onTimeout === undefined ? Option.none() : Option.some(options.onTimeout)
   })
 
 /** @internal */
-export const timeout = timeoutWith("deadline")
+export const timeout = timeoutWith("deadline", "Fx.timeout")
 
 /** @internal */
-export const idleTimeout = timeoutWith("idle")
-
-/**
- * Refuses a count that would make a combinator spin or stall forever (a batch of 0 items emits empty
- * groups without end; a rate of 0 units never lets anything through). Thrown where the `Fx` is built,
- * which is in a reducer: the store reports it as a reducer defect and keeps the previous state.
- */
-const requirePositive = (combinator: string, name: string, value: number, integer: boolean): number => {
-  if (!(value > 0) || !Number.isFinite(value) || (integer && !Number.isInteger(value))) {
-    throw new RangeError(`${combinator}: ${name} must be a positive ${integer ? "integer" : "number"}, got ${value}`)
-  }
-  return value
-}
+export const idleTimeout = timeoutWith("idle", "Fx.idleTimeout")
 
 /** @internal */
 export const batch = <X, R, A>(
@@ -165,7 +169,7 @@ export const batch = <X, R, A>(
     _tag: "Batch",
     fx,
     size: requirePositive("Fx.batch", "size", options.size, true),
-    within: options.within,
+    within: checked("Fx.batch", "within", options.within),
     toAction: options.toAction as (items: ReadonlyArray<unknown>) => A
   })
 
@@ -183,14 +187,14 @@ export const rateLimit = <A, R>(
     _tag: "RateLimit",
     fx,
     units: requirePositive("Fx.rateLimit", "units", options.units, false),
-    per: options.per,
+    per: positive("Fx.rateLimit", "per", options.per),
     burst: options.burst === undefined || options.burst === 0 ? 0 : requirePositive("Fx.rateLimit", "burst", options.burst, false),
     strategy: options.strategy ?? "shape"
   })
 
 /** @internal */
 export const debounce = <A, R>(fx: Fx.Fx<A, R>, id: unknown, duration: Duration.DurationInput): Fx.Fx<A, R> =>
-  make<Fx.Debounce<A, R>>({ _tag: "Debounce", fx, id, duration })
+  make<Fx.Debounce<A, R>>({ _tag: "Debounce", fx, id, duration: checked("Fx.debounce", "duration", duration) })
 
 /** @internal */
 export const throttle = <A, R>(
@@ -198,7 +202,14 @@ export const throttle = <A, R>(
   id: unknown,
   duration: Duration.DurationInput,
   options?: { readonly latest?: boolean | undefined }
-): Fx.Fx<A, R> => make<Fx.Throttle<A, R>>({ _tag: "Throttle", fx, id, duration, latest: options?.latest ?? false })
+): Fx.Fx<A, R> =>
+  make<Fx.Throttle<A, R>>({
+    _tag: "Throttle",
+    fx,
+    id,
+    duration: checked("Fx.throttle", "duration", duration),
+    latest: options?.latest ?? false
+  })
 
 /** @internal */
 export const map = <A, R, B>(self: Fx.Fx<A, R>, f: (a: A) => B): Fx.Fx<B, R> => {

@@ -141,7 +141,8 @@ export class Hub<A> {
    * which ends after the hub closes and the subscriber has drained its buffer.
    */
   subscribe(options?: SubscribeOptions, initial?: () => A): Effect.Effect<Stream.Stream<A>, never, Scope.Scope> {
-    const bound = Math.max(1, options?.capacity ?? this.defaults.capacity)
+    // A positive integer: the store refuses anything else where it is given.
+    const bound = options?.capacity ?? this.defaults.capacity
     const overflow = options?.overflow ?? this.defaults.overflow
     const acquire = Effect.gen(this, function*() {
       const buffer = new SubscriberBuffer<A>(bound, overflow, this.onDrop)

@@ -18,16 +18,19 @@ import type * as Store from "../Store.js"
 import { ShutdownTimeoutError, StoreShutdownError, WaitTimeoutError } from "../StoreError.js"
 import { show } from "./diff.js"
 import { isFx } from "./fx.js"
-import { Hub } from "./hub.js"
+import { Hub, type Overflow } from "./hub.js"
 import { currentStoreLabel, currentUnhandledHook, type UnhandledHook } from "./label.js"
 import { StoreMetrics } from "./metrics.js"
 import { actionTag, type Fork, type Host, Runner } from "./runner.js"
 import type { Run } from "./run.js"
 import { SendEffect, type Sender } from "./send.js"
 import { TaskNode } from "./task.js"
+import { requireDuration, requireOneOf, requirePositive } from "./validate.js"
 import { ViewImpl } from "./view.js"
 
 const DEFAULT_SHUTDOWN_TIMEOUT: Duration.DurationInput = "10 seconds"
+
+const overflows: ReadonlyArray<Overflow> = ["sliding", "dropping", "unbounded", "backpressure"]
 
 /**
  * How many actions sends made in place may reduce before the sending generator yields, as the run loop
@@ -104,14 +107,15 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
     return new SendEffect(this, action)
   }
 
-  sendViaRunLoop(action: A): Effect.Effect<Store.Task, StoreShutdownError> {
+  /** `task`, when given, is the one the send makes: `sendAndWaitFor` knows its own send's reduction by it. */
+  sendViaRunLoop(action: A, task?: TaskNode): Effect.Effect<Store.Task, StoreShutdownError> {
     return Effect.withFiberRuntime((fiber) =>
       fiber.currentTracer === nativeTracer()
-        ? this.sendNow(action, undefined)
+        ? this.sendNow(action, undefined, task)
         : Effect.useSpan(
           "store.send",
           { attributes: { "store.label": this.label, "action.tag": actionTag(action) }, captureStackTrace: false },
-          (span) => Effect.suspend(() => this.sendNow(action, span))
+          (span) => Effect.suspend(() => this.sendNow(action, span, task))
         )
     )
   }
@@ -137,12 +141,15 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
     return this.runner.started === started ? sent : Effect.suspend(() => sent)
   }
 
-  private sendNow(action: A, span: Tracer.AnySpan | undefined): Effect.Effect<Store.Task, StoreShutdownError> {
+  private sendNow(
+    action: A,
+    span: Tracer.AnySpan | undefined,
+    task = new TaskNode(this.root, action)
+  ): Effect.Effect<Store.Task, StoreShutdownError> {
     if (this.closed) {
       this.metrics.rejectedAction()
       return Exit.fail(new StoreShutdownError({ label: this.label, action }))
     }
-    const task = new TaskNode(this.root, action)
     this.dispatch(action, task, span)
     return this.actions.mustWait ? Effect.as(this.actions.awaitRoom, task) : Exit.succeed(task)
   }
@@ -152,6 +159,8 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
   }
 
   subscribe(options?: Store.SubscribeOptions): Effect.Effect<Stream.Stream<A>, never, Scope.Scope> {
+    if (options?.capacity !== undefined) requirePositive("store.subscribe", "capacity", options.capacity, true)
+    if (options?.overflow !== undefined) requireOneOf("store.subscribe", "overflow", options.overflow, overflows)
     return this.actions.subscribe(options)
   }
 
@@ -160,6 +169,8 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
     predicate: Predicate<A>,
     options: { readonly timeout: Duration.DurationInput }
   ): Effect.Effect<any, StoreShutdownError | WaitTimeoutError> {
+    // Refused before anything is sent: read only after the send, it would fail a wait whose action is in.
+    requireDuration("store.sendAndWaitFor", "timeout", options.timeout)
     return Effect.gen(this, function*() {
       const matched = yield* Deferred.make<A, StoreShutdownError>()
       const end = () => Deferred.unsafeDone(matched, Exit.fail(new StoreShutdownError({ label: this.label, action })))
@@ -168,11 +179,14 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
         Effect.sync(() => this.waits.add(end)),
         () => Effect.sync(() => this.waits.delete(end))
       )
+      // The send's own reduction is told by its task, not by comparing actions: an equal action reduced
+      // just before would pass for it, and `NaN` would never pass (it equals nothing, by `===` or `Equal`).
+      const sent = new TaskNode(this.root, action)
       let sawSent = false
       yield* this.actions.listen(
         (reduced) => {
           if (!sawSent) {
-            sawSent = reduced === action
+            sawSent = this.publishing === sent
             return
           }
           // The predicate runs inside the reduction: a throw must fail this wait, not the store's drain.
@@ -185,7 +199,7 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
         // The store closed before a match: nothing more will be reduced, so stop waiting now.
         end
       )
-      yield* this.send(action)
+      yield* this.sendViaRunLoop(action, sent)
       return yield* Deferred.await(matched).pipe(
         Effect.timeoutFail({
           duration: options.timeout,
@@ -197,6 +211,8 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
 
   shutdown(options?: { readonly timeout?: Duration.DurationInput }): Effect.Effect<void, ShutdownTimeoutError> {
     const timeout = options?.timeout ?? DEFAULT_SHUTDOWN_TIMEOUT
+    // Refused before the store stops: an invalid call changes nothing.
+    requireDuration("store.shutdown", "timeout", timeout)
     return Effect.gen(this, function*() {
       if (!this.closed) {
         this.closed = true
@@ -334,7 +350,9 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
     this.metrics.reduced()
     this.reductions++
     // Broadcast once the effects have started, so an action whose effects could not start never is.
+    this.publishing = task
     this.actions.publish(action)
+    this.publishing = undefined
     if (next !== previous) this.states.publish(next)
   }
 
@@ -346,6 +364,9 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
       `the effect returned for ${actionTag(cause)} holds something that is not an Fx; it was skipped, the rest of the effect runs`
     )
   }
+
+  /** The task of the action being broadcast, while it is: how `sendAndWaitFor` tells its own send's reduction. */
+  private publishing: TaskNode | undefined = undefined
 
   /** Reports a bug in the reducer (or in what it returned) on `action`: logged, counted, told to the TestStore. */
   private reducerDefect(action: A, defect: unknown, what: string): void {
@@ -363,8 +384,15 @@ export const make: <S, A, R = never>(
 /** @internal */
 export const makeImpl = <S, A, R = never>(
   options: Store.Options<S, A, R>
-): Effect.Effect<StoreImpl<S, A, R>, never, Scope.Scope | R> =>
-  Effect.gen(function*() {
+): Effect.Effect<StoreImpl<S, A, R>, never, Scope.Scope | R> => {
+  // Refused where the store is described, as an `Fx`'s counts are: a buffer of `NaN` would never be full.
+  if (options.subscriberCapacity !== undefined) {
+    requirePositive("Store.make", "subscriberCapacity", options.subscriberCapacity, true)
+  }
+  if (options.subscriberOverflow !== undefined) {
+    requireOneOf("Store.make", "subscriberOverflow", options.subscriberOverflow, overflows)
+  }
+  return Effect.gen(function*() {
     const fibers = yield* FiberSet.make<void, never>()
     // Every effect's fiber starts from this runtime, so it knows its store's label.
     let store: StoreImpl<S, A, R> | undefined = undefined
@@ -379,3 +407,4 @@ export const makeImpl = <S, A, R = never>(
     yield* Effect.addFinalizer(() => made.close)
     return made
   })
+}

@@ -14,6 +14,7 @@ import { actionTag } from "./runner.js"
 import { makeImpl, type StoreImpl } from "./store.js"
 import { Dropped, type Run } from "./run.js"
 import type { TaskNode } from "./task.js"
+import { requireDuration } from "./validate.js"
 
 /** @internal */
 export class TestStoreError extends Data.TaggedError("TestStoreError")<{
@@ -113,6 +114,7 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
     expected?: TestStore.Expectation<S>,
     options?: { readonly timeout?: Duration.DurationInput }
   ): Effect.Effect<void, TestStoreError> {
+    if (options?.timeout !== undefined) requireDuration("TestStore.receive", "timeout", options.timeout)
     return Effect.gen(this, function*() {
       while (true) {
         yield* this.awaitHeld(matcher, options?.timeout ?? this.receiveTimeout)
@@ -329,10 +331,13 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
 /** @internal */
 export const make = <S, A, R = never>(
   options: TestStore.Options<S, A, R>
-): Effect.Effect<TestStore.TestStore<S, A>, never, Scope.Scope | R> =>
-  Effect.gen(function*() {
+): Effect.Effect<TestStore.TestStore<S, A>, never, Scope.Scope | R> => {
+  // `NaN` would read as zero: every `receive` would time out at once, whatever the effects do.
+  if (options.receiveTimeout !== undefined) requireDuration("TestStore.make", "receiveTimeout", options.receiveTimeout)
+  return Effect.gen(function*() {
     const store = yield* makeImpl({ ...options, label: options.label ?? "test-store" })
     const testStore = new TestStoreImpl(store, options)
     yield* Effect.addFinalizer((exit) => testStore.finalize(exit))
     return testStore
   })
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Data, Effect, Equal, Exit, Fiber, Hash, Logger, Stream, TestClock } from "effect"
+import { Cause, Chunk, Data, Duration, Effect, Equal, Exit, Fiber, Hash, Logger, Stream, TestClock } from "effect"
 import { Fx, Reducer, Store, StoreError, StoreMetrics } from "../../src/index.js"
 import { TestStore } from "../../src/testing.js"
 import { counter, record, settle, uniqueLabel } from "./helpers.js"
@@ -208,5 +208,96 @@ describe("shutdown", () => {
       const waited = yield* Effect.exit(store.sendAndWaitFor(Log("x"), () => true, { timeout: "2 hours" }))
       expect(Exit.isFailure(waited) && Cause.squash(waited.cause)).toBeInstanceOf(StoreError.StoreShutdownError)
       expect(yield* store.state).toEqual(["go"])
+    }))
+})
+
+describe("numbers and durations are checked where they are given", () => {
+  const source = Fx.send(Log("x"))
+  // Effect reads NaN as zero, and throws on "soon" only where the duration is used.
+  const notDurations = [Number.NaN, [Number.NaN, 0], "soon", {}] as unknown as ReadonlyArray<Duration.DurationInput>
+
+  it("every Fx duration: a RangeError where the Fx is built", () => {
+    const builders: ReadonlyArray<readonly [string, (d: Duration.DurationInput) => unknown]> = [
+      ["Fx.delay: duration", (d) => Fx.delay(d, Log("x"))],
+      ["Fx.timeout: duration", (d) => Fx.timeout(source, d)],
+      ["Fx.idleTimeout: duration", (d) => Fx.idleTimeout(source, d)],
+      ["Fx.debounce: duration", (d) => Fx.debounce(source, "id", d)],
+      ["Fx.throttle: duration", (d) => Fx.throttle(source, "id", d)],
+      ["Fx.batch: within", (d) => Fx.batch(source, { size: 2, within: d, toAction: (xs) => xs })],
+      ["Fx.rateLimit: per", (d) => Fx.rateLimit(source, { units: 1, per: d })]
+    ]
+    for (const [what, build] of builders) {
+      for (const d of notDurations) expect(() => build(d), `${what} ${String(d)}`).toThrow(RangeError)
+      expect(() => build(Number.NaN)).toThrow(new RangeError(`${what} must be a ${what === "Fx.rateLimit: per" ? "positive, finite " : ""}Duration, got NaN`))
+      expect(() => build("1 second")).not.toThrow()
+      expect(() => build(Duration.millis(5))).not.toThrow()
+    }
+    // Zero, negative (read as zero) and infinite durations are durations...
+    for (const d of [0, -1, Infinity, "0 millis"] as const) expect(() => Fx.timeout(source, d)).not.toThrow()
+    // ...but not a rate's period: 0 would drop almost every item under "enforce", Infinity never refill.
+    for (const d of [0, -1, Infinity, "0 millis"] as const) {
+      expect(() => Fx.rateLimit(source, { units: 1, per: d, strategy: "enforce" })).toThrow(RangeError)
+    }
+  })
+
+  it.scoped("a throttle duration cast past its type is a reducer defect: the previous state is kept", () =>
+    Effect.gen(function*() {
+      const label = uniqueLabel("throttle-cast")
+      const throttled = Reducer.make((n: number, action: string): readonly [number, Fx.Fx<string>] =>
+        action === "save" ? [n + 1, Fx.throttle(Fx.send("saved"), "autosave", "soon" as Duration.DurationInput)] : [n + 10, Fx.none]
+      )
+      const store = yield* Store.make({ initialState: 0, reducer: throttled, label })
+      yield* store.send("save")
+      yield* store.send("other")
+      expect(yield* store.state).toBe(10)
+      expect(yield* counter(StoreMetrics.reducerDefects, label)).toBe(1)
+    }))
+
+  it.scoped("a subscriber capacity that is not a positive integer: a RangeError where it is given", () =>
+    Effect.gen(function*() {
+      for (const capacity of [Number.NaN, 0, -1, 1.5, Infinity]) {
+        expect(() => Store.make({ initialState: [] as ReadonlyArray<string>, reducer, subscriberCapacity: capacity })).toThrow(RangeError)
+      }
+      expect(() => Store.make({ initialState: [] as ReadonlyArray<string>, reducer, subscriberCapacity: Number.NaN })).toThrow(
+        new RangeError("Store.make: subscriberCapacity must be a positive integer, got NaN")
+      )
+      expect(() => Store.make({ initialState: [] as ReadonlyArray<string>, reducer, subscriberOverflow: "bogus" as Store.Overflow })).toThrow(RangeError)
+      const store = yield* Store.make({ initialState: [] as ReadonlyArray<string>, reducer })
+      expect(() => store.subscribe({ capacity: Number.NaN })).toThrow(
+        new RangeError("store.subscribe: capacity must be a positive integer, got NaN")
+      )
+      expect(() => store.subscribe({ overflow: "bogus" as Store.Overflow })).toThrow(RangeError)
+      // A capacity of 1 is a buffer of 1: with "dropping", the second of two unread actions is dropped.
+      const one = yield* store.subscribe({ capacity: 1, overflow: "dropping" })
+      yield* store.send(Log("a"))
+      yield* store.send(Log("b"))
+      yield* store.shutdown()
+      expect(Chunk.toReadonlyArray(yield* Stream.runCollect(one))).toEqual([Log("a")])
+    }))
+
+  it.scoped("wait and shutdown timeouts: a RangeError before anything is sent or stopped", () =>
+    Effect.gen(function*() {
+      const store = yield* Store.make({ initialState: [] as ReadonlyArray<string>, reducer })
+      expect(() => store.sendAndWaitFor(Log("x"), () => true, { timeout: Number.NaN })).toThrow(
+        new RangeError("store.sendAndWaitFor: timeout must be a Duration, got NaN")
+      )
+      expect(() => store.shutdown({ timeout: "soon" as Duration.DurationInput })).toThrow(RangeError)
+      // Nothing was sent, and the store still takes sends.
+      yield* store.send(Log("y"))
+      expect(yield* store.state).toEqual(["y"])
+      expect(() => TestStore.make({ initialState: [] as ReadonlyArray<string>, reducer, receiveTimeout: Number.NaN })).toThrow(RangeError)
+    }))
+
+  it.scoped("sendAndWaitFor knows its own send's reduction, even for an action equal to nothing (NaN)", () =>
+    Effect.gen(function*() {
+      const pinged = Reducer.make((log: ReadonlyArray<string>, action: number | string): readonly [ReadonlyArray<string>, Fx.Fx<number | string>] =>
+        typeof action === "number" ? [[...log, String(action)], Fx.send("pong")] : [[...log, action], Fx.none]
+      )
+      const store = yield* Store.make({ initialState: [] as ReadonlyArray<string>, reducer: pinged })
+      const wait = yield* Effect.fork(store.sendAndWaitFor(Number.NaN, (a) => a === "pong", { timeout: "1 second" }))
+      yield* settle
+      yield* TestClock.adjust("1 second")
+      expect(yield* Fiber.join(wait)).toBe("pong")
+      expect(yield* store.state).toEqual(["NaN", "pong"])
     }))
 })
