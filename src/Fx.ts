@@ -425,12 +425,14 @@ export const none: Fx<never> = internal.none
  * ```ts
  * import { Fx } from "composable-effect"
  *
- * const fx = Fx.send({ _tag: "Saved" } as const)
+ * const fx = Fx.send({ _tag: "Saved" })
  * ```
  * @since 0.1.0
  * @category constructors
  */
-export const send: <A>(...actions: ReadonlyArray<A>) => Fx<A> = internal.send
+// `const`: `Fx.send({ _tag: "Close" })` keeps its literal tag where a reducer's parameters are annotated
+// (without it TypeScript widens it to `{ _tag: string }`, which is not an action).
+export const send: <const A>(...actions: ReadonlyArray<A>) => Fx<A> = internal.send
 
 /**
  * Exactly one action from an `Effect` that cannot fail.
@@ -485,12 +487,12 @@ export const stream: <A, R>(stream: EffectStream.Stream<A, never, R>) => Fx<A, R
  * ```ts
  * import { Fx } from "composable-effect"
  *
- * const fx = Fx.delay("500 millis", { _tag: "Tick" } as const)
+ * const fx = Fx.delay("500 millis", { _tag: "Tick" })
  * ```
  * @since 0.1.0
  * @category constructors
  */
-export const delay: <A>(duration: Duration.DurationInput, action: A) => Fx<A> = internal.delay
+export const delay: <const A>(duration: Duration.DurationInput, action: A) => Fx<A> = internal.delay
 
 /**
  * Runs effects concurrently. `none` branches are dropped; no branches at all is `none`.

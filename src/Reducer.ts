@@ -416,13 +416,33 @@ export interface IfLetOptions<PS, PA, CS, CA> {
  * @category composition
  */
 export const forEach: {
-  <PS, PA, K, CS, CA, R2, C extends Collection<K, CS>>(
+  // The element and its id come from the child and the state lens, then the prism is checked against
+  // them (NoInfer): a wrong prism is reported at the prism, not at the lens as a puzzling Collection type.
+  <PS, PA, CS, CA, R2, C extends Collection<any, CS>>(
     child: Reducer<CS, CA, R2>,
-    options: { readonly state: Lens<PS, C>; readonly action: ElementPrism<PA, K, CA> }
+    options: { readonly state: Lens<PS, C>; readonly action: ElementPrism<PA, NoInfer<IdOf<C>>, CA> }
   ): <R>(parent: Reducer<PS, PA, R>) => Reducer<PS, PA, R | R2>
-  <PS, PA, R, K, CS, CA, R2, C extends Collection<K, CS>>(
+  <PS, PA, R, CS, CA, R2, C extends Collection<any, CS>>(
     parent: Reducer<PS, PA, R>,
     child: Reducer<CS, CA, R2>,
-    options: { readonly state: Lens<PS, C>; readonly action: ElementPrism<PA, K, CA> }
+    options: { readonly state: Lens<PS, C>; readonly action: ElementPrism<PA, NoInfer<IdOf<C>>, CA> }
   ): Reducer<PS, PA, R | R2>
 } = dual(3, compose.forEach as any)
+
+/**
+ * The id type of a collection `Reducer.forEach` runs over: a `Map`'s key, an array element's `id`, or
+ * anything for a record (its keys are strings, the ids may be numbers).
+ *
+ * @example
+ * ```ts
+ * import type { Reducer } from "composable-effect"
+ *
+ * type Id = Reducer.IdOf<ReadonlyArray<{ readonly id: number; readonly done: boolean }>> // number
+ * ```
+ * @since 0.1.0
+ * @category composition
+ */
+export type IdOf<C> = C extends ReadonlyMap<infer K, any> ? K
+  : C extends ReadonlyArray<{ readonly id: infer K }> ? K
+  : C extends Readonly<Record<string, any>> ? any
+  : never

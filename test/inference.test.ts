@@ -88,6 +88,35 @@ interface Job {
 }
 export const job = Reducer.make<Job, "start" | "stop">()((_s, a) => [{ status: a === "start" ? "running" : "idle" }, Fx.none])
 
+// Annotated parameters: actions given straight to Fx.send / Fx.delay keep their literal tags.
+type DialogAction = { readonly _tag: "Open" } | { readonly _tag: "Close" } | { readonly _tag: "Ping"; readonly n: number }
+export const dialog = Reducer.make((_open: boolean, action: DialogAction) =>
+  action._tag === "Open"
+    ? [true, Fx.parallel(Fx.send({ _tag: "Ping", n: 1 }, { _tag: "Close" }), Fx.delay("1 second", { _tag: "Close" }))]
+    : [false, Fx.none]
+)
+export const dialogTyped: Reducer.Reducer<boolean, DialogAction> = dialog
+// @ts-expect-error a tag the action type does not have is still refused
+export const dialogTypo = Reducer.make((open: boolean, _: DialogAction) => [open, Fx.send({ _tag: "Clsoe" })])
+
+// A wrong prism given to forEach is reported at the prism, not at the state lens.
+interface Todo {
+  readonly id: string
+  readonly done: boolean
+}
+type TodosAction = { readonly _tag: "Todo"; readonly id: string; readonly action: "toggle" } | { readonly _tag: "Other"; readonly action: "toggle" }
+const todos = Reducer.fromState((s: { readonly todos: ReadonlyArray<Todo> }, _: TodosAction) => s)
+const todo = Reducer.fromState((t: Todo, _: "toggle") => ({ ...t, done: !t.done }))
+export const todosOk = Reducer.forEach(todos, todo, {
+  state: Reducer.field<{ readonly todos: ReadonlyArray<Todo> }, "todos">("todos"),
+  action: Reducer.taggedElement<TodosAction, "Todo">("Todo")
+})
+export const todosWrongPrism = Reducer.forEach(todos, todo, {
+  state: Reducer.field<{ readonly todos: ReadonlyArray<Todo> }, "todos">("todos"),
+  // @ts-expect-error tagged is a Prism, forEach needs an ElementPrism (taggedElement): the error is here
+  action: Reducer.tagged<TodosAction, "Other">("Other")
+})
+
 describe("inference", () => {
   it("a typed reducer returns mixed variants through every constructor", () => {
     const { summary } = ReducerTest.reduce(reducer, 0, Action.Go())
