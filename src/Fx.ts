@@ -495,7 +495,9 @@ export const stream: <A, R>(stream: EffectStream.Stream<A, never, R>) => Fx<A, R
 export const delay: <const A>(duration: Duration.DurationInput, action: A) => Fx<A> = internal.delay
 
 /**
- * Runs effects concurrently. `none` branches are dropped; no branches at all is `none`.
+ * Runs effects concurrently. `none` branches are dropped; no branches at all is `none`, one is itself.
+ * Write the branches out with `Fx.parallel(a, b, c)` (each may have its own action and service types);
+ * for a list built at run time (one effect per agent, per row) use `Fx.merge(list)`: the same effect.
  *
  * @example
  * ```ts
@@ -530,8 +532,8 @@ export const sequential: <Fxs extends ReadonlyArray<Fx<any, any>>>(
 ) => Fx<Fx.Action<Fxs[number]>, Fx.Context<Fxs[number]>> = internal.sequential
 
 /**
- * Merges effects to run concurrently, flattening trivial cases: no effect is `none`, one effect is itself.
- * `Reducer.combine` merges with it.
+ * `Fx.parallel` for a list built at run time: runs the effects concurrently; no effect is `none`, one
+ * effect is itself. `Reducer.combine` merges with it.
  *
  * @example
  * ```ts

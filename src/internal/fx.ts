@@ -97,10 +97,7 @@ const withoutNone = <A, R>(fxs: ReadonlyArray<Fx.Fx<A, R>>) => fxs.filter((fx) =
 /** @internal */
 export const parallel = <Fxs extends ReadonlyArray<Fx.Fx<any, any>>>(
   ...fxs: Fxs
-): Fx.Fx<Fx.Fx.Action<Fxs[number]>, Fx.Fx.Context<Fxs[number]>> => {
-  const branches = withoutNone(fxs)
-  return branches.length === 0 ? none : make<Fx.Parallel<any, any>>({ _tag: "Parallel", fxs: branches })
-}
+): Fx.Fx<Fx.Fx.Action<Fxs[number]>, Fx.Fx.Context<Fxs[number]>> => merge(fxs)
 
 /** @internal */
 export const sequential = <Fxs extends ReadonlyArray<Fx.Fx<any, any>>>(
