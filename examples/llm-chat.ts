@@ -1,5 +1,5 @@
 /**
- * LLM token streaming: the seed's first use case, as a chat feature.
+ * LLM token streaming, the first of composable-rust's five stream use cases, as a chat feature.
  *
  * `Ask` starts a reply: the reducer returns an `Fx` that streams the model's tokens back as `Token`
  * actions, ends with `Finished`, and turns a provider error into `Failed`. The reply is cancellable:

@@ -1,5 +1,5 @@
 /**
- * Multi-agent progress: the seed's fifth use case, end to end.
+ * Multi-agent progress, the fifth of composable-rust's five stream use cases, end to end.
  *
  * An orchestrator reducer starts several "agents" at once (`Fx.parallel` of one `Fx.stream` per agent).
  * Each agent streams `Progress` actions back into the same store, then `Finished` (or `Failed`: errors are

@@ -141,7 +141,7 @@ export interface Send<A> extends Proto {
 }
 
 /**
- * Zero or one action from an `Effect` (the seed's `Effect::Future`).
+ * Zero or one action from an `Effect` (composable-rust's `Effect::Future`).
  *
  * @example
  * ```ts
@@ -159,8 +159,8 @@ export interface Future<A, R> extends Proto {
 }
 
 /**
- * Zero to N actions from a `Stream` (the seed's `Effect::Stream`). Items are pulled one at a time: item
- * N+1 is not pulled until item N has been reduced.
+ * Zero to N actions from a `Stream` (composable-rust's `Effect::Stream`). Items are pulled one at a time:
+ * item N+1 is not pulled until item N has been reduced.
  *
  * @example
  * ```ts
@@ -547,7 +547,8 @@ export const sequential: <Fxs extends ReadonlyArray<Fx<any, any>>>(
 export const merge: <A, R>(fxs: ReadonlyArray<Fx<A, R>>) => Fx<A, R> = internal.merge
 
 /**
- * Runs an `Effect` that may fail and turns both outcomes into actions: the seed's "errors as actions".
+ * Runs an `Effect` that may fail and turns both outcomes into actions: "errors as actions", the pattern
+ * composable-rust documents for failures.
  *
  * @example
  * ```ts
