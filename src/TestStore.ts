@@ -1,8 +1,10 @@
 /**
- * A `TestStore` runs a feature the way production does (same reducer, same Layers, effects really running
- * on Effect's `TestClock`) but holds every action an effect produces until the test asserts it with
- * `receive`. Each `send` and `receive` states the exact next state, so a test reads as the story of the
- * feature, and it fails with a structural diff when the story changes.
+ * A `TestStore` runs a feature the way production does (same reducer, same Layers, the real `Store`,
+ * effects really running on Effect's `TestClock`) and records what it reduces. As in Swift's TCA, every
+ * action an effect produces is reduced as it arrives, exactly as in a store, and recorded with the state
+ * it left; `receive` asserts the oldest recorded action and that state. Each `send` and `receive` states
+ * the exact next state, so a test reads as the story of the feature, and fails with a structural diff,
+ * pointing at the test's own line, when the story changes.
  *
  * It depends on `effect` only (no test runner), so it can be imported from `composable-effect` or
  * `composable-effect/testing`; use it inside `it.effect` / `it.scoped` from `@effect/vitest`.
@@ -45,20 +47,21 @@ import type * as Store from "./Store.js"
  * @category models
  */
 export interface TestStore<in out S, in out A> {
-  /** The current state. */
+  /** The current state (inside an expectation function: the state before the step). */
   readonly state: Effect.Effect<S>
-  /** Actions effects produced that are held, not yet reduced, oldest first. */
+  /** Actions effects produced (already reduced, as in a store) that no `receive` has asserted yet, oldest first. */
   readonly received: Effect.Effect<ReadonlyArray<A>>
   /**
-   * Reduces `action` and checks the next state against `expected`: the whole next state, or a function
-   * from the previous state to it. Without `expected`, the state must not change (exhaustive mode). Fails
-   * while received actions are unasserted (exhaustive mode; non-exhaustive reduces them first).
+   * Reduces `action` and checks the state it left against `expected`: the whole next state, or a function
+   * from the previous state to it. Without `expected`, the state must not change (exhaustive mode); with
+   * it, the state must change. Fails while received actions are unasserted (exhaustive mode;
+   * non-exhaustive skips them). Returns once the effects it started have started.
    */
   send(action: A, expected?: Expectation<S>): Effect.Effect<Store.Task, TestStoreError>
   /**
-   * Waits (in real time, default 1 second) for the next action an effect produced, checks it against
-   * `matcher`, reduces it and checks the next state like `send`. Non-exhaustive mode reduces non-matching
-   * actions on the way instead of failing.
+   * Waits (in real time, default 1 second) for the oldest received action, checks it against `matcher`
+   * and the state its reduction left against `expected`, like `send`. Non-exhaustive mode skips received
+   * actions that do not match.
    */
   receive(
     matcher: Matcher<A>,
@@ -70,10 +73,18 @@ export interface TestStore<in out S, in out A> {
    * started each one (then interrupts them). Runs by itself when the scope closes, unless already run.
    */
   finish(): Effect.Effect<void, TestStoreError>
-  /** Reduces the held actions in order without asserting them. */
-  readonly skipReceivedActions: Effect.Effect<void>
-  /** Interrupts every running effect, so `finish` does not report them. */
-  readonly skipInFlightEffects: Effect.Effect<void>
+  /**
+   * Accepts the received actions without asserting them; the next expectation starts from the state they
+   * left. `strict` (default `true`, as TCA) fails when there is nothing to skip.
+   */
+  skipReceivedActions(options?: { readonly strict?: boolean | undefined }): Effect.Effect<void, TestStoreError>
+  /**
+   * Stops tracking the effects in flight, so `finish` does not report them; they keep running, as in TCA,
+   * unless `interrupt: true`. `strict` (default `true`) fails when none are in flight.
+   */
+  skipInFlightEffects(
+    options?: { readonly strict?: boolean | undefined; readonly interrupt?: boolean | undefined }
+  ): Effect.Effect<void, TestStoreError>
 }
 
 /**
@@ -127,10 +138,13 @@ export type Matcher<A> = A | string | ((action: A) => boolean)
 export interface Options<S, A, R> extends Store.Options<S, A, R> {
   /**
    * `"exhaustive"` (default): every state change and received action must be asserted, and `finish`
-   * fails on leftovers. `"non-exhaustive"`: for integration-style tests; unasserted received actions are
-   * reduced in order, skipped state changes are allowed, and leftover effects are cancelled at `finish`.
+   * fails on leftovers. `"non-exhaustive"` (TCA's `exhaustivity: .off`): for integration-style tests;
+   * unasserted received actions are skipped, skipped state changes are allowed, and leftover effects are
+   * cancelled at `finish`.
    */
   readonly exhaustivity?: "exhaustive" | "non-exhaustive" | undefined
+  /** In non-exhaustive mode, logs (info) each received action a step skipped, as TCA's `showSkippedAssertions`. */
+  readonly showSkippedAssertions?: boolean | undefined
   /** How long (real time) `receive` waits for an action by default. Default 1 second. */
   readonly receiveTimeout?: Duration.DurationInput | undefined
 }
@@ -156,10 +170,13 @@ export type FailureReason =
   | "ReceiveTimeout"
   | "EffectsStillRunning"
   | "ReducerDefect"
+  | "EffectDefect"
   | "UnhandledChildAction"
+  | "NothingToSkip"
 
 /**
- * A failed assertion; `message` explains it, with a structural diff for state mismatches.
+ * A failed assertion; `message` explains it, with a structural diff for state mismatches, and its `stack`
+ * starts at the test's own call of the step that failed.
  *
  * @example
  * ```ts

@@ -26,6 +26,8 @@ export interface Host<A> {
   readonly actions: Hub<A>
   readonly clock: Clock.Clock
   readonly fork: Fork
+  /** Told of an effect's defect (the TestStore fails the test on it). */
+  readonly onEffectDefect?: ((action: A, cause: Cause.Cause<unknown>) => void) | undefined
   /** Whether a tracer that records spans is installed; without one, the store makes no spans at all. */
   readonly traced: boolean
   /**
@@ -415,6 +417,7 @@ export class Runner<A, R> {
   /** Reports an effect's defect: counted, recorded on its span, logged with the action that started it. */
   private died(type: EffectType, run: Run<A>, failure: Cause.Cause<unknown>, span: Tracer.Span | undefined): Effect.Effect<void> {
     this.host.metrics.effectDefect()
+    this.host.onEffectDefect?.(run.cause, failure)
     span?.attribute("effect.defect", Cause.pretty(failure))
     return Effect.logError(`store "${this.host.label}": a ${type} effect started by ${actionTag(run.cause)} died`, failure)
   }

@@ -256,10 +256,13 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
   /** Told of every reducer defect; the TestStore sets it, so a test fails where a store would go on. */
   onReducerDefect: ((action: A, defect: unknown) => void) | undefined = undefined
 
+  /** Told of every effect that died (a defect in its body), with the action that started it; the TestStore sets it. */
+  onEffectDefect: ((action: A, cause: Cause.Cause<unknown>) => void) | undefined = undefined
+
   /** Told of every child action `ifLet` / `forEach` could not route; the TestStore sets it too. */
   onUnhandledChildAction: UnhandledHook | undefined = undefined
 
-  /** Where effects' actions go; the TestStore replaces it to hold them until asserted. */
+  /** Where effects' actions go: reduced as they arrive (queued behind the action being reduced). */
   feedback: (action: A, task: TaskNode, span: Tracer.AnySpan | undefined, run?: Run<A>) => void = (
     action,
     task,
@@ -269,6 +272,11 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
   /** How many effect fibers are running (for test tooling; allocates nothing). */
   get runningEffectCount(): number {
     return this.root.fiberCount
+  }
+
+  /** The effect fibers running, each with the action that started it (for test tooling). */
+  get runningEffects(): ReadonlyArray<readonly [Fiber.RuntimeFiber<unknown, unknown>, unknown]> {
+    return this.root.running()
   }
 
   /** Actions that started the effects still running (for test tooling). */

@@ -113,6 +113,13 @@ export class TaskNode implements Store.Task {
     })
   }
 
+  /** The fibers still running here and in pending descendants, each with the action that started it. */
+  running(): Array<readonly [Fiber.RuntimeFiber<unknown, unknown>, unknown]> {
+    const out: Array<readonly [Fiber.RuntimeFiber<unknown, unknown>, unknown]> = this.fibers === undefined ? [] : [...this.fibers]
+    if (this.children !== undefined) for (const child of this.children) out.push(...child.running())
+    return out
+  }
+
   /** The actions that started the effects still running here and in pending descendants. */
   startedBy(): Array<unknown> {
     const actions: Array<unknown> = this.fibers === undefined ? [] : [...this.fibers.values()]

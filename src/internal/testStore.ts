@@ -3,17 +3,16 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
+import * as Cause from "effect/Cause"
 import type * as Scope from "effect/Scope"
 import * as TestServices from "effect/TestServices"
-import type * as Tracer from "effect/Tracer"
 import type * as Store from "../Store.js"
 import type * as TestStore from "../TestStore.js"
 import { diff, equals, show } from "./diff.js"
 import { actionTag } from "./runner.js"
 import { makeImpl, type StoreImpl } from "./store.js"
-import { Dropped, type Run } from "./run.js"
-import type { TaskNode } from "./task.js"
 import { requireDuration } from "./validate.js"
 
 /** @internal */
@@ -22,13 +21,10 @@ export class TestStoreError extends Data.TaggedError("TestStoreError")<{
   readonly message: string
 }> {}
 
-interface Held<A> {
-  /** Rebuilt when a group of `Fx.batch` loses items to a cancel (see `Run.current`). */
-  action: A
-  readonly task: TaskNode
-  readonly span: Tracer.AnySpan | undefined
-  /** The effect that produced it, when it ran in a fiber (not an `Fx.send` of the reduction). */
-  readonly run: Run<A> | undefined
+/** An action an effect produced, reduced as it arrived, with the state its reduction left. */
+interface Received<S, A> {
+  readonly action: A
+  readonly state: S
 }
 
 const DEFAULT_RECEIVE_TIMEOUT: Duration.DurationInput = "1 second"
@@ -39,8 +35,32 @@ const SETTLE_TURNS = 1000
 /** Turns without any effect ending after which `finish` stops waiting for the rest. */
 const STILL_TURNS = 250
 
-const fail = (reason: TestStore.FailureReason, lines: ReadonlyArray<string>) =>
-  Effect.fail(new TestStoreError({ reason, message: lines.join("\n") }))
+/**
+ * Scheduler turns a `send` gives the effects it started to start (a stream over a `PubSub` to subscribe)
+ * before it returns, as TCA's `send` waits for `effectDidSubscribe`: each turn lets one more level of
+ * forked fibers run to their first suspension.
+ */
+const START_TURNS = 8
+
+/**
+ * Where the test called the step that failed: the stack at the call, minus this file's frames, so the
+ * runner's report points at the test's own line first.
+ */
+class CallSite {
+  private readonly error = new Error()
+
+  frames(): string {
+    const lines = (this.error.stack ?? "").split("\n").slice(1)
+    return lines.filter((line) => !line.includes("internal/testStore.") && !line.includes("TestStore.")).join("\n")
+  }
+}
+
+const failAt = (site: CallSite, reason: TestStore.FailureReason, lines: ReadonlyArray<string>) =>
+  Effect.suspend(() => {
+    const error = new TestStoreError({ reason, message: lines.join("\n") })
+    error.stack = `TestStoreError: ${error.message}\n${site.frames()}`
+    return Effect.fail(error)
+  })
 
 const describeMatcher = (matcher: unknown): string =>
   typeof matcher === "function" ? "an action matching the predicate" : show(matcher)
@@ -52,59 +72,84 @@ const matches = <A>(matcher: TestStore.Matcher<A>, action: A): boolean =>
     ? action === matcher || actionTag(action) === matcher
     : equals(matcher, action)
 
-/** @internal */
+/**
+ * The TestStore on TCA's model: a real store, unchanged, that the test drives, and a recorder of what it
+ * reduced. Every action an effect produces is reduced as it arrives, exactly as in production, and
+ * recorded with the state it left; `receive` asserts the oldest recorded one against that state.
+ *
+ * @internal
+ */
 export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
-  private readonly held: Array<Held<A>> = []
-  private readonly defects: Array<{ readonly action: A; readonly defect: unknown }> = []
+  private readonly recorded: Array<Received<S, A>> = []
+  private readonly defects: Array<{ readonly action: A; readonly defect: unknown; readonly where: "reducer" | "effect" }> = []
   private readonly unhandled: Array<string> = []
+  /** Effects `skipInFlightEffects` stopped tracking: `finish` does not report them. */
+  private readonly untracked = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
   private arrival: Deferred.Deferred<void> | undefined
   private finished = false
+  /** The state the last step asserted (or skipped to): what the next expectation function is given. */
+  private asserted: S
+  /** While the test's own send reduces: its action's state is the send's, not a received one. */
+  private sending: { state: S | undefined } | undefined
+  /** While an expectation function runs: what `state` reads (the state before the step). */
+  private evaluating: { readonly state: S } | undefined
   readonly exhaustive: boolean
+  private readonly showSkipped: boolean
   private readonly receiveTimeout: Duration.DurationInput
 
   constructor(readonly store: StoreImpl<S, A, R>, options: TestStore.Options<S, A, R>) {
     this.exhaustive = (options.exhaustivity ?? "exhaustive") === "exhaustive"
+    this.showSkipped = options.showSkippedAssertions ?? false
     this.receiveTimeout = options.receiveTimeout ?? DEFAULT_RECEIVE_TIMEOUT
-    store.onReducerDefect = (action, defect) => void this.defects.push({ action, defect })
+    this.asserted = store.stateNow
+    store.onReducerDefect = (action, defect) => void this.defects.push({ action, defect, where: "reducer" })
+    store.onEffectDefect = (action, cause) =>
+      void this.defects.push({ action, defect: Cause.squash(cause), where: "effect" })
     store.onUnhandledChildAction = (combinator, action, detail) =>
       void this.unhandled.push(`  Reducer.${combinator}: ${detail}: ${show(action)}`)
-    store.feedback = (action, task, span, run) => {
-      // Pending on its task until the test reduces it, as a queued action is in a store.
-      task.hold()
-      // A cancel reduced while it is held must find its effect, even one that has ended since.
-      run?.pin()
-      this.held.push({ action, task, span, run })
-      if (this.arrival !== undefined) Deferred.unsafeDone(this.arrival, Exit.void)
-    }
   }
 
+  /** Starts recording; every reduction is broadcast, synchronously, with the store's state already set. */
+  readonly record: Effect.Effect<void, never, Scope.Scope> = Effect.suspend(() =>
+    this.store.actions.listen((action) => {
+      if (this.sending !== undefined && this.sending.state === undefined) {
+        this.sending.state = this.store.stateNow
+        return
+      }
+      this.recorded.push({ action, state: this.store.stateNow })
+      if (this.arrival !== undefined) Deferred.unsafeDone(this.arrival, Exit.void)
+    })
+  )
+
   get state(): Effect.Effect<S> {
-    return this.store.state
+    return Effect.sync(() => this.evaluating !== undefined ? this.evaluating.state : this.store.stateNow)
   }
 
   get received(): Effect.Effect<ReadonlyArray<A>> {
-    return Effect.sync(() => {
-      this.prune()
-      return this.held.map((held) => held.action)
-    })
+    return Effect.sync(() => this.recorded.map((r) => r.action))
   }
 
   send(action: A, expected?: TestStore.Expectation<S>): Effect.Effect<Store.Task, TestStoreError> {
+    const site = new CallSite()
     return Effect.gen(this, function*() {
-      this.prune()
-      if (this.held.length > 0) {
+      if (this.recorded.length > 0) {
         if (this.exhaustive) {
-          return yield* fail("UnassertedReceivedActions", [
-            `Must handle ${this.held.length} received action(s) before sending ${show(action)}:`,
-            ...this.held.map((held) => `  ${show(held.action)}`),
+          return yield* failAt(site, "UnassertedReceivedActions", [
+            `Must handle ${this.recorded.length} received action(s) before sending ${show(action)}:`,
+            ...this.recorded.map((r) => `  ${show(r.action)}`),
             "Assert them with receive(...), or call skipReceivedActions()."
           ])
         }
-        this.reduceHeld(this.held.splice(0))
+        yield* this.skip(this.recorded.length, `before sending ${show(action)}`)
       }
-      const before = this.store.stateNow
-      const task = yield* Effect.orDie(this.store.send(action))
-      yield* this.check(`sending ${show(action)}`, before, expected)
+      const before = this.exhaustive ? this.asserted : this.store.stateNow
+      const sending = this.sending = { state: undefined as S | undefined }
+      const task = yield* Effect.orDie(this.store.send(action)).pipe(Effect.ensuring(Effect.sync(() => this.sending = undefined)))
+      // No state of its own: the reducer threw on it (reported below), and the state is what it was.
+      const after = sending.state ?? before
+      yield* this.check(site, `sending ${show(action)}`, before, after, expected)
+      this.asserted = after
+      if (yield* task.isRunning) for (let turn = 0; turn < START_TURNS; turn++) yield* Effect.yieldNow()
       return task
     })
   }
@@ -115,58 +160,69 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
     options?: { readonly timeout?: Duration.DurationInput }
   ): Effect.Effect<void, TestStoreError> {
     if (options?.timeout !== undefined) requireDuration("TestStore.receive", "timeout", options.timeout)
-    return Effect.gen(this, function*() {
+    const site = new CallSite()
+    const timeout = options?.timeout ?? this.receiveTimeout
+    const find = Effect.gen(this, function*() {
       while (true) {
-        yield* this.awaitHeld(matcher, options?.timeout ?? this.receiveTimeout)
-        this.prune()
-        if (this.held.length === 0) continue
-        const next = this.held[0]!
-        if (matches(matcher, next.action)) {
-          this.held.shift()
-          const before = this.store.stateNow
-          this.reduceHeld([next])
-          return yield* this.check(`receiving ${show(next.action)}`, before, expected)
-        }
-        if (this.exhaustive) {
-          return yield* fail("UnexpectedReceivedAction", [
-            `Expected to receive ${describeMatcher(matcher)}, but received ${show(next.action)}.`,
-            // An expected value of the same tag: say where they differ, as for states.
-            ...(typeof matcher === "object" && matcher !== null && actionTag(matcher) === actionTag(next.action)
-              ? ["  (- expected, + received)", ...diff(matcher, next.action, "action")]
-              : []),
-            ...(this.held.length > 1 ? ["Also waiting:", ...this.held.slice(1).map((h) => `  ${show(h.action)}`)] : [])
-          ])
-        }
-        // Non-exhaustive: actions the test does not care about are reduced on the way.
-        this.reduceHeld([this.held.shift()!])
+        if (this.exhaustive && this.recorded.length > 0) return 0
+        const index = this.recorded.findIndex((r) => matches(matcher, r.action))
+        if (index >= 0) return index
+        yield* this.awaitArrival
       }
+    })
+    return Effect.gen(this, function*() {
+      const found = yield* this.withinRealTime(find, timeout, () =>
+        failAt(site, "ReceiveTimeout", [
+          `Expected to receive ${describeMatcher(matcher)}, but ${
+            this.recorded.length === 0 ? "no action arrived" : "none of the actions that arrived matched"
+          } within ${Duration.format(Duration.decode(timeout))} of real time.`,
+          ...(this.recorded.length > 0 ? ["Received:", ...this.recorded.map((r) => `  ${show(r.action)}`)] : []),
+          "Effects run on the TestClock: if the action comes after a delay, advance it with TestClock.adjust(...) first.",
+          `Effects still running were started by: ${this.runningOrigins().map(show).join(", ") || "(none)"}`
+        ]))
+      const next = this.recorded[found]!
+      if (!matches(matcher, next.action)) {
+        return yield* failAt(site, "UnexpectedReceivedAction", [
+          `Expected to receive ${describeMatcher(matcher)}, but received ${show(next.action)}.`,
+          // An expected value of the same tag: say where they differ, as for states.
+          ...(typeof matcher === "object" && matcher !== null && actionTag(matcher) === actionTag(next.action)
+            ? ["  (- expected, + received)", ...diff(matcher, next.action, "action")]
+            : []),
+          ...(this.recorded.length > 1 ? ["Also received:", ...this.recorded.slice(1).map((r) => `  ${show(r.action)}`)] : [])
+        ])
+      }
+      yield* this.skip(found, `before receiving ${show(next.action)}`)
+      this.recorded.shift()
+      const before = this.exhaustive ? this.asserted : next.state
+      yield* this.check(site, `receiving ${show(next.action)}`, before, next.state, expected)
+      this.asserted = next.state
     })
   }
 
   finish(): Effect.Effect<void, TestStoreError> {
+    const site = new CallSite()
     return Effect.gen(this, function*() {
       yield* this.settle
       this.finished = true
-      this.prune()
       if (!this.exhaustive) {
-        this.reduceHeld(this.held.splice(0))
+        yield* this.skip(this.recorded.length, "at finish")
         yield* this.store.interruptEffects()
-        return yield* this.reported("finishing")
+        return yield* this.reported(site, "finishing")
       }
-      // What a step did not get to report (reduced by skipReceivedActions, or reported late) fails here.
+      // What a step did not get to report (reported late, or after the last step) fails here.
       if (this.anythingReported) {
         yield* this.store.interruptEffects()
-        return yield* this.reported("finishing")
+        return yield* this.reported(site, "finishing")
       }
       const problems: Array<string> = []
-      if (this.held.length > 0) {
+      if (this.recorded.length > 0) {
         problems.push(
-          `${this.held.length} received action(s) were never asserted:`,
-          ...this.held.map((held) => `  ${show(held.action)}`),
+          `${this.recorded.length} received action(s) were never asserted:`,
+          ...this.recorded.map((r) => `  ${show(r.action)}`),
           "Assert them with receive(...), or call skipReceivedActions()."
         )
       }
-      const running = this.store.runningEffectOrigins
+      const running = this.runningOrigins()
       if (running.length > 0) {
         problems.push(
           `${running.length} effect(s) still running, started by:`,
@@ -176,17 +232,39 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
       }
       if (problems.length > 0) {
         yield* this.store.interruptEffects()
-        return yield* fail(this.held.length > 0 ? "UnassertedReceivedActions" : "EffectsStillRunning", problems)
+        return yield* failAt(site, this.recorded.length > 0 ? "UnassertedReceivedActions" : "EffectsStillRunning", problems)
       }
     })
   }
 
-  get skipReceivedActions(): Effect.Effect<void> {
-    return Effect.sync(() => this.reduceHeld(this.held.splice(0)))
+  skipReceivedActions(options?: { readonly strict?: boolean }): Effect.Effect<void, TestStoreError> {
+    const site = new CallSite()
+    return Effect.suspend(() => {
+      if (this.recorded.length === 0) {
+        return options?.strict === false
+          ? Effect.void
+          : failAt(site, "NothingToSkip", ["skipReceivedActions: there were no received actions to skip."])
+      }
+      this.asserted = this.recorded[this.recorded.length - 1]!.state
+      this.recorded.length = 0
+      return Effect.void
+    })
   }
 
-  get skipInFlightEffects(): Effect.Effect<void> {
-    return this.store.interruptEffects()
+  skipInFlightEffects(options?: { readonly strict?: boolean; readonly interrupt?: boolean }): Effect.Effect<void, TestStoreError> {
+    const site = new CallSite()
+    return Effect.suspend(() => {
+      const running = this.store.runningEffects.filter(([fiber]) => !this.untracked.has(fiber))
+      if (running.length === 0) {
+        return options?.strict === false
+          ? Effect.void
+          : failAt(site, "NothingToSkip", ["skipInFlightEffects: there were no effects in flight to skip."])
+      }
+      // TCA stops tracking them and lets them run; interrupting them is asked for by name.
+      if (options?.interrupt === true) return this.store.interruptEffects()
+      for (const [fiber] of running) this.untracked.add(fiber)
+      return Effect.void
+    })
   }
 
   /** The scope's finalizer: `finish` unless the test already did, or already failed. */
@@ -194,35 +272,20 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
     return this.finished || Exit.isFailure(exit) ? Effect.void : Effect.orDie(this.finish())
   }
 
-  private reduceHeld(held: ReadonlyArray<Held<A>>): void {
-    for (const h of held) {
-      if (this.forgotten(h)) continue
-      try {
-        this.store.dispatch(h.action, h.task, h.span)
-      } finally {
-        h.task.release()
-        h.run?.unpin()
-      }
-    }
+  private runningOrigins(): ReadonlyArray<unknown> {
+    return this.store.runningEffects.filter(([fiber]) => !this.untracked.has(fiber)).map(([, origin]) => origin)
   }
 
-  /**
-   * Whether a held action's effect was cancelled since it was produced. A store pulls a stream's next item
-   * only after reducing the last one, so a cancel reduced in between means it was never produced: the
-   * TestStore forgets it (this is what a test sees when an item's reduction cancels its own stream). The
-   * run is the one that produced the action, also through `Fx.rateLimit`, `Fx.batch` and `Fx.idleTimeout`;
-   * a batch's group that lost only some of its items is rebuilt from the others instead.
-   */
-  private forgotten(held: Held<A>): boolean {
-    if (held.run === undefined) return false
-    const action = held.run.current(held.action)
-    if (action !== Dropped) {
-      held.action = action
-      return false
-    }
-    held.task.release()
-    held.run.unpin()
-    return true
+  /** Drops the oldest `count` recorded actions unasserted (non-exhaustive mode), logging them if asked. */
+  private skip(count: number, when: string): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (count === 0) return Effect.void
+      const skipped = this.recorded.splice(0, count)
+      this.asserted = skipped[skipped.length - 1]!.state
+      return this.showSkipped
+        ? Effect.logInfo(`TestStore skipped ${count} received action(s) ${when}: ${skipped.map((r) => show(r.action)).join(", ")}`)
+        : Effect.void
+    })
   }
 
   /**
@@ -243,33 +306,23 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
     })
   }
 
-  /** Forgets held actions whose effect was cancelled; run before looking at what is held. */
-  private prune(): void {
-    for (let i = this.held.length - 1; i >= 0; i--) if (this.forgotten(this.held[i]!)) this.held.splice(i, 1)
+  /** Waits for the next recorded action. */
+  private get awaitArrival(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      const arrival = this.arrival = Deferred.unsafeMake<void>(FiberId.none)
+      return Deferred.await(arrival).pipe(Effect.ensuring(Effect.sync(() => this.arrival = undefined)))
+    })
   }
 
-  private awaitHeld(matcher: TestStore.Matcher<A>, timeout: Duration.DurationInput): Effect.Effect<void, TestStoreError> {
-    return Effect.suspend(() => {
-      this.prune()
-      if (this.held.length > 0) return Effect.void
-      const arrival = this.arrival = Deferred.unsafeMake<void>(FiberId.none)
-      // Real time, not the TestClock: effects waiting on the TestClock never wake by themselves.
-      const giveUp = TestServices.liveWith((live) => live.provide(Effect.sleep(timeout)))
-      return Effect.raceFirst(
-        Deferred.await(arrival),
-        Effect.zipRight(
-          giveUp,
-          // Built when the wait gives up, so it names the effects running then.
-          Effect.suspend(() => fail("ReceiveTimeout", [
-            `Expected to receive ${describeMatcher(matcher)}, but no action arrived within ${
-              Duration.format(Duration.decode(timeout))
-            } of real time.`,
-            "Effects run on the TestClock: if the action comes after a delay, call TestClock.adjust(...) first.",
-            `Effects still running were started by: ${this.store.runningEffectOrigins.map(show).join(", ") || "(none)"}`
-          ]))
-        )
-      ).pipe(Effect.ensuring(Effect.sync(() => this.arrival = undefined)))
-    })
+  /** `effect`, or `onTimeout` after `timeout` of real time: effects waiting on the TestClock never wake by themselves. */
+  private withinRealTime<X>(
+    effect: Effect.Effect<X>,
+    timeout: Duration.DurationInput,
+    onTimeout: () => Effect.Effect<never, TestStoreError>
+  ): Effect.Effect<X, TestStoreError> {
+    const giveUp = TestServices.liveWith((live) => live.provide(Effect.sleep(timeout)))
+    // Built when the wait gives up, so it names what arrived and what runs then.
+    return Effect.raceFirst(effect, Effect.zipRight(giveUp, Effect.suspend(onTimeout)))
   }
 
   private get anythingReported(): boolean {
@@ -277,53 +330,72 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
   }
 
   /**
-   * What a store logs and goes on from, and a test must not: a throwing reducer first, then child actions
-   * `ifLet` / `forEach` could not route (TCA fails a test on those too).
+   * What a store logs and goes on from, and a test must not: a throwing reducer or a dying effect first,
+   * then child actions `ifLet` / `forEach` could not route (TCA fails a test on those too).
    */
-  private reported(what: string): Effect.Effect<void, TestStoreError> {
-    if (this.defects.length > 0) return this.reducerDefects(what)
+  private reported(site: CallSite, what: string): Effect.Effect<void, TestStoreError> {
+    if (this.defects.length > 0) {
+      const defects = this.defects.splice(0)
+      const render = (defect: unknown) => defect instanceof Error ? defect.stack ?? defect.message : show(defect)
+      const reducer = defects.filter((d) => d.where === "reducer")
+      if (reducer.length > 0) {
+        return failAt(site, "ReducerDefect", [
+          `The reducer threw while ${what} (the state was left as it was):`,
+          ...reducer.map(({ action, defect }) => `  on ${show(action)}: ${render(defect)}`)
+        ])
+      }
+      return failAt(site, "EffectDefect", [
+        `An effect died (found while ${what}; a store would log it and go on):`,
+        ...defects.map(({ action, defect }) => `  started by ${show(action)}: ${render(defect)}`)
+      ])
+    }
     if (this.unhandled.length === 0) return Effect.void
-    return fail("UnhandledChildAction", [
+    return failAt(site, "UnhandledChildAction", [
       `A child action could not be routed (found while ${what}; a store would log it and go on):`,
       ...this.unhandled.splice(0)
     ])
   }
 
-  private reducerDefects(what: string): Effect.Effect<never, TestStoreError> {
-    const defects = this.defects.splice(0)
-    return fail("ReducerDefect", [
-      `The reducer threw while ${what} (the state was left as it was):`,
-      ...defects.map(({ action, defect }) =>
-        `  on ${show(action)}: ${defect instanceof Error ? defect.stack ?? defect.message : show(defect)}`
-      )
-    ])
-  }
-
-  private check(what: string, before: S, expected: TestStore.Expectation<S> | undefined): Effect.Effect<void, TestStoreError> {
+  private check(
+    site: CallSite,
+    what: string,
+    before: S,
+    after: S,
+    expected: TestStore.Expectation<S> | undefined
+  ): Effect.Effect<void, TestStoreError> {
     return Effect.suspend(() => {
-      if (this.anythingReported) return this.reported(what)
-      const after = this.store.stateNow
+      if (this.anythingReported) return this.reported(site, what)
       if (expected === undefined) {
         if (!this.exhaustive || equals(before, after)) return Effect.void
-        return fail("UnexpectedStateChange", [
+        return failAt(site, "UnexpectedStateChange", [
           `State changed after ${what}, but no expectation was given:`,
           "  (- before, + after)",
           ...diff(before, after)
         ])
       }
       // Non-exhaustive: the expectation is applied to the actual state, so only what it sets is checked.
-      const want = typeof expected === "function"
-        ? (expected as (s: S) => S)(this.exhaustive ? before : after)
-        : expected
-      if (equals(want, after)) return Effect.void
-      if (equals(before, after)) {
-        return fail("ExpectedStateChange", [
-          `Expected state to change after ${what}, but no change occurred:`,
-          "  (- expected, + actual)",
-          ...diff(want, after)
+      let want: S
+      if (typeof expected === "function") {
+        // Nothing but the argument may show the new state: reading the store's state in here gives `before`.
+        this.evaluating = { state: before }
+        try {
+          want = (expected as (s: S) => S)(before)
+        } finally {
+          this.evaluating = undefined
+        }
+      } else {
+        want = expected
+      }
+      // TCA: an expectation says the state changes; if it did not, that is its own failure (even when the
+      // expectation, a function returning its argument, agrees with the unchanged state).
+      if (this.exhaustive && equals(before, after)) {
+        return failAt(site, "ExpectedStateChange", [
+          `Expected state to change after ${what}, but no change occurred.`,
+          ...(equals(want, after) ? [] : ["  (- expected, + actual)", ...diff(want, after)])
         ])
       }
-      return fail("StateMismatch", [`State after ${what} does not match:`, "  (- expected, + actual)", ...diff(want, after)])
+      if (equals(want, after)) return Effect.void
+      return failAt(site, "StateMismatch", [`State after ${what} does not match:`, "  (- expected, + actual)", ...diff(want, after)])
     })
   }
 }
@@ -337,6 +409,7 @@ export const make = <S, A, R = never>(
   return Effect.gen(function*() {
     const store = yield* makeImpl({ ...options, label: options.label ?? "test-store" })
     const testStore = new TestStoreImpl(store, options)
+    yield* testStore.record
     yield* Effect.addFinalizer((exit) => testStore.finalize(exit))
     return testStore
   })

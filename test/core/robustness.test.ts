@@ -172,7 +172,7 @@ describe("a malformed node inside an Fx", () => {
       const sent = yield* Effect.either(store.send(Go(Fx.parallel(Fx.send(Log("a")), {} as Fx.Fx<Action>))))
       expect(sent._tag === "Left" && sent.left.reason).toBe("ReducerDefect")
       expect(sent._tag === "Left" && sent.left.message).toContain("not an Fx")
-      yield* store.skipReceivedActions
+      yield* store.skipReceivedActions()
     }))
 })
 

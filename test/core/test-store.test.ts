@@ -49,12 +49,14 @@ const make = (exhaustivity: "exhaustive" | "non-exhaustive" = "exhaustive") =>
   TestStore.make({ initialState, reducer, exhaustivity, receiveTimeout: "100 millis" })
 
 describe("TestStore", () => {
-  it.scoped("effects run on the TestClock; their actions are held until received", () =>
+  it.scoped("effects run on the TestClock; their actions are reduced as they arrive and recorded until received", () =>
     Effect.gen(function*() {
       const store = yield* make()
       yield* store.send(Action.Start())
       yield* TestClock.adjust("1 second")
-      expect((yield* store.state).ticks).toEqual([]) // held, not reduced
+      // As in a store (and in TCA's TestStore): reduced on arrival, recorded with the state it left.
+      expect((yield* store.state).ticks).toEqual([1])
+      expect(yield* store.received).toEqual([Action.Tick({ n: 1 })])
       yield* store.receive(Action.Tick({ n: 1 }), (s) => ({ ...s, ticks: [1] }))
       yield* TestClock.adjust("1 second")
       yield* store.receive("Tick", { ...initialState, ticks: [1, 2] })
@@ -87,9 +89,9 @@ describe("TestStore", () => {
       const store = yield* make()
       yield* store.send(Action.Start())
       yield* TestClock.adjust("1 second")
-      yield* store.skipReceivedActions
+      yield* store.skipReceivedActions()
       expect((yield* store.state).ticks).toEqual([1])
-      yield* store.skipInFlightEffects
+      yield* store.skipInFlightEffects({ interrupt: true })
       yield* store.finish()
     }).pipe(Effect.provide(Live)))
 })
@@ -105,7 +107,7 @@ describe("TestStore failures", () => {
       expect(error.message).toContain("state.count")
       expect(error.message).toContain("-   5")
       expect(error.message).toContain("+   1")
-      yield* store.skipReceivedActions
+      yield* store.skipReceivedActions()
     }).pipe(Effect.provide(Live)))
 
   it.scoped("ReducerDefect: a reducer that throws fails the send, naming the action and the error", () =>
@@ -153,7 +155,7 @@ describe("TestStore failures", () => {
       const error = yield* failure(store.send(Action.Bump()))
       expect(error.reason).toBe("UnexpectedStateChange")
       expect(error.message).toContain("no expectation was given")
-      yield* store.skipReceivedActions
+      yield* store.skipReceivedActions()
     }).pipe(Effect.provide(Live)))
 
   it.scoped("ExpectedStateChange: an expectation of change, and no change happened", () =>
@@ -171,7 +173,7 @@ describe("TestStore failures", () => {
       const error = yield* failure(store.send(Action.Noop()))
       expect(error.reason).toBe("UnassertedReceivedActions")
       expect(error.message).toContain(`"_tag":"Noop"`)
-      yield* store.skipReceivedActions
+      yield* store.skipReceivedActions()
     }).pipe(Effect.provide(Live)))
 
   it.scoped("UnexpectedReceivedAction: the next received action does not match", () =>
@@ -181,7 +183,7 @@ describe("TestStore failures", () => {
       const error = yield* failure(store.receive("Tick"))
       expect(error.reason).toBe("UnexpectedReceivedAction")
       expect(error.message).toContain(`Expected to receive "Tick", but received {"_tag":"Noop"}`)
-      yield* store.skipReceivedActions
+      yield* store.skipReceivedActions()
     }).pipe(Effect.provide(Live)))
 
   it.scoped("UnexpectedReceivedAction: an expected action of the same tag is diffed against the received one", () =>
@@ -192,7 +194,7 @@ describe("TestStore failures", () => {
       const error = yield* failure(store.receive(Action.Tick({ n: 7 })))
       expect(error.reason).toBe("UnexpectedReceivedAction")
       expect(error.message).toContain("(- expected, + received)\n  action.n\n-   7\n+   1")
-      yield* store.skipReceivedActions
+      yield* store.skipReceivedActions()
       yield* store.send(Action.Stop())
     }).pipe(Effect.provide(Live)))
 
@@ -204,7 +206,7 @@ describe("TestStore failures", () => {
       expect(error.reason).toBe("ReceiveTimeout")
       expect(error.message).toContain("TestClock.adjust")
       expect(error.message).toContain(`{"_tag":"Start"}`)
-      yield* store.skipInFlightEffects
+      yield* store.skipInFlightEffects({ interrupt: true })
     }).pipe(Effect.provide(Live)))
 
   it.scoped("finish fails on running effects, naming the action that started them", () =>

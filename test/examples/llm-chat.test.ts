@@ -179,7 +179,7 @@ describe("examples/llm-chat", () => {
       expect(prompts).toHaveLength(2)
       // The stopped, empty reply to "first" is not sent: providers refuse empty assistant turns.
       expect(prompts[1].map((m) => m.split(":")[0])).toEqual(["user", "user"])
-      yield* store.skipInFlightEffects
+      yield* store.skipInFlightEffects({ interrupt: true })
     }))
 
   it("the conversation kept in the state is bounded", () => {
