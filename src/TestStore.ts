@@ -122,6 +122,42 @@ export type Expectation<S> = S | ((state: S) => S)
 export type Matcher<A> = A | string | ((action: A) => boolean)
 
 /**
+ * A partial shape of an action, for {@link like}: any subset of its fields, nested shapes for nested
+ * actions.
+ *
+ * @example
+ * ```ts
+ * import type { TestStore } from "composable-effect"
+ *
+ * type Action = { readonly _tag: "Todo"; readonly id: string; readonly action: { readonly _tag: "Tick"; readonly at: number } }
+ * const pattern: TestStore.Pattern<Action> = { _tag: "Todo", action: { _tag: "Tick" } }
+ * ```
+ * @since 0.1.0
+ * @category models
+ */
+export type Pattern<A> = A extends ReadonlyArray<any> ? A
+  : A extends object ? { readonly [K in keyof A]?: Pattern<A[K]> }
+  : A
+
+/**
+ * Matches an action by a partial shape: every field the pattern names must match (nested patterns for
+ * nested fields; other values by structural equality), the rest is ignored. The way to receive a child
+ * action by its path of tags, without a hand-written predicate.
+ *
+ * @example
+ * ```ts
+ * import { TestStore } from "composable-effect"
+ *
+ * type Action = { readonly _tag: "Todo"; readonly id: string; readonly action: { readonly _tag: "Tick"; readonly at: number } }
+ * const tickOfA = TestStore.like<Action>({ _tag: "Todo", id: "a", action: { _tag: "Tick" } })
+ * tickOfA({ _tag: "Todo", id: "a", action: { _tag: "Tick", at: 3 } }) // true
+ * ```
+ * @since 0.1.0
+ * @category matchers
+ */
+export const like: <A>(pattern: Pattern<A>) => (action: A) => boolean = internal.like
+
+/**
  * @example
  * ```ts
  * import { Reducer, type TestStore } from "composable-effect"

@@ -72,6 +72,19 @@ const matches = <A>(matcher: TestStore.Matcher<A>, action: A): boolean =>
     ? action === matcher || actionTag(action) === matcher
     : equals(matcher, action)
 
+/** Whether `value` has every field `pattern` names, nested patterns for nested plain objects. */
+const matchesPattern = (pattern: unknown, value: unknown): boolean => {
+  if (!isPlainRecord(pattern)) return equals(pattern, value)
+  if (typeof value !== "object" || value === null) return false
+  return Object.keys(pattern).every((key) => matchesPattern(pattern[key], (value as Record<string, unknown>)[key]))
+}
+
+const isPlainRecord = (u: unknown): u is Record<string, unknown> =>
+  typeof u === "object" && u !== null && (Object.getPrototypeOf(u) === Object.prototype || Object.getPrototypeOf(u) === null)
+
+/** @internal */
+export const like = <A>(pattern: TestStore.Pattern<A>) => (action: A): boolean => matchesPattern(pattern, action)
+
 /**
  * The TestStore on TCA's model: a real store, unchanged, that the test drives, and a recorder of what it
  * reduced. Every action an effect produces is reduced as it arrives, exactly as in production, and

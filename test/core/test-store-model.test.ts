@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Logger, PubSub, Stream, TestClock } from "effect"
+import { produce } from "immer"
 import { Fx, Reducer, Store, TestStore } from "../../src/index.js"
 import { settle, uniqueLabel } from "./helpers.js"
 
@@ -180,5 +181,42 @@ describe("TestStore strictness and failures, as TCA", () => {
         Effect.provide(Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => void logged.push(String(message)))))
       )
       expect(logged.join("\n")).toContain(`skipped 1 received action(s) before receiving {"_tag":"Loaded","text":"hello"}: {"_tag":"Load"}`)
+    }))
+})
+
+describe("TestStore: nested expectations and matchers", () => {
+  interface Todo {
+    readonly id: string
+    readonly ticks: number
+  }
+  interface Todos {
+    readonly todos: ReadonlyArray<Todo>
+  }
+  type TodoAction = { readonly _tag: "Tick"; readonly at: number } | { readonly _tag: "Start" }
+  type TodosAction = { readonly _tag: "Todo"; readonly id: string; readonly action: TodoAction }
+  const todo = Reducer.make<Todo, TodoAction>()((t, action) =>
+    action._tag === "Start" ? [t, Fx.send({ _tag: "Tick", at: 1 })] : [{ ...t, ticks: t.ticks + 1 }, Fx.none]
+  )
+  const todos = Reducer.forEach(Reducer.fromState((s: Todos, _: TodosAction) => s), todo, {
+    state: Reducer.field<Todos, "todos">("todos"),
+    action: Reducer.taggedElement<TodosAction, "Todo">("Todo")
+  })
+  const start: Todos = { todos: [{ id: "a", ticks: 0 }, { id: "b", ticks: 0 }] }
+
+  it.scoped("an immer draft edits the previous state, and TestStore.like matches a child action by its tags", () =>
+    Effect.gen(function*() {
+      const store = yield* TestStore.make({ initialState: start, reducer: todos })
+      yield* store.send({ _tag: "Todo", id: "b", action: { _tag: "Start" } })
+      yield* store.receive(
+        TestStore.like<TodosAction>({ _tag: "Todo", id: "b", action: { _tag: "Tick" } }),
+        produce((draft) => {
+          draft.todos[1]!.ticks = 1
+        })
+      )
+      // A pattern naming a field the action does not match fails the receive.
+      yield* store.send({ _tag: "Todo", id: "a", action: { _tag: "Start" } })
+      const error = yield* failure(store.receive(TestStore.like<TodosAction>({ id: "b" }), undefined, { timeout: "50 millis" }))
+      expect(error.reason).toBe("UnexpectedReceivedAction")
+      yield* store.skipReceivedActions()
     }))
 })
