@@ -6,9 +6,11 @@
  * @since 0.1.0
  */
 import { dual } from "effect/Function"
+import type * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Fx from "./Fx.js"
 import * as compose from "./internal/compose.js"
+import * as internal from "./internal/reducer.js"
 
 /**
  * @example
@@ -120,7 +122,7 @@ export const make: {
  * @since 0.1.0
  * @category constructors
  */
-export const fromState = <S, A>(reduce: (state: S, action: A) => S): Reducer<S, A> => (state, action) =>
+export const fromState = <S, A>(reduce: (state: S, action: A) => NoInfer<S>): Reducer<S, A> => (state, action) =>
   [reduce(state, action), Fx.none]
 
 /**
@@ -392,6 +394,94 @@ export interface IfLetOptions<PS, PA, CS, CA> {
 }
 
 /**
+ * Adds a child that runs while a tagged-union state is in one case (TCA's `ifCaseLet`): for a child action
+ * the child runs first, on that case's value, then the parent. When the parent moves the union to another
+ * case (or makes it absent), the child's running effects are cancelled, as `Reducer.ifLet` cancels them
+ * when its child becomes absent. A child action arriving while the union is in another case is reported
+ * the same way too (a warning log and `store.actions.unhandled{combinator="ifTag"}`; in a `TestStore`, a
+ * failed step).
+ *
+ * @example
+ * ```ts
+ * import { Fx, Reducer } from "composable-effect"
+ * import { pipe } from "effect"
+ *
+ * type Screen = { readonly _tag: "Loading" } | { readonly _tag: "Loaded"; readonly items: ReadonlyArray<string> }
+ * type App = { readonly screen: Screen }
+ * type AppAction = { readonly _tag: "Loaded"; readonly action: "clear" } | { readonly _tag: "Reload" }
+ * const loaded = Reducer.make((s: Extract<Screen, { _tag: "Loaded" }>, _: "clear") => [{ ...s, items: [] }, Fx.none])
+ * const app = pipe(
+ *   Reducer.fromState((s: App, a: AppAction) => a._tag === "Reload" ? { screen: { _tag: "Loading" as const } } : s),
+ *   Reducer.ifTag(loaded, {
+ *     state: Reducer.field<App, "screen">("screen"),
+ *     tag: "Loaded",
+ *     action: Reducer.tagged<AppAction, "Loaded">("Loaded")
+ *   })
+ * )
+ * ```
+ * @since 0.1.0
+ * @category composition
+ */
+export const ifTag: {
+  // The union and the case come from the lens and the tag; the child is checked against that case
+  // (NoInfer), so a child typed on another case is reported at the child, not as a puzzling lens type.
+  <PS, PA, U extends Tagged | undefined, T extends NonNullable<U>["_tag"], CA, R2>(
+    child: Reducer<NoInfer<Extract<U, { readonly _tag: T }>>, CA, R2>,
+    options: IfTagOptions<PS, PA, U, T, CA>
+  ): <R>(parent: Reducer<PS, PA, R>) => Reducer<PS, PA, R | R2>
+  <PS, PA, R, U extends Tagged | undefined, T extends NonNullable<U>["_tag"], CA, R2>(
+    parent: Reducer<PS, PA, R>,
+    child: Reducer<NoInfer<Extract<U, { readonly _tag: T }>>, CA, R2>,
+    options: IfTagOptions<PS, PA, U, T, CA>
+  ): Reducer<PS, PA, R | R2>
+} = dual(3, compose.ifTag as any)
+
+/**
+ * A value of a tagged union: what `Reducer.ifTag` switches on.
+ *
+ * @example
+ * ```ts
+ * import type { Reducer } from "composable-effect"
+ *
+ * const loading: Reducer.Tagged = { _tag: "Loading" }
+ * ```
+ * @since 0.1.0
+ * @category composition
+ */
+export interface Tagged {
+  readonly _tag: string
+}
+
+/**
+ * Where `Reducer.ifTag` finds its child: a lens on the union (which may also be `undefined`), the case's
+ * `tag`, and the prism of the child's actions. With `identity`, a case value replaced by another one of the
+ * same case but a different identity (by Effect equality) counts as leaving the case, as in `ifLet`.
+ *
+ * @example
+ * ```ts
+ * import { Reducer } from "composable-effect"
+ *
+ * type Screen = { readonly _tag: "Loading" } | { readonly _tag: "Loaded"; readonly id: string }
+ * type App = { readonly screen: Screen }
+ * type AppAction = { readonly _tag: "Loaded"; readonly action: "clear" }
+ * const options: Reducer.IfTagOptions<App, AppAction, Screen, "Loaded", "clear"> = {
+ *   state: Reducer.field<App, "screen">("screen"),
+ *   tag: "Loaded",
+ *   action: Reducer.tagged<AppAction, "Loaded">("Loaded"),
+ *   identity: (loaded) => loaded.id
+ * }
+ * ```
+ * @since 0.1.0
+ * @category composition
+ */
+export interface IfTagOptions<PS, PA, U extends Tagged | undefined, T extends NonNullable<U>["_tag"], CA> {
+  readonly state: Lens<PS, U>
+  readonly tag: T
+  readonly action: Prism<PA, CA>
+  readonly identity?: ((child: Extract<U, { readonly _tag: T }>) => unknown) | undefined
+}
+
+/**
  * Adds a collection of children keyed by id. A child action runs the child reducer on its element (then
  * the parent runs); each element's effects are cancelled when the parent removes the element; an action
  * for a missing id is reported (a warning log and the `store.actions.unhandled` metric).
@@ -446,3 +536,97 @@ export type IdOf<C> = C extends ReadonlyMap<infer K, any> ? K
   : C extends ReadonlyArray<{ readonly id: infer K }> ? K
   : C extends Readonly<Record<string, any>> ? any
   : never
+
+// -----------------------------------------------------------------------------
+// observing
+// -----------------------------------------------------------------------------
+
+/**
+ * Runs a reducer `f` builds when a selected part of the state changed (TCA's `onChange(of:)`): after
+ * `self` reduces an action, if `select` of the state before and after differ by Effect `Equal.equals`,
+ * `f(oldValue, newValue)` gives a reducer that runs on the new state for the same action; its effects are
+ * merged with `self`'s. Equality is Effect's: select primitives or `Data` values (a plain object or array
+ * rebuilt with the same contents counts as changed).
+ *
+ * @example
+ * ```ts
+ * import { Fx, Reducer } from "composable-effect"
+ * import { pipe } from "effect"
+ *
+ * type Search = { readonly query: string; readonly results: ReadonlyArray<string> }
+ * type Action = { readonly _tag: "Type"; readonly query: string } | { readonly _tag: "Search" }
+ * const search = pipe(
+ *   Reducer.fromState((s: Search, a: Action) => a._tag === "Type" ? { ...s, query: a.query } : s),
+ *   // TCA: .onChange(of: \.query) { oldValue, newValue in Reduce { state, action in ... } }
+ *   Reducer.onChange((s) => s.query, (_old, query) => (state, _action) =>
+ *     [{ ...state, results: [] }, query === "" ? Fx.none : Fx.debounce(Fx.send({ _tag: "Search" }), "search", "300 millis")])
+ * )
+ * ```
+ * @since 0.1.0
+ * @category combinators
+ */
+export const onChange: {
+  // The action type comes from the reducer `self` only (in a pipe, from the reducer piped in), never from
+  // what `f` returns: a `Fx.send({ _tag: "Search" })` there must not narrow it to that one action.
+  <S, V, A, R2>(
+    select: (state: S) => V,
+    f: (oldValue: V, newValue: V) => Reducer<NoInfer<S>, NoInfer<A>, R2>
+  ): <R>(self: Reducer<S, A, R>) => Reducer<S, A, R | R2>
+  <S, A, R, V, R2>(
+    self: Reducer<S, A, R>,
+    select: (state: S) => V,
+    f: (oldValue: V, newValue: V) => Reducer<NoInfer<S>, NoInfer<A>, R2>
+  ): Reducer<S, A, R | R2>
+} = dual(3, internal.onChange)
+
+/**
+ * Options of `Reducer.logChanges`: a `label` that starts each message (and annotates it), and the log
+ * `level` (`"Debug"` unless given).
+ *
+ * @example
+ * ```ts
+ * import type { Reducer } from "composable-effect"
+ *
+ * const options: Reducer.LogChangesOptions = { label: "app", level: "Info" }
+ * ```
+ * @since 0.1.0
+ * @category models
+ */
+export interface LogChangesOptions {
+  readonly label?: string | undefined
+  readonly level?: LogLevel.Literal | undefined
+}
+
+/**
+ * Logs every action a reducer receives and the structural diff of the state it produced (TCA's
+ * `_printChanges`), through Effect's `Logger`, at `"Debug"` unless another `level` is given (Effect's
+ * default logger shows `"Info"` and above: provide `Logger.minimumLogLevel(LogLevel.Debug)` to see them).
+ * The reducer stays pure: the log is an effect merged into the reducer's own, which the store runs in its
+ * fiber, so it goes to the application's logger and is annotated with the store's label; the diff is only
+ * computed when the level is enabled.
+ *
+ * The message reads `app: received action {"_tag":"Inc"} (- before, + after)`, then one `-` / `+` pair per
+ * changed leaf under its path (`state.count`), or `(no state changes)`. The log is an `Fx.futureOption`
+ * in the returned effect: leave it out when inspecting a reducer's `Fx` as data (`ReducerTest`).
+ *
+ * @example
+ * ```ts
+ * import { Reducer, Store } from "composable-effect"
+ * import { Effect, Logger, LogLevel, pipe } from "effect"
+ *
+ * const counter = pipe(
+ *   Reducer.fromState((n: number, a: "inc" | "dec") => a === "inc" ? n + 1 : n - 1),
+ *   Reducer.logChanges({ label: "counter" })
+ * )
+ * const program = Effect.gen(function*() {
+ *   const store = yield* Store.make({ initialState: 0, reducer: counter })
+ *   yield* store.send("inc") // counter: received action "inc" (- before, + after) ...
+ * }).pipe(Effect.scoped, Logger.withMinimumLogLevel(LogLevel.Debug))
+ * ```
+ * @since 0.1.0
+ * @category combinators
+ */
+export const logChanges: {
+  (options?: LogChangesOptions): <S, A, R>(self: Reducer<S, A, R>) => Reducer<S, A, R>
+  <S, A, R>(self: Reducer<S, A, R>, options?: LogChangesOptions): Reducer<S, A, R>
+} = dual((args) => typeof args[0] === "function", internal.logChanges)

@@ -82,8 +82,8 @@ export const effectsTimedOut = internal.effectsTimedOut
 export const streamItemsDropped = internal.streamItemsDropped
 
 /**
- * `store.actions.unhandled`: child actions `Reducer.ifLet` / `Reducer.forEach` could not route (child
- * absent, element missing), tagged `store` and `combinator`.
+ * `store.actions.unhandled`: child actions `Reducer.ifLet` / `Reducer.ifTag` / `Reducer.forEach` could
+ * not route (child absent, union in another case, element missing), tagged `store` and `combinator`.
  *
  * @example
  * ```ts

@@ -14,7 +14,7 @@ import { currentStoreLabel, currentUnhandledHook } from "./label.js"
 
 /** @internal */
 export const unhandledChildActions = Metric.counter("store.actions.unhandled", {
-  description: "Child actions that arrived while their child state was absent (ifLet) or missing (forEach)",
+  description: "Child actions that arrived while their child state was absent (ifLet), in another case (ifTag) or missing (forEach)",
   incremental: true
 })
 
@@ -22,7 +22,7 @@ export const unhandledChildActions = Metric.counter("store.actions.unhandled", {
  * The effect a reducer returns to report a child action it could not route: logged and counted when the
  * store runs it, never silently dropped. It feeds nothing back.
  */
-const reportUnhandled = (combinator: "ifLet" | "forEach", action: unknown, detail: string): Fx.Fx<never> =>
+const reportUnhandled = (combinator: "ifLet" | "ifTag" | "forEach", action: unknown, detail: string): Fx.Fx<never> =>
   Fx.futureOption(
     // The reducer does not know its store; the effect reads the label of the store that runs it.
     Effect.flatMap(FiberRef.get(currentStoreLabel), (store) =>
@@ -49,47 +49,107 @@ export const scope = <PS, PA, CS, CA, R>(
   return [options.state.set(parent, next), Fx.map(fx, options.action.embed)]
 }
 
-/** @internal */
-export const ifLet = <PS, PA, R, CS, CA, R2>(
+/**
+ * Where `ifLet` and `ifTag` find their child in the parent state: `get` is `undefined` while there is no
+ * child to run (absent, or the union in another case), and `absent` says why, for the report.
+ */
+interface Presence<PS, CS> {
+  readonly combinator: "ifLet" | "ifTag"
+  readonly get: (parent: PS) => CS | undefined
+  readonly set: (parent: PS, child: CS) => PS
+  readonly absent: (parent: PS) => string
+  readonly identity: ((child: CS) => unknown) | undefined
+}
+
+/**
+ * A child that is there for a while: it runs while `get` finds it, and its effects are cancelled when it
+ * goes (or, with an identity, is replaced). One body for `ifLet` and `ifTag`, so the two cannot drift.
+ */
+const presentChild = <PS, PA, R, CS, CA, R2>(
   parent: Reducer.Reducer<PS, PA, R>,
   child: Reducer.Reducer<CS, CA, R2>,
-  options: Reducer.IfLetOptions<PS, PA, CS, CA>
+  prism: Reducer.Prism<PA, CA>,
+  presence: Presence<PS, CS>
 ): Reducer.Reducer<PS, PA, R | R2> => {
-  // The child's effects run under one id per ifLet (per child identity, when given), cancelled together
-  // when the child goes away or is replaced by another.
+  // The child's effects run under one id per combinator built (per child identity, when given), cancelled
+  // together when the child goes away or is replaced by another.
   const instance = ChildScope.nextInstance()
-  const identity = options.identity
+  const { combinator, identity } = presence
   const effectsId = (childState: CS) =>
-    new ChildScope({ combinator: "ifLet", instance, key: identity === undefined ? undefined : identity(childState) })
+    new ChildScope({ combinator, instance, key: identity === undefined ? undefined : identity(childState) })
   return (state, action) => {
     const fxs: Array<Fx.Fx<PA, R | R2>> = []
     let current = state
-    const childAction = options.action.extract(action)
+    const childAction = prism.extract(action)
     if (Option.isSome(childAction)) {
-      const childState = options.state.get(current)
+      const childState = presence.get(current)
       if (childState === undefined) {
-        fxs.push(reportUnhandled("ifLet", childAction.value, "a child action arrived while the child state is absent"))
+        fxs.push(reportUnhandled(combinator, childAction.value, presence.absent(current)))
       } else {
         const [next, fx] = child(childState, childAction.value)
-        current = options.state.set(current, next)
+        current = presence.set(current, next)
         // Effects belong to the child as it is after this action; if its identity changed, the child it
         // was is gone, and so are that one's effects.
         const id = effectsId(next)
         const was = effectsId(childState)
         if (!Equal.equals(id, was)) fxs.push(Fx.cancel(was))
-        fxs.push(Fx.cancellable(scopeIds(Fx.map(fx, options.action.embed), id), id))
+        fxs.push(Fx.cancellable(scopeIds(Fx.map(fx, prism.embed), id), id))
       }
     }
     const [next, fx] = parent(current, action)
     fxs.push(fx)
-    const before = options.state.get(current)
-    const after = options.state.get(next)
+    const before = presence.get(current)
+    const after = presence.get(next)
     if (before !== undefined && before !== after) {
       const dismissed = effectsId(before)
       if (after === undefined || !Equal.equals(dismissed, effectsId(after))) fxs.push(Fx.cancel(dismissed))
     }
     return [next, Fx.merge(fxs)]
   }
+}
+
+/** @internal */
+export const ifLet = <PS, PA, R, CS, CA, R2>(
+  parent: Reducer.Reducer<PS, PA, R>,
+  child: Reducer.Reducer<CS, CA, R2>,
+  options: Reducer.IfLetOptions<PS, PA, CS, CA>
+): Reducer.Reducer<PS, PA, R | R2> =>
+  presentChild(parent, child, options.action, {
+    combinator: "ifLet",
+    get: options.state.get,
+    set: options.state.set,
+    absent: () => "a child action arrived while the child state is absent",
+    identity: options.identity
+  })
+
+/** @internal */
+export const ifTag = <PS, PA, R, U extends { readonly _tag: string } | undefined, CA, R2>(
+  parent: Reducer.Reducer<PS, PA, R>,
+  child: Reducer.Reducer<U & { readonly _tag: string }, CA, R2>,
+  options: {
+    readonly state: Reducer.Lens<PS, U>
+    readonly tag: string
+    readonly action: Reducer.Prism<PA, CA>
+    readonly identity?: ((child: U & { readonly _tag: string }) => unknown) | undefined
+  }
+): Reducer.Reducer<PS, PA, R | R2> => {
+  const { state, tag } = options
+  // The case as a present-or-absent child: another case (or no value) is "absent" to the shared body, so
+  // leaving the case cancels the child's effects exactly as dismissing an ifLet child does.
+  const get = (parent: PS) => {
+    const value = state.get(parent)
+    return value?._tag === tag ? value as U & { readonly _tag: string } : undefined
+  }
+  return presentChild(parent, child, options.action, {
+    combinator: "ifTag",
+    get,
+    set: state.set,
+    absent: (parent) => {
+      const now = state.get(parent)?._tag
+      return `a child action for case ${show(tag)} arrived while the state is ${now === undefined ? "absent" : `in case ${show(now)}`}`
+    },
+    identity: options.identity
+  })
 }
 
 /** A keyed collection: a `ReadonlyMap`, a record, or an array of elements with an `id`. @internal */

@@ -8,7 +8,7 @@ import * as FiberRef from "effect/FiberRef"
  */
 export const currentStoreLabel: FiberRef.FiberRef<string> = FiberRef.unsafeMake("store")
 
-/** Told of a child action `Reducer.ifLet` / `Reducer.forEach` could not route. @internal */
+/** Told of a child action `Reducer.ifLet` / `Reducer.ifTag` / `Reducer.forEach` could not route. @internal */
 export type UnhandledHook = (combinator: string, action: unknown, detail: string) => void
 
 /**

@@ -14,18 +14,18 @@ const label = (u: unknown): string => {
 let instances = 0
 
 /**
- * Where one `ifLet` or `forEach` keeps a child's effects: its own instance (two of them never share ids)
- * and, for `forEach`, the element's key (for `ifLet`, the child's identity when given). Compared with
- * Effect equality; reads as `forEach#3[a]`.
+ * Where one `ifLet`, `ifTag` or `forEach` keeps a child's effects: its own instance (two of them never
+ * share ids) and, for `forEach`, the element's key (for `ifLet` / `ifTag`, the child's identity when
+ * given). Compared with Effect equality; reads as `forEach#3[a]`.
  *
  * @internal
  */
 export class ChildScope extends Data.Class<{
-  readonly combinator: "ifLet" | "forEach"
+  readonly combinator: "ifLet" | "ifTag" | "forEach"
   readonly instance: number
   readonly key: unknown
 }> {
-  /** A fresh instance number, one per `ifLet` / `forEach` built. */
+  /** A fresh instance number, one per `ifLet` / `ifTag` / `forEach` built. */
   static nextInstance(): number {
     return ++instances
   }
