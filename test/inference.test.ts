@@ -117,6 +117,14 @@ export const todosWrongPrism = Reducer.forEach(todos, todo, {
   action: Reducer.tagged<TodosAction, "Other">("Other")
 })
 
+// Reducer.fromState takes the state type from the parameter only: a returned spread with a mapped array
+// (mutable) must not become it, or a store of the read-only state would not compile.
+interface Board {
+  readonly cells: ReadonlyArray<{ readonly id: string; readonly on: boolean }>
+}
+const board = Reducer.fromState((s: Board, _: "flip") => ({ ...s, cells: s.cells.map((c) => ({ ...c, on: !c.on })) }))
+export const boardTyped: Reducer.Reducer<Board, "flip"> = board
+
 describe("inference", () => {
   it("a typed reducer returns mixed variants through every constructor", () => {
     const { summary } = ReducerTest.reduce(reducer, 0, Action.Go())
