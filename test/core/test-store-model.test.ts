@@ -47,6 +47,15 @@ describe("TestStore on TCA's model", () => {
       yield* store.finish()
     }))
 
+  it.scoped("non-exhaustive: a send's expectation function gets the actual next state, so it sets only what it checks", () =>
+    Effect.gen(function*() {
+      const both = Reducer.make<State, Action>()((state, action) =>
+        action._tag === "Open" ? [{ open: true, text: "changed too" }, Fx.none] : [state, Fx.none]
+      )
+      const store = yield* TestStore.make({ initialState, reducer: both, exhaustivity: "non-exhaustive" })
+      yield* store.send({ _tag: "Open" }, (s) => ({ ...s, open: true }))
+    }))
+
   it.scoped("non-exhaustive: a chain of effects runs during TestClock.adjust without asserting each step", () =>
     Effect.gen(function*() {
       const store = yield* TestStore.make({ initialState, reducer: detail, exhaustivity: "non-exhaustive" })
