@@ -66,6 +66,9 @@ export class CancelHandle {
   }
 }
 
+/** What encloses an effect registered outside any other: no handle. @internal */
+export const outside = (_handle: CancelHandle): boolean => false
+
 /**
  * The cancellation ids of one store (so two stores, or two tests, never cancel each other), keyed with
  * Effect equality.
@@ -77,9 +80,13 @@ export class CancelRegistry {
 
   constructor(private readonly onCancelled: (count: number) => void, readonly now: () => bigint) {}
 
-  /** Registers a new effect under `id`, first cancelling the running ones when `cancelInFlight`. */
-  register(id: unknown, cancelInFlight: boolean): CancelHandle {
-    if (cancelInFlight) this.cancel(id)
+  /**
+   * Registers a new effect under `id`, first cancelling the running ones when `cancelInFlight`, except
+   * those it runs inside (`encloses`): `Fx.cancellable(Fx.cancellable(fx, id, { cancelInFlight: true }), id)`
+   * is one effect, not a new one replacing the one in flight.
+   */
+  register(id: unknown, cancelInFlight: boolean, encloses?: (handle: CancelHandle) => boolean): CancelHandle {
+    if (cancelInFlight) this.cancel(id, encloses)
     const handle = new CancelHandle(id, this)
     const existing = MutableHashMap.get(this.byId, id)
     if (Option.isSome(existing)) existing.value.add(handle)
@@ -87,14 +94,24 @@ export class CancelRegistry {
     return handle
   }
 
-  /** Cancels every effect under `id`; returns how many. */
-  cancel(id: unknown): number {
+  /** Cancels every effect under `id` but those `spare` keeps; returns how many. */
+  cancel(id: unknown, spare?: (handle: CancelHandle) => boolean): number {
     const handles = MutableHashMap.get(this.byId, id)
     if (Option.isNone(handles)) return 0
-    MutableHashMap.remove(this.byId, id)
-    for (const handle of handles.value) handle.cancel()
-    if (handles.value.size > 0) this.onCancelled(handles.value.size)
-    return handles.value.size
+    let cancelled = handles.value
+    if (spare === undefined) {
+      MutableHashMap.remove(this.byId, id)
+    } else {
+      cancelled = new Set()
+      for (const handle of handles.value) {
+        if (!spare(handle)) cancelled.add(handle)
+      }
+      for (const handle of cancelled) handles.value.delete(handle)
+      if (handles.value.size === 0) MutableHashMap.remove(this.byId, id)
+    }
+    for (const handle of cancelled) handle.cancel()
+    if (cancelled.size > 0) this.onCancelled(cancelled.size)
+    return cancelled.size
   }
 
   remove(handle: CancelHandle): void {

@@ -55,6 +55,14 @@ export class Run<A> {
     return this.alive ? action : Dropped
   }
 
+  /** Whether `handle` is one of the cancellation handles around this run. */
+  isUnder(handle: CancelHandle): boolean {
+    for (let run: Run<A> | undefined = this; run !== undefined; run = run.parent) {
+      if (run.handle === handle) return true
+    }
+    return false
+  }
+
   /** Pins every cancellation handle around this run (see `CancelHandle.pin`); undone by {@link unpin}. */
   pin(): void {
     for (let run: Run<A> | undefined = this; run !== undefined; run = run.parent) run.handle?.pin()

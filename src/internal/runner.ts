@@ -6,7 +6,7 @@ import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import type * as Tracer from "effect/Tracer"
 import type * as Fx from "../Fx.js"
-import { type CancelHandle, CancelRegistry } from "./cancel.js"
+import { type CancelHandle, CancelRegistry, outside } from "./cancel.js"
 import { feedStream } from "./feedStream.js"
 import { isFx } from "./fx.js"
 import type { Hub } from "./hub.js"
@@ -218,7 +218,7 @@ export class Runner<A, R> {
   ): void {
     // Behind a delay (a debounce, a throttled "latest"), nested cancellables register when it ends: a
     // `cancelInFlight` inside must not cancel the running effect it replaces before then.
-    const run = new Run<A>(task, span, cause, handle, undefined, delay === undefined ? this.prepare(inner) : undefined)
+    const run = new Run<A>(task, span, cause, handle, undefined, delay === undefined ? this.prepare(inner, handle) : undefined)
     const body = this.interpret(inner, run)
     handle.attach(this.forkRun(delay === undefined ? body : Effect.zipRight(delay, body), run))
   }
@@ -235,32 +235,35 @@ export class Runner<A, R> {
   /**
    * Registers, now, the cancellable effects nested in `fx` that will start without waiting (not behind a
    * sequential step, a delay or a debounce), so a cancel reduced next finds them before their fiber runs.
+   * `fx` runs under `handle`, if given.
    */
-  private prepare(fx: Fx.Fx<A, R>): Map<Fx.Fx<A, any>, CancelHandle> | undefined {
+  private prepare(fx: Fx.Fx<A, R>, handle?: CancelHandle): Map<Fx.Fx<A, any>, CancelHandle> | undefined {
     let prepared: Map<Fx.Fx<A, any>, CancelHandle> | undefined
-    const visit = (node: Fx.Fx<any, R>): void => {
+    const visit = (node: Fx.Fx<any, R>, encloses: (handle: CancelHandle) => boolean): void => {
       // Reported when it is interpreted.
       if (!isFx(node)) return
       switch (node._tag) {
-        case "Cancellable":
+        case "Cancellable": {
           // The same node value used twice (`Fx.parallel(fx, fx)`): the second use registers when it starts.
           if (prepared?.has(node)) return
           prepared ??= new Map()
-          prepared.set(node, this.register(node))
-          return visit(node.fx)
+          const registered = this.register(node, encloses)
+          prepared.set(node, registered)
+          return visit(node.fx, (around) => around === registered || encloses(around))
+        }
         case "Parallel":
-          return node.fxs.forEach(visit)
+          return node.fxs.forEach((branch) => visit(branch, encloses))
         case "Sequential":
-          return visit(node.fxs[0]!)
+          return visit(node.fxs[0]!, encloses)
         case "Timeout":
         case "Batch":
         case "RateLimit":
-          return visit(node.fx)
+          return visit(node.fx, encloses)
         default:
           return
       }
     }
-    visit(fx)
+    visit(fx, handle === undefined ? outside : (around) => around === handle)
     return prepared
   }
 
@@ -270,9 +273,12 @@ export class Runner<A, R> {
     this.cancellations.cancel(pendingKey(id))
   }
 
-  /** Registers a cancellable or debounced effect under its id (a debounce always replaces the pending one). */
-  register(fx: Fx.Cancellable<A, R> | Fx.Debounce<A, R>): CancelHandle {
-    return this.registered(this.cancellations.register(fx.id, fx._tag === "Debounce" || fx.cancelInFlight))
+  /**
+   * Registers a cancellable or debounced effect under its id (a debounce always replaces the pending one).
+   * Its `cancelInFlight` spares the effects it runs inside, which `encloses` tells.
+   */
+  register(fx: Fx.Cancellable<A, R> | Fx.Debounce<A, R>, encloses: (handle: CancelHandle) => boolean = outside): CancelHandle {
+    return this.registered(this.cancellations.register(fx.id, fx._tag === "Debounce" || fx.cancelInFlight, encloses))
   }
 
   private registered(handle: CancelHandle): CancelHandle {
@@ -343,7 +349,7 @@ export class Runner<A, R> {
         const type = fx._tag === "Cancellable" ? "cancellable" : "debounce"
         return this.attempt(type, run, () => {
           this.executed(type)
-          return this.runUnder(run.takePrepared(fx) ?? this.register(fx), this.delayOf(fx), fx.fx, run)
+          return this.runUnder(run.takePrepared(fx) ?? this.register(fx, (handle) => run.isUnder(handle)), this.delayOf(fx), fx.fx, run)
         })
       }
       case "Throttle":

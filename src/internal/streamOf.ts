@@ -47,7 +47,12 @@ export class StreamOf<A, R> {
       case "Cancellable":
       case "Debounce":
         return Stream.suspend(() =>
-          this.under(run.takePrepared(fx) ?? this.runner.register(fx), this.runner.delayOf(fx), fx.fx, run)
+          this.under(
+            run.takePrepared(fx) ?? this.runner.register(fx, (handle) => run.isUnder(handle)),
+            this.runner.delayOf(fx),
+            fx.fx,
+            run
+          )
         )
       case "Throttle":
         return Stream.suspend(() => {
