@@ -247,8 +247,26 @@ export const withJsonErrors = internal.withJsonErrors
  */
 export const createServer: (options?: ServerOptions) => Server = nodeServer.createServer
 
+const loopbackHosts = ["localhost", "127.0.0.1", "[::1]"]
+
 /**
- * Serves the store behind `tag` on a port (0 picks a free one; read it from `HttpServer.HttpServer`).
+ * The host names a store served on loopback answers for by default.
+ *
+ * @example
+ * ```ts
+ * import { StoreHttp } from "composable-effect/http"
+ *
+ * const names = StoreHttp.loopbackNames // ["localhost", "127.0.0.1", "[::1]"]
+ * ```
+ * @since 0.1.0
+ * @category security
+ */
+export const loopbackNames: ReadonlyArray<string> = loopbackHosts
+
+/**
+ * Serves the store behind `tag` on a port (0 picks a free one; read it from `HttpServer.HttpServer`). With
+ * a loopback `host` (`127.0.0.1`, `localhost`, `::1`) and no `allowedHosts`, it answers for
+ * {@link loopbackNames} only.
  *
  * @example
  * ```ts
@@ -270,7 +288,14 @@ export const layer = <Id, S, A, I, SI>(
   Layer.scopedContext(Effect.gen(function*() {
     const store = yield* tag
     const closing = yield* Deferred.make<void>()
-    const routes = yield* internal.routerEndingOn(store, options, closing)
+    // Bound to loopback, the server answers for loopback names only unless told otherwise: a page on a
+    // domain rebound to 127.0.0.1 (DNS rebinding) would otherwise be same-origin with it.
+    const loopback = options.host !== undefined && [...loopbackHosts, "::1"].includes(options.host)
+    const routes = yield* internal.routerEndingOn(
+      store,
+      loopback && options.allowedHosts === undefined ? { ...options, allowedHosts: loopbackNames } : options,
+      closing
+    )
     const server = NodeHttpServer.layer(() => createServer(options), {
       port: options.port ?? 0,
       ...(options.host ? { host: options.host } : {})

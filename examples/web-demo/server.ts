@@ -33,9 +33,6 @@ const assets = {
 /** How long a store's running effects may take to finish when the demo stops. */
 const DRAIN = "2 seconds"
 
-/** Host names a loopback server answers for: a page on a domain rebound to 127.0.0.1 is refused. */
-const loopbackNames = ["localhost", "127.0.0.1", "[::1]"]
-
 /**
  * The demo's routes, and the graceful shutdown of its stores; they live in the current scope. The stores'
  * routes take same-origin requests only (StoreHttp's default), so a page on another site cannot spend
@@ -88,8 +85,9 @@ export const serve = (options: { readonly port: number; readonly host: string; r
     const listening = yield* Layer.build(
       NodeHttpServer.layer(() => node, { port: options.port, host: options.host })
     )
-    const loopback = loopbackNames.includes(options.host.includes(":") ? `[${options.host}]` : options.host)
-    const app = yield* routes(options.model, loopback ? loopbackNames : undefined)
+    // Host names a loopback server answers for: a page on a domain rebound to 127.0.0.1 is refused.
+    const loopback = StoreHttp.loopbackNames.includes(options.host.includes(":") ? `[${options.host}]` : options.host)
+    const app = yield* routes(options.model, loopback ? StoreHttp.loopbackNames : undefined)
     yield* Layer.build(HttpServer.serve(StoreHttp.withJsonErrors(app.router))).pipe(Effect.provide(listening))
     yield* Effect.addFinalizer(() => app.shutdown)
     // Runs first at exit: a connection whose response ends from now on closes at once instead of idling

@@ -34,6 +34,8 @@ export type Resume =
  */
 export class EventLog<A> {
   private latest = 0
+  /** Whether the store has shut down: nothing more will be logged. */
+  ended = false
   /** Sends in progress, each waiting for its action's id (first come, first served among equal actions). */
   private readonly claims: Array<{ readonly action: A; id: number | undefined }> = []
 
@@ -54,7 +56,10 @@ export class EventLog<A> {
       )
       const log = new EventLog<A>(pubsub, store instanceof StoreImpl)
       // When the store shuts down, shutting the PubSub down ends every client stream.
-      const end = () => void Effect.runFork(PubSub.shutdown(pubsub))
+      const end = () => {
+        log.ended = true
+        Effect.runFork(PubSub.shutdown(pubsub))
+      }
       if (store instanceof StoreImpl) {
         yield* store.actions.listen((action: A) => log.append(action), end)
       } else {

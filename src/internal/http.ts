@@ -14,7 +14,7 @@ import * as Stream from "effect/Stream"
 import type * as Store from "../Store.js"
 import type * as StoreHttp from "../StoreHttp.js"
 import { EventLog, type LogEvent } from "./eventLog.js"
-import { guardDefects, refuse, routes } from "./httpGuard.js"
+import { guardDefects, originPolicy, refuse, routes } from "./httpGuard.js"
 import { decodeAction, parseEventId, parseIdempotencyKey, type Refusal, refusal } from "./httpInput.js"
 import { Idempotency } from "./idempotency.js"
 import { actionTag } from "./runner.js"
@@ -50,6 +50,11 @@ const resolve = <S, A, I, SI>(options: StoreHttp.Options<S, A, I, SI>) => {
     capacity: count("idempotency.capacity", options.idempotency?.capacity, defaults.idempotency.capacity),
     timeToLive: duration("idempotency.timeToLive", options.idempotency?.timeToLive, defaults.idempotency.timeToLive)
   }
+  const maxWait = duration("maxWait", options.maxWait, defaults.maxWait)
+  // A key must outlive the longest wait it can answer, or a retry after it expired would send again.
+  if (idempotency !== undefined && Duration.lessThan(idempotency.timeToLive, maxWait)) {
+    throw new RangeError("StoreHttp: idempotency.timeToLive must be at least maxWait")
+  }
   return {
     maxBodyBytes: count("maxBodyBytes", options.maxBodyBytes, defaults.maxBodyBytes),
     maxDepth: count("maxDepth", options.maxDepth, defaults.maxDepth),
@@ -57,8 +62,9 @@ const resolve = <S, A, I, SI>(options: StoreHttp.Options<S, A, I, SI>) => {
     clientBuffer: count("clientBuffer", options.clientBuffer, defaults.clientBuffer),
     heartbeat: duration("heartbeat", options.heartbeat, defaults.heartbeat),
     retry: duration("retry", options.retry, defaults.retry),
-    maxWait: duration("maxWait", options.maxWait, defaults.maxWait),
-    idempotency
+    maxWait,
+    idempotency,
+    originAllowed: originPolicy(options.allowedOrigins)
   }
 }
 
@@ -247,7 +253,9 @@ export const routerEndingOn = <S, A, I, SI>(
 
     const events = Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
-      const header = request.headers["last-event-id"]
+      if (log.ended) return refuse(shutDown)
+      // An empty header is no id (what EventSource sends before its first event): the query may give one.
+      const header = request.headers["last-event-id"] || undefined
       const id = header !== undefined
         ? parseEventId(header)
         : parseEventId(new URL(request.url, "http://local").searchParams.get("lastEventId") ?? undefined)
@@ -293,6 +301,7 @@ export const routerEndingOn = <S, A, I, SI>(
      */
     const changes = Effect.sync(() => {
       if (options.state === undefined) return unpublished
+      if (log.ended) return refuse(shutDown)
       const encode = Schema.encodeEither(options.state)
       const frames = store.changes.pipe(
         Stream.buffer({ capacity: 1, strategy: "sliding" }),
@@ -313,7 +322,7 @@ export const routerEndingOn = <S, A, I, SI>(
       const ws = yield* HttpServerRequest.upgrade
       const write = yield* ws.writer
       const frame = (r: Refusal) => Effect.ignore(write(JSON.stringify({ type: "error", error: r.error, message: r.message })))
-      // Ends the session with 1001 (going away): the server is closing, or the store shut down.
+      // Ends the session with 1001 (going away) when the store shuts down; `closing` (the server) does too.
       const ending = yield* Deferred.make<void>()
       const outgoing = yield* log.subscribe({ _tag: "Fresh" })
       yield* Stream.runForEach(outgoing, (event) => write(`{"type":"action","id":${event.id},"action":${wireOf(event)}}`)).pipe(
@@ -328,11 +337,11 @@ export const routerEndingOn = <S, A, I, SI>(
         )))
       const tooLargeMessage = refusal(413, "PayloadTooLarge", `a message is larger than ${maxBodyBytes} bytes`)
       const receive = (data: string | Uint8Array): Effect.Effect<void> => {
-        limit.delivered()
         // The limit is in bytes, as for HTTP bodies: a string's length counts UTF-16 units, not bytes.
         if ((typeof data === "string" ? Buffer.byteLength(data) : data.byteLength) > maxBodyBytes) return frame(tooLargeMessage)
         // A binary frame is read as UTF-8 JSON too, but strictly: replacing bad bytes would garble the action.
-        const text = typeof data === "string" ? Either.right(data) : Either.try(() => utf8.decode(data))
+        // A leading BOM is dropped, as the UTF-8 decoder drops it from bodies and binary frames.
+        const text = typeof data === "string" ? Either.right(data.replace(/^\ufeff/, "")) : Either.try(() => utf8.decode(data))
         if (Either.isLeft(text)) return frame(refusal(400, "MalformedJson", "a binary message is not valid UTF-8"))
         return Either.match(decode(text.right), {
           onLeft: frame,
@@ -344,7 +353,7 @@ export const routerEndingOn = <S, A, I, SI>(
         (data) => guardDefects(Effect.suspend(() => receive(data)), frame(internalFrame)),
         { onOpen: Effect.sync(() => limit.attach()) }
       ).pipe(Effect.catchAll(() => Effect.void))
-      const goAway = Deferred.await(ending).pipe(
+      const goAway = Effect.raceFirst(Deferred.await(ending), Deferred.await(closing)).pipe(
         Effect.zipRight(Effect.ignore(write(new Socket.CloseEvent(1001, "going away")))),
         // The client has a moment to answer the close; then the session ends anyway.
         Effect.zipRight(Effect.sleep(Duration.seconds(1)))
@@ -361,8 +370,11 @@ export const routerEndingOn = <S, A, I, SI>(
       "/state": { GET: state },
       "/changes": { GET: changes },
       "/ws": { GET: Effect.catchTag(socket, "RequestError", () => Effect.succeed(upgradeRequired)) }
-    }, options)
+    }, { originAllowed: resolved.originAllowed, allowedHosts: options.allowedHosts })
   })
+
+/** A stream route asked for after the store shut down: a 503, so `EventSource` stops reconnecting. */
+const shutDown = refusal(503, "StoreShutdown", "the store has shut down")
 
 const internalFrame = refusal(500, "Internal", "the message could not be handled (the server logged why)")
 

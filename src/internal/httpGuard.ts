@@ -24,18 +24,9 @@ export type Methods<R> = Partial<Record<Method, Effect.Effect<HttpServerResponse
 
 /** @internal */
 export interface GuardOptions {
-  readonly allowedOrigins?: StoreHttp.AllowedOrigins | undefined
+  /** Whether a cross-origin page may call the routes: {@link originPolicy} of the option. */
+  readonly originAllowed: (origin: string) => boolean
   readonly allowedHosts?: ReadonlyArray<string> | undefined
-}
-
-/** `host[:port]` of an origin, or `undefined` for an opaque origin (`null`, `file:`) or garbage. */
-const hostOf = (origin: string): string | undefined => {
-  try {
-    const url = new URL(origin)
-    return url.host === "" ? undefined : url.host.toLowerCase()
-  } catch {
-    return undefined
-  }
 }
 
 /** The hostname of a `Host` header (`[::1]:80` is `[::1]`), lowercased. */
@@ -46,15 +37,47 @@ const hostname = (host: string): string => {
   return colon < 0 ? lower : lower.slice(0, colon)
 }
 
-/** Same origin: the page that sends the request was served by this host and port. */
-const sameOrigin = (origin: string, host: string | undefined): boolean =>
-  host !== undefined && hostOf(origin) === host.toLowerCase()
+/**
+ * Same origin: the page that sends the request was served by this host and port. The `Host` is read in
+ * the origin's scheme, so `Host: localhost:80` is the origin `http://localhost`.
+ */
+const sameOrigin = (origin: string, host: string | undefined): boolean => {
+  if (host === undefined) return false
+  try {
+    const page = new URL(origin)
+    return page.host !== "" && new URL(`${page.protocol}//${host}`).host === page.host
+  } catch {
+    return false
+  }
+}
 
-const originAllowed = (policy: StoreHttp.AllowedOrigins | undefined, origin: string): boolean => {
-  if (policy === undefined) return false
-  if (policy === "*") return true
-  if (typeof policy === "function") return policy(origin)
-  return policy.includes(origin)
+/** An origin as browsers send it (`scheme://host[:port]`, lowercase, no default port, no path). */
+const normalizeOrigin = (origin: string): string => {
+  const url = new URL(origin)
+  if (url.host === "" || (url.pathname !== "/" && url.pathname !== "") || url.search !== "" || url.hash !== "") {
+    throw new RangeError(`StoreHttp: allowedOrigins entries are origins like "https://app.example.com", got ${JSON.stringify(origin)}`)
+  }
+  return url.origin
+}
+
+/**
+ * The policy as a predicate; listed origins are normalized once, so `HTTPS://App.example.com/` matches,
+ * and an entry that is not an origin is a `RangeError` here, when the routes are made.
+ *
+ * @internal
+ */
+export const originPolicy = (policy: StoreHttp.AllowedOrigins | undefined): (origin: string) => boolean => {
+  if (policy === undefined) return () => false
+  if (policy === "*") return () => true
+  if (typeof policy === "function") return policy
+  const listed = new Set(policy.map(normalizeOrigin))
+  return (origin) => {
+    try {
+      return listed.has(new URL(origin).origin)
+    } catch {
+      return false
+    }
+  }
 }
 
 const headersAllowed = "content-type, idempotency-key, last-event-id"
@@ -85,20 +108,25 @@ export const routes = <R>(
   table: Readonly<Record<`/${string}`, Methods<R>>>,
   options: GuardOptions
 ): HttpRouter.HttpRouter<never, HttpRouter.HttpRouter.ExcludeProvided<R>> => {
+  // A listed name with a port matches that host and port only; without one, any port.
   const hosts = options.allowedHosts?.map((h) => h.toLowerCase())
+  const hostAllowed = (host: string | undefined) =>
+    hosts === undefined || (host !== undefined && (hosts.includes(host.toLowerCase()) || hosts.includes(hostname(host))))
+  const originAllowed = options.originAllowed
   const route = (path: string, methods: Methods<R>) => {
-    const allow = [...Object.keys(methods), "OPTIONS"].join(", ")
+    // HEAD is answered as GET (the platform writes the head only), as HTTP asks of a server with GET.
+    const allow = [...Object.keys(methods), ...("GET" in methods ? ["HEAD"] : []), "OPTIONS"].join(", ")
     return Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       const query = request.url.indexOf("?")
       if ((query < 0 ? request.url : request.url.slice(0, query)) !== path) return notFound
       const host = request.headers["host"]
-      if (hosts !== undefined && (host === undefined || !hosts.includes(hostname(host)))) {
+      if (!hostAllowed(host)) {
         return refuse({ status: 403, error: "ForbiddenHost", message: "this server does not answer for that host name" })
       }
       const origin = request.headers["origin"]
       const cross = origin !== undefined && !sameOrigin(origin, host)
-      if (cross && !originAllowed(options.allowedOrigins, origin)) {
+      if (cross && !originAllowed(origin)) {
         return refuse({ status: 403, error: "ForbiddenOrigin", message: "cross-origin requests from that origin are not allowed" })
       }
       const cors: Record<string, string> = cross ? { "access-control-allow-origin": origin, vary: "Origin" } : {}
@@ -114,9 +142,10 @@ export const routes = <R>(
           }
         })
       }
-      const handler = methods[request.method as Method]
+      const handler = methods[(request.method === "HEAD" ? "GET" : request.method) as Method]
       if (handler === undefined) {
-        return refuse({ status: 405, error: "MethodNotAllowed", message: `this route answers ${allow}` }, { allow })
+        // With the CORS headers too, so the page that sent it can read why.
+        return refuse({ status: 405, error: "MethodNotAllowed", message: `this route answers ${allow}` }, { allow, ...cors })
       }
       const response = yield* guardDefects(handler, Effect.succeed(internal))
       return cross ? HttpServerResponse.setHeaders(response, cors) : response

@@ -96,6 +96,12 @@ export const describeIssue = (issue: ParseResult.ParseIssue): string => {
   return out.length === 0 ? "the action does not match its schema" : out.join("; ")
 }
 
+const protoKey = new Error("__proto__")
+const noProto = (key: string, value: unknown): unknown => {
+  if (key === "__proto__") throw protoKey
+  return value
+}
+
 /**
  * Parses and decodes one action from JSON text; the reducer never sees what fails here.
  *
@@ -112,12 +118,22 @@ export const decodeAction = <A, I>(
     }
     let json: unknown
     try {
-      json = JSON.parse(text)
-    } catch {
+      // A `__proto__` key (also spelled with escapes) would become the prototype of a record the schema
+      // decodes: refused. Looked for only when the text could hold one, so the common body parses fast.
+      json = text.includes("__proto__") || text.includes("\\u") ? JSON.parse(text, noProto) : JSON.parse(text)
+    } catch (cause) {
+      if (cause === protoKey) return Either.left(refusal(400, "InvalidAction", "the action has a __proto__ key"))
       // JSON.parse's own message quotes the input: say only what is wrong.
       return Either.left(refusal(400, "MalformedJson", "the body is not valid JSON"))
     }
-    return Either.mapLeft(decode(json), (error) => refusal(400, "InvalidAction", describeIssue(error.issue)))
+    try {
+      return Either.mapLeft(decode(json), (error) => refusal(400, "InvalidAction", describeIssue(error.issue)))
+    } catch (cause) {
+      // Depth the text scan cannot see (JSON inside a string, decoded by `Schema.parseJson` into a
+      // recursive schema) overflows the decoder's stack: the input's fault, not a defect.
+      if (cause instanceof RangeError) return Either.left(refusal(400, "InvalidAction", "the action is nested too deeply"))
+      throw cause
+    }
   }
 }
 

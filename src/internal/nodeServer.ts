@@ -44,7 +44,11 @@ export const createServer = (options: StoreHttp.ServerOptions = {}): http.Server
     connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(Math.min(headersTimeout, requestTimeout) / 4)))
   })
   server.on("clientError", (error: NodeJS.ErrnoException, socket: Net.Socket) => {
-    if (error.code === "ECONNRESET" || !socket.writable) return void socket.destroy()
+    // A response already under way on this connection (an SSE stream, a pending wait): an answer written
+    // now would land inside it. Node's own handler leaves those alone too; the connection just ends.
+    const inFlight = (socket as { readonly _httpMessage?: unknown })._httpMessage !== undefined &&
+      (socket as { readonly _httpMessage?: unknown })._httpMessage !== null
+    if (error.code === "ECONNRESET" || !socket.writable || inFlight) return void socket.destroy()
     socket.end(clientErrors[error.code ?? ""] ?? badRequest)
   })
   // Without a listener Node answers an `Expect` other than 100-continue with an empty 417.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { HttpServer } from "@effect/platform"
-import { Context, Effect, Layer, Logger, Schema } from "effect"
+import { Context, Effect, Exit, Layer, Logger, Schema, Scope } from "effect"
 import * as net from "node:net"
 import WebSocket from "ws"
 import { Reducer, Store } from "../../src/index.js"
@@ -171,7 +171,7 @@ describe("StoreHttp: protocol", () => {
       expect(wrong.status).toBe(405)
       expect(wrong.headers.get("allow")).toBe("POST, OPTIONS")
       expect(JSON.parse(wrong.text).error).toBe("MethodNotAllowed")
-      expect((yield* request(`${url}/state`, { method: "DELETE" })).headers.get("allow")).toBe("GET, OPTIONS")
+      expect((yield* request(`${url}/state`, { method: "DELETE" })).headers.get("allow")).toBe("GET, HEAD, OPTIONS")
       expect((yield* store.state).pings).toBe(0)
     }).pipe(Effect.scoped))
 
@@ -316,5 +316,146 @@ describe("StoreHttp: origins", () => {
       expect(rebound).toMatch(/^HTTP\/1\.1 403 /)
       expect(rebound).toContain(`"error":"ForbiddenHost"`)
       expect((yield* postJson(`${url}/actions`, JSON.stringify({ _tag: "Ping" }))).status).toBe(202)
+    }).pipe(Effect.scoped))
+})
+
+describe("StoreHttp: found by a review as a user and an attacker would", () => {
+  it.live("pings and pongs do not count toward a WebSocket message's size: a listening client is never cut off", () =>
+    Effect.gen(function*() {
+      const { url } = yield* serve({ maxBodyBytes: 1024 })
+      const client = yield* connect(url)
+      // ~106 bytes each on the wire: with control frames counted, the connection went at ~620 of them.
+      yield* Effect.promise(async () => {
+        for (let round = 0; round < 20; round++) {
+          const ponged = new Promise<void>((resolve) => client.ws.once("pong", () => resolve()))
+          for (let i = 0; i < 50; i++) client.ws.ping(Buffer.alloc(100))
+          await ponged
+        }
+      })
+      client.ws.send(JSON.stringify({ _tag: "Ping" }))
+      yield* Effect.promise(async () => {
+        for (let i = 0; i < 500 && !client.frames.some((f) => f.type === "action"); i++) await new Promise((r) => setTimeout(r, 10))
+      })
+      expect(client.ws.readyState).toBe(WebSocket.OPEN)
+      expect(client.frames.some((f) => f.type === "action")).toBe(true)
+      client.ws.close()
+    }).pipe(Effect.scoped))
+
+  it.live("releasing StoreHttp.layer closes WebSocket clients with 1001, as a store shutdown does", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const { url } = yield* Scope.extend(serve(), scope)
+      const client = yield* connect(url)
+      yield* Scope.close(scope, Exit.void)
+      expect(yield* Effect.promise(() => client.closed)).toBe(1001)
+    }))
+
+  it.live("a malformed request on a connection with a response under way never lands inside that response", () =>
+    Effect.gen(function*() {
+      const { url } = yield* serve()
+      const { port } = new URL(url)
+      const text = yield* Effect.async<string>((resume) => {
+        const socket = net.connect(Number(port), "127.0.0.1", () => socket.write("GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
+        let seen = ""
+        socket.on("data", (chunk) => {
+          seen += chunk.toString("utf8")
+          if (seen.includes(": connected")) socket.write("NOT HTTP\r\n\r\n")
+        })
+        socket.on("close", () => resume(Effect.succeed(seen)))
+        return Effect.sync(() => socket.destroy())
+      }).pipe(Effect.timeout("10 seconds"))
+      expect(text).toMatch(/^HTTP\/1\.1 200 /)
+      expect(text).not.toContain("400 Bad Request")
+    }).pipe(Effect.scoped))
+
+  it.live("a __proto__ key, and depth hidden inside a JSON string, are refused with 400", () =>
+    Effect.gen(function*() {
+      interface Tree {
+        readonly kids: ReadonlyArray<Tree>
+      }
+      const Tree: Schema.Schema<Tree> = Schema.Struct({ kids: Schema.Array(Schema.suspend(() => Tree)) })
+      const Action = Schema.Union(
+        Schema.TaggedStruct("Meta", { meta: Schema.Record({ key: Schema.String, value: Schema.Unknown }) }),
+        Schema.TaggedStruct("Plant", { tree: Schema.parseJson(Tree) })
+      )
+      type Action = typeof Action.Type
+      class Garden extends Context.Tag("test/Garden")<Garden, Store.Store<number, Action>>() {}
+      const context = yield* Layer.build(Layer.provideMerge(
+        StoreHttp.layer(Garden, { actions: Action, port: 0, host: "127.0.0.1" }),
+        Store.layer(Garden, { initialState: 0, reducer: Reducer.fromState((n: number, _: Action) => n + 1) })
+      ))
+      const url = `http://127.0.0.1:${(Context.get(context, HttpServer.HttpServer).address as HttpServer.TcpAddress).port}`
+      for (const body of [`{"_tag":"Meta","meta":{"__proto__":{"isAdmin":true}}}`, `{"_tag":"Meta","meta":{"\\u005f_proto__":{}}}`]) {
+        const answer = yield* postJson(`${url}/actions`, body)
+        expect([answer.status, JSON.parse(answer.text)]).toEqual([400, { error: "InvalidAction", message: "the action has a __proto__ key" }])
+      }
+      let tree = `{"kids":[]}`
+      for (let i = 0; i < 5000; i++) tree = `{"kids":[${tree}]}`
+      const deepInString = yield* postJson(`${url}/actions`, JSON.stringify({ _tag: "Plant", tree }))
+      expect([deepInString.status, JSON.parse(deepInString.text).message]).toEqual([400, "the action is nested too deeply"])
+      expect((yield* postJson(`${url}/actions`, `{"_tag":"Meta","meta":{"ok":1}}`)).status).toBe(202)
+      expect(yield* Context.get(context, Garden).state).toBe(1)
+    }).pipe(Effect.scoped))
+
+  it.live("origins: listed ones are normalized, same-origin reads default ports, refusals carry CORS headers", () =>
+    Effect.gen(function*() {
+      expect(() => StoreHttp.router({} as Store.Store<number, "inc">, { actions: Schema.Literal("inc"), allowedOrigins: ["https://a.example/app"] }))
+        .toThrow(RangeError)
+      const { url } = yield* serve({ allowedOrigins: ["HTTPS://App.Example/"] })
+      const listed = yield* postJson(`${url}/actions`, JSON.stringify({ _tag: "Ping" }), { origin: "https://app.example" })
+      expect(listed.status).toBe(202)
+      const wrongMethod = yield* request(`${url}/actions`, { headers: { origin: "https://app.example" } })
+      expect([wrongMethod.status, wrongMethod.headers.get("access-control-allow-origin")]).toEqual([405, "https://app.example"])
+      const defaultPort = yield* rawHttp(
+        url,
+        `POST /actions HTTP/1.1\r\nHost: localhost:80\r\nOrigin: http://localhost\r\nContent-Type: application/json\r\nContent-Length: 15\r\nConnection: close\r\n\r\n{"_tag":"Ping"}`
+      )
+      expect(defaultPort).toMatch(/^HTTP\/1\.1 202 /)
+    }).pipe(Effect.scoped))
+
+  it.live("a layer bound to loopback answers for loopback names only, by default", () =>
+    Effect.gen(function*() {
+      const { url } = yield* serve()
+      const rebound = yield* rawHttp(url, `GET /state HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n`)
+      expect(rebound).toMatch(/^HTTP\/1\.1 403 /)
+      expect(rebound).toContain(`"error":"ForbiddenHost"`)
+      expect((yield* request(`${url}/state`)).status).toBe(200)
+    }).pipe(Effect.scoped))
+
+  it.live("HEAD answers as GET; after shutdown the stream routes answer 503; an empty Last-Event-ID leaves the query's", () =>
+    Effect.gen(function*() {
+      const { store, url } = yield* serve()
+      const head = yield* request(`${url}/state`, { method: "HEAD" })
+      expect(head.status).toBe(200)
+      yield* postJson(`${url}/actions`, JSON.stringify({ _tag: "Ping" }))
+      const text = yield* Effect.promise(async () => {
+        const controller = new AbortController()
+        const response = await fetch(`${url}/events?lastEventId=1`, { headers: { "last-event-id": "" }, signal: controller.signal })
+        const reader = response.body!.getReader()
+        let seen = ""
+        while (!seen.includes("id: 2")) seen += new TextDecoder().decode((await reader.read()).value)
+        controller.abort()
+        return seen
+      })
+      // Replayed after id 1: the Pong (id 2).
+      expect(text).toContain(`id: 2\nevent: action\ndata: {"_tag":"Pong"}`)
+      yield* store.shutdown({ timeout: "1 second" })
+      for (const path of ["/events", "/changes"]) {
+        const answer = yield* request(`${url}${path}`)
+        expect([path, answer.status, JSON.parse(answer.text).error]).toEqual([path, 503, "StoreShutdown"])
+      }
+    }).pipe(Effect.scoped))
+
+  it.live("a text WebSocket message may start with a BOM, as a body may", () =>
+    Effect.gen(function*() {
+      const { store, url } = yield* serve()
+      const client = yield* connect(url)
+      client.ws.send(`\ufeff${JSON.stringify({ _tag: "Ping" })}`)
+      yield* Effect.promise(async () => {
+        for (let i = 0; i < 500 && !client.frames.some((f) => f.type === "action"); i++) await new Promise((r) => setTimeout(r, 10))
+      })
+      expect(client.frames.filter((f) => f.type === "error")).toEqual([])
+      expect((yield* store.state).pings).toBe(1)
+      client.ws.close()
     }).pipe(Effect.scoped))
 })
