@@ -624,7 +624,8 @@ export const map: {
  * Registers an effect under a cancellation id, scoped to the store that runs it, so that `Fx.cancel(id)`
  * can stop it. With `cancelInFlight: true`, a new effect under the same id interrupts the running one
  * (switch-latest: the "Stop"/"regenerate" buttons of a chat). Registration happens when the action is
- * reduced, so a cancel in the very next action wins even if the effect's fiber has not started yet.
+ * reduced, wherever the effect sits (in a later step of an `Fx.sequential` too), so a cancel in the very
+ * next action wins even if the effect has not started yet.
  *
  * @example
  * ```ts
@@ -646,7 +647,8 @@ export const cancellable: {
 } = dual((args) => isFx(args[0]), internal.cancellable)
 
 /**
- * Interrupts every effect running (or about to start) under `id` in this store.
+ * Interrupts every effect running (or about to start) under `id` in this store. A cancel that comes from a
+ * step of a sequence leaves alone what its own effect holds for later steps, as TCA's `.concatenate`.
  *
  * @example
  * ```ts

@@ -16,6 +16,12 @@ import type * as Tracer from "effect/Tracer"
  */
 export class CancelHandle {
   cancelled = false
+  /**
+   * While the effect waits for its turn (registered ahead of its start, see `Runner.prepare`), the reduction
+   * that registered it; `undefined` once the effect starts. A waiting effect is not in flight: a
+   * `cancelInFlight` spares it, and so does a cancel from a step of a sequence of its own effect.
+   */
+  waitingIn: number | undefined = undefined
   private fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined
   private signal: Deferred.Deferred<void> | undefined
   span: Tracer.Span | undefined
@@ -85,13 +91,30 @@ export class CancelRegistry {
    * those it runs inside (`encloses`): `Fx.cancellable(Fx.cancellable(fx, id, { cancelInFlight: true }), id)`
    * is one effect, not a new one replacing the one in flight.
    */
-  register(id: unknown, cancelInFlight: boolean, encloses?: (handle: CancelHandle) => boolean): CancelHandle {
-    if (cancelInFlight) this.cancel(id, encloses)
+  register(id: unknown, cancelInFlight: boolean, encloses: (handle: CancelHandle) => boolean = outside): CancelHandle {
+    if (cancelInFlight) this.cancelInFlight(id, encloses)
     const handle = new CancelHandle(id, this)
     const existing = MutableHashMap.get(this.byId, id)
     if (Option.isSome(existing)) existing.value.add(handle)
     else MutableHashMap.set(this.byId, id, new Set([handle]))
     return handle
+  }
+
+  /** Registers an effect that starts later, on behalf of reduction `reduction`: see {@link CancelHandle.waitingIn}. */
+  reserve(id: unknown, reduction: number): CancelHandle {
+    const handle = this.register(id, false)
+    handle.waitingIn = reduction
+    return handle
+  }
+
+  /** The effect of a waiting handle starts: it is in flight from now on, and its `cancelInFlight` acts now. */
+  start(handle: CancelHandle, cancelInFlight: boolean, encloses: (handle: CancelHandle) => boolean): void {
+    handle.waitingIn = undefined
+    if (cancelInFlight) this.cancelInFlight(handle.id, (other) => other === handle || encloses(other))
+  }
+
+  private cancelInFlight(id: unknown, encloses: (handle: CancelHandle) => boolean): void {
+    this.cancel(id, (handle) => handle.waitingIn !== undefined || encloses(handle))
   }
 
   /** Cancels every effect under `id` but those `spare` keeps; returns how many. */

@@ -33,8 +33,13 @@ export class Run<A> {
     readonly cause: A,
     readonly handle: CancelHandle | undefined,
     readonly parent: Run<A> | undefined,
-    /** Handles registered when the action was reduced, for cancellable nodes the fiber has not reached. */
-    readonly prepared: Map<Fx.Fx<A, any>, CancelHandle> | undefined
+    /**
+     * Handles registered when the action was reduced, for cancellable nodes the fiber has not reached: one
+     * per use of the node, in the order the node appears (`Fx.sequential(fx, fx)` uses it twice).
+     */
+    readonly prepared: Map<Fx.Fx<A, any>, Array<CancelHandle>> | undefined,
+    /** Which reduction started the effect (`Runner.reduction`): how a cancel tells its own effect's steps. */
+    readonly reduction: number
   ) {}
 
   get alive(): boolean {
@@ -74,23 +79,25 @@ export class Run<A> {
 
   /** The same run under a cancellation handle. */
   under(handle: CancelHandle): Run<A> {
-    return new Run(this.task, this.span, this.cause, handle, this, this.prepared)
+    return new Run(this.task, this.span, this.cause, handle, this, this.prepared, this.reduction)
   }
 
   /** The same run feeding a different task (a step of `Fx.sequential`). */
   withTask(task: TaskNode): Run<A> {
-    return new Run(task, this.span, this.cause, undefined, this, this.prepared)
+    return new Run(task, this.span, this.cause, undefined, this, this.prepared, this.reduction)
   }
 
   /** The same run nesting under a new span. */
   withSpan(span: Tracer.AnySpan | undefined): Run<A> {
-    return span === undefined ? this : new Run(this.task, span, this.cause, undefined, this, this.prepared)
+    return span === undefined ? this : new Run(this.task, span, this.cause, undefined, this, this.prepared, this.reduction)
   }
 
-  /** Takes the handle prepared for `node`, if the action's reduction registered one. */
+  /** Takes a handle prepared for `node`, if the action's reduction registered one that is still left. */
   takePrepared(node: Fx.Fx<A, any>): CancelHandle | undefined {
-    const handle = this.prepared?.get(node)
-    if (handle !== undefined) this.prepared!.delete(node)
+    const handles = this.prepared?.get(node)
+    if (handles === undefined) return undefined
+    const handle = handles.shift()
+    if (handles.length === 0) this.prepared!.delete(node)
     return handle
   }
 }
@@ -113,7 +120,7 @@ export class BatchRun<A> extends Run<A> {
     private readonly items: ReadonlyArray<Produced<unknown>>,
     private readonly toAction: (items: ReadonlyArray<unknown>) => A
   ) {
-    super(batch.task, batch.span, batch.cause, undefined, batch, undefined)
+    super(batch.task, batch.span, batch.cause, undefined, batch, undefined, batch.reduction)
   }
 
   override get alive(): boolean {

@@ -44,6 +44,10 @@ export interface Host<A> {
   malformed(node: unknown, cause: A): void
 }
 
+/** Whether starting the effect cancels those in flight under its id (a debounce replaces the pending one). */
+const replaces = (fx: Fx.Cancellable<unknown, unknown> | Fx.Debounce<unknown, unknown>): boolean =>
+  fx._tag === "Debounce" || fx.cancelInFlight
+
 /** @internal */
 export const actionTag = (action: unknown): string =>
   typeof action === "object" && action !== null && "_tag" in action && typeof action._tag === "string"
@@ -94,6 +98,12 @@ export class Runner<A, R> {
   /** How many effects other than `Fx.none` were started (a send checks whether its reduction started any). */
   started = 0
 
+  /** Counts the reductions that started an effect: the one being started is `reduction`. */
+  private reduction = 0
+
+  /** The steps of sequences, each with the reduction that started its effect (see {@link cancel}). */
+  private readonly steps = new WeakMap<TaskNode, number>()
+
   private readonly starting = new Starting<A>()
 
   constructor(readonly host: Host<A>) {
@@ -118,6 +128,7 @@ export class Runner<A, R> {
     // Never the case (nothing is reduced while an `Fx` starts), but it would be part of the outer start.
     if (starting.active) return this.start(fx, task, span, cause)
     starting.active = true
+    this.reduction++
     try {
       this.start(fx, task, span, cause)
     } catch (defect) {
@@ -176,7 +187,7 @@ export class Runner<A, R> {
         return
       case "Cancel":
         this.executed("cancel")
-        return this.cancel(fx.id)
+        return this.cancel(fx.id, task)
       case "Cancellable":
       case "Debounce":
         this.executed(fx._tag === "Cancellable" ? "cancellable" : "debounce")
@@ -197,7 +208,7 @@ export class Runner<A, R> {
       case "Timeout":
       case "Batch":
       case "RateLimit": {
-        const run = new Run<A>(task, span, cause, undefined, undefined, this.prepare(fx))
+        const run = new Run<A>(task, span, cause, undefined, undefined, this.prepare(fx, undefined, false), this.reduction)
         this.forkRun(this.interpret(fx, run), run)
         return
       }
@@ -216,9 +227,10 @@ export class Runner<A, R> {
     span: Tracer.AnySpan | undefined,
     cause: A
   ): void {
-    // Behind a delay (a debounce, a throttled "latest"), nested cancellables register when it ends: a
+    // Behind a delay (a debounce, a throttled "latest"), nested cancellables wait for it to end: a
     // `cancelInFlight` inside must not cancel the running effect it replaces before then.
-    const run = new Run<A>(task, span, cause, handle, undefined, delay === undefined ? this.prepare(inner, handle) : undefined)
+    const prepared = this.prepare(inner, handle, delay !== undefined)
+    const run = new Run<A>(task, span, cause, handle, undefined, prepared, this.reduction)
     const body = this.interpret(inner, run)
     handle.attach(this.forkRun(delay === undefined ? body : Effect.zipRight(delay, body), run))
   }
@@ -228,49 +240,98 @@ export class Runner<A, R> {
     if (this.starting.active) this.starting.fibers.push(fiber)
     run.task.add(fiber, run.cause)
     const prepared = run.prepared
-    if (prepared !== undefined) fiber.addObserver(() => prepared.forEach((handle) => handle.release()))
+    // Those its fiber never reached (a step after a timeout, a throttled effect dropped) are let go with it.
+    if (prepared !== undefined) fiber.addObserver(() => prepared.forEach((uses) => uses.forEach((handle) => handle.release())))
     return fiber
   }
 
   /**
-   * Registers, now, the cancellable effects nested in `fx` that will start without waiting (not behind a
-   * sequential step, a delay or a debounce), so a cancel reduced next finds them before their fiber runs.
-   * `fx` runs under `handle`, if given.
+   * Registers, now, every cancellable (and debounced) effect nested in `fx`, so that a cancel reduced next
+   * finds it whether its fiber has reached it or not. One that starts without waiting is in flight at once
+   * (its `cancelInFlight` acts now). One that waits for its turn (a later step of an `Fx.sequential`, behind
+   * the wait of a debounce or a throttle) is registered as waiting, and comes into flight when it starts
+   * (see {@link handleFor}). `fx` runs under `handle`, if given, and only after a wait if `waiting`.
    */
-  private prepare(fx: Fx.Fx<A, R>, handle?: CancelHandle): Map<Fx.Fx<A, any>, CancelHandle> | undefined {
-    let prepared: Map<Fx.Fx<A, any>, CancelHandle> | undefined
-    const visit = (node: Fx.Fx<any, R>, encloses: (handle: CancelHandle) => boolean): void => {
+  private prepare(
+    fx: Fx.Fx<A, R>,
+    handle: CancelHandle | undefined,
+    waiting: boolean
+  ): Map<Fx.Fx<A, any>, Array<CancelHandle>> | undefined {
+    let prepared: Map<Fx.Fx<A, any>, Array<CancelHandle>> | undefined
+    const visit = (node: Fx.Fx<any, R>, waiting: boolean, encloses: (handle: CancelHandle) => boolean): void => {
       // Reported when it is interpreted.
       if (!isFx(node)) return
       switch (node._tag) {
-        case "Cancellable": {
-          // The same node value used twice (`Fx.parallel(fx, fx)`): the second use registers when it starts.
-          if (prepared?.has(node)) return
+        case "Cancellable":
+        case "Debounce": {
+          const registered = waiting
+            ? this.registered(this.cancellations.reserve(node.id, this.reduction))
+            : this.register(node, encloses)
           prepared ??= new Map()
-          const registered = this.register(node, encloses)
-          prepared.set(node, registered)
-          return visit(node.fx, (around) => around === registered || encloses(around))
+          const uses = prepared.get(node)
+          if (uses === undefined) prepared.set(node, [registered])
+          else uses.push(registered)
+          return visit(node.fx, waiting || node._tag === "Debounce", (around) => around === registered || encloses(around))
         }
+        case "Throttle":
+          // Whether, and when, it starts is decided when its fiber reaches it.
+          return visit(node.fx, true, encloses)
         case "Parallel":
-          return node.fxs.forEach((branch) => visit(branch, encloses))
+          return node.fxs.forEach((branch) => visit(branch, waiting, encloses))
         case "Sequential":
-          return visit(node.fxs[0]!, encloses)
+          return node.fxs.forEach((step, i) => visit(step, waiting || i > 0, encloses))
         case "Timeout":
         case "Batch":
         case "RateLimit":
-          return visit(node.fx, encloses)
+          return visit(node.fx, waiting, encloses)
         default:
           return
       }
     }
-    visit(fx, handle === undefined ? outside : (around) => around === handle)
+    visit(fx, waiting, handle === undefined ? outside : (around) => around === handle)
     return prepared
   }
 
-  /** Cancels what runs under `id`, and a throttled effect waiting for its window under the same id. */
-  cancel(id: unknown): void {
-    this.cancellations.cancel(id)
+  /**
+   * The handle of a cancellable or debounced node its fiber has reached: the one the action's reduction
+   * registered, which comes into flight now if it was waiting, or else a new one.
+   */
+  handleFor(fx: Fx.Cancellable<A, R> | Fx.Debounce<A, R>, run: Run<A>): CancelHandle {
+    const encloses = (handle: CancelHandle) => run.isUnder(handle)
+    const prepared = run.takePrepared(fx)
+    if (prepared === undefined) return this.register(fx, encloses)
+    if (prepared.waitingIn !== undefined && !prepared.cancelled) {
+      this.cancellations.start(prepared, replaces(fx), encloses)
+    }
+    return prepared
+  }
+
+  /** A task for one step of a sequence in `run`'s effect, known as such to {@link cancel}. */
+  stepTask(run: Run<A>): TaskNode {
+    const task = new TaskNode(run.task, run.cause)
+    this.steps.set(task, run.reduction)
+    return task
+  }
+
+  /**
+   * Cancels what runs under `id`, waiting or in flight, and a throttled effect waiting for its window under
+   * the same id. `task` is where the cancel comes from (the task of the reduction that returned it, or of
+   * the effect it is a node of). A cancel that comes from a step of a sequence (an `Fx.cancel` step, an
+   * action a step fed back) leaves alone what its own effect registered for later: within one effect a
+   * sequence runs in order, so `Fx.sequential(Fx.cancel(id), Fx.cancellable(fx, id))` cancels the old and
+   * starts the new, as TCA's `.concatenate` does.
+   */
+  cancel(id: unknown, task: TaskNode): void {
+    this.cancellations.cancel(id, (handle) => handle.waitingIn !== undefined && this.isStepOf(task, handle.waitingIn))
     this.cancellations.cancel(pendingKey(id))
+  }
+
+  /** Whether `task` is, or descends from, a step of a sequence in the effect reduction `reduction` started. */
+  private isStepOf(task: TaskNode, reduction: number): boolean {
+    for (let node: TaskNode | undefined = task; node !== undefined; node = node.parent) {
+      if (this.steps.get(node) === reduction) return true
+    }
+    return false
   }
 
   /**
@@ -278,7 +339,7 @@ export class Runner<A, R> {
    * Its `cancelInFlight` spares the effects it runs inside, which `encloses` tells.
    */
   register(fx: Fx.Cancellable<A, R> | Fx.Debounce<A, R>, encloses: (handle: CancelHandle) => boolean = outside): CancelHandle {
-    return this.registered(this.cancellations.register(fx.id, fx._tag === "Debounce" || fx.cancelInFlight, encloses))
+    return this.registered(this.cancellations.register(fx.id, replaces(fx), encloses))
   }
 
   private registered(handle: CancelHandle): CancelHandle {
@@ -340,7 +401,7 @@ export class Runner<A, R> {
         return Effect.suspend(() => {
           this.executed("sequential")
           return Effect.forEach(fx.fxs, (step) => {
-            const stepTask = new TaskNode(run.task, run.cause)
+            const stepTask = this.stepTask(run)
             return Effect.zipRight(this.interpret(step, run.withTask(stepTask)), stepTask.awaitDone())
           }, { discard: true })
         })
@@ -349,7 +410,7 @@ export class Runner<A, R> {
         const type = fx._tag === "Cancellable" ? "cancellable" : "debounce"
         return this.attempt(type, run, () => {
           this.executed(type)
-          return this.runUnder(run.takePrepared(fx) ?? this.register(fx, (handle) => run.isUnder(handle)), this.delayOf(fx), fx.fx, run)
+          return this.runUnder(this.handleFor(fx, run), this.delayOf(fx), fx.fx, run)
         })
       }
       case "Throttle":

@@ -41,18 +41,14 @@ export class StreamOf<A, R> {
       case "Parallel":
         return Stream.mergeAll(fx.fxs.map((branch) => this.of(branch, run)), { concurrency: "unbounded" })
       case "Sequential":
-        return Stream.flatMap(Stream.fromIterable(fx.fxs), (step) => this.of(step, run))
+        // A step here waits for no fed-back effect, but a cancel in it must still be known as a step's.
+        return Stream.flatMap(Stream.fromIterable(fx.fxs), (step) => this.of(step, run.withTask(this.runner.stepTask(run))))
       case "Cancel":
-        return Stream.execute(Effect.sync(() => this.runner.cancel(fx.id)))
+        return Stream.execute(Effect.sync(() => this.runner.cancel(fx.id, run.task)))
       case "Cancellable":
       case "Debounce":
         return Stream.suspend(() =>
-          this.under(
-            run.takePrepared(fx) ?? this.runner.register(fx, (handle) => run.isUnder(handle)),
-            this.runner.delayOf(fx),
-            fx.fx,
-            run
-          )
+          this.under(this.runner.handleFor(fx, run), this.runner.delayOf(fx), fx.fx, run)
         )
       case "Throttle":
         return Stream.suspend(() => {

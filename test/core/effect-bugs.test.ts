@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, TestClock } from "effect"
+import { type Duration, Effect, TestClock } from "effect"
 import { Fx, Reducer, Store } from "../../src/index.js"
 import { settle } from "./helpers.js"
 
@@ -42,4 +42,80 @@ describe("effect bugs found using the store as a TCA user would (issue 15)", () 
       yield* task.finish
       expect(yield* store.state).toEqual(["s@500", "b@1500"])
     }))
+
+  /** Bug 2: a cancellable in a later step registered only when its step started, so a cancel before then missed it. */
+  describe("a cancel reaches a cancellable waiting for its turn later in a sequence", () => {
+    /** Sends `fx`, then at 0.5 s an action that cancels "b", and runs the clock to 3 s. */
+    const cancelledAtHalfSecond = (fx: Fx.Fx<Action>) =>
+      Effect.gen(function*() {
+        const store = yield* logStore
+        const task = yield* store.send(Run(fx))
+        yield* TestClock.adjust("500 millis")
+        yield* store.send(Run(Fx.cancel("b")))
+        yield* TestClock.adjust("2500 millis")
+        yield* task.finish
+        return yield* store.state
+      })
+
+    it.scoped("the waiting step is skipped and the sequence goes on", () =>
+      Effect.gen(function*() {
+        const log = yield* cancelledAtHalfSecond(Fx.sequential(
+          Fx.delay("1 second", Log("a")),
+          Fx.cancellable(Fx.delay("1 second", Log("b")), "b"),
+          Fx.delay("1 second", Log("c"))
+        ))
+        expect(log).toEqual(["a@1000", "c@2000"])
+      }))
+
+    it.scoped("every use of one cancellable value, the running one and the one waiting", () =>
+      Effect.gen(function*() {
+        const b = Fx.cancellable(Fx.delay("1 second", Log("b")), "b")
+        expect(yield* cancelledAtHalfSecond(Fx.sequential(b, b))).toEqual([])
+      }))
+
+    it.scoped("one waiting behind the wait of a debounce", () =>
+      Effect.gen(function*() {
+        const log = yield* cancelledAtHalfSecond(Fx.debounce(Fx.cancellable(Fx.send(Log("x")), "b"), "d", "1 second"))
+        expect(log).toEqual([])
+      }))
+
+    it.scoped("a debounce in a later step", () =>
+      Effect.gen(function*() {
+        const log = yield* cancelledAtHalfSecond(Fx.sequential(
+          Fx.delay("1 second", Log("a")),
+          Fx.debounce(Fx.send(Log("x")), "b", "1 second")
+        ))
+        expect(log).toEqual(["a@1000"])
+      }))
+
+    it.scoped("a waiting effect is not in flight: a cancelInFlight meanwhile spares it, and it replaces that one when it starts", () =>
+      Effect.gen(function*() {
+        const store = yield* logStore
+        const latest = (v: string, after: Duration.DurationInput) =>
+          Fx.cancellable(Fx.delay(after, Log(v)), "b", { cancelInFlight: true })
+        const first = yield* store.send(Run(Fx.sequential(Fx.delay("1 second", Log("a")), latest("b1", "1 second"))))
+        yield* TestClock.adjust("500 millis")
+        const second = yield* store.send(Run(latest("b2", "2 seconds")))
+        yield* TestClock.adjust("3 seconds")
+        yield* first.finish
+        yield* second.finish
+        expect(yield* store.state).toEqual(["a@1000", "b1@2000"])
+      }))
+
+    it.scoped("a cancel from an earlier step of the same effect does not reach the steps after it (TCA's .concatenate)", () =>
+      Effect.gen(function*() {
+        const store = yield* logStore
+        const restart = (v: string, cancel: Fx.Fx<Action>) =>
+          Fx.sequential(cancel, Fx.cancellable(Fx.delay("1 second", Log(v)), "b"))
+        yield* store.send(Run(restart("old", Fx.none)))
+        yield* TestClock.adjust("500 millis")
+        // The cancel as a step, then as an action a step sends: the old effect is cancelled, the new one runs.
+        yield* store.send(Run(restart("new1", Fx.cancel("b"))))
+        yield* TestClock.adjust("500 millis")
+        const task = yield* store.send(Run(restart("new2", Fx.send(Run(Fx.cancel("b"))))))
+        yield* TestClock.adjust("2 seconds")
+        yield* task.finish
+        expect(yield* store.state).toEqual(["new2@2000"])
+      }))
+  })
 })

@@ -94,10 +94,12 @@ describe("starting a returned effect", () => {
       Effect.gen(function*() {
         const label = uniqueLabel("step-throws")
         const store = yield* Store.make({ initialState: [] as ReadonlyArray<string>, reducer, label })
+        // A cancel and a throttle hash their id when their step starts (a cancellable, even in a later step,
+        // is registered while the action is reduced: a bad id there is a reducer defect, tested below).
         const task = yield* store.send(Go(Fx.sequential(
           Fx.send(Log("a")),
           Fx.cancel(badId),
-          Fx.cancellable(Fx.send(Log("b")), badId),
+          Fx.throttle(Fx.send(Log("b")), badId, "1 second"),
           Fx.delay("1 second", Log("c"))
         )))
         yield* settle
@@ -108,6 +110,16 @@ describe("starting a returned effect", () => {
         expect(logs.filter((line) => line.includes(`store "${label}"`) && line.includes("bad hash")).length).toBe(2)
       })
     ))
+
+  it.scoped("a cancellable in a later step registers while its action is reduced: a bad id there is a reducer defect", () =>
+    Effect.gen(function*() {
+      const label = uniqueLabel("later-step-bad-id")
+      const store = yield* Store.make({ initialState: [] as ReadonlyArray<string>, reducer, label })
+      yield* store.send(Go(Fx.sequential(Fx.send(Log("a")), Fx.cancellable(Fx.send(Log("b")), badId))))
+      yield* settle
+      expect(yield* store.state).toEqual([])
+      expect(yield* counter(StoreMetrics.reducerDefects, label)).toBe(1)
+    }))
 
   it.scoped("the TestStore fails the step as for a reducer that threw", () =>
     Effect.gen(function*() {
