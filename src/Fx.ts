@@ -515,7 +515,8 @@ export const parallel: <Fxs extends ReadonlyArray<Fx<any, any>>>(
 
 /**
  * Runs effects one after another; each step, including the effects of the actions it fed back, ends
- * before the next starts. `none` steps are dropped; no steps at all is `none`.
+ * before the next starts, and the next starts at once: steps that need no time run back to back, before
+ * actions queued meanwhile (TCA's `.concatenate`). `none` steps are dropped; no steps at all is `none`.
  *
  * @example
  * ```ts

@@ -147,16 +147,17 @@ export class Runner<A, R> {
   }
 
   private undo(starting: Starting<A>): void {
-    for (const fed of starting.fed) {
-      fed.task.release()
-      fed.run?.unpin()
-    }
     // Cancelled first, so nothing under them feeds back while their fibers wind down.
     for (const handle of starting.handles) {
       handle.cancel()
       handle.release()
     }
     for (const fiber of starting.fibers) fiber.unsafeInterruptAsFork(FiberId.none)
+    // Only then let go: a sequence whose step this ends is already being interrupted, not resumed at once.
+    for (const fed of starting.fed) {
+      fed.task.release()
+      fed.run?.unpin()
+    }
   }
 
   /** Feeds an action back; while an `Fx` is being started, holds it until the start has succeeded. */
@@ -402,7 +403,7 @@ export class Runner<A, R> {
           this.executed("sequential")
           return Effect.forEach(fx.fxs, (step) => {
             const stepTask = this.stepTask(run)
-            return Effect.zipRight(this.interpret(step, run.withTask(stepTask)), stepTask.awaitDone())
+            return Effect.zipRight(this.interpret(step, run.withTask(stepTask)), stepTask.awaitDoneAtOnce())
           }, { discard: true })
         })
       case "Cancellable":

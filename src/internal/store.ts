@@ -301,9 +301,16 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
     if (this.draining) {
       // Held until reduced: a step of `Fx.sequential` that fed this back is not done before it is.
       task.hold()
-      this.queued.push(action)
-      this.queuedTasks.push(task)
-      this.queuedSpans.push(span)
+      if (this.insertAt === undefined) {
+        this.queued.push(action)
+        this.queuedTasks.push(task)
+        this.queuedSpans.push(span)
+      } else {
+        const at = this.insertAt++
+        this.queued.splice(at, 0, action)
+        this.queuedTasks.splice(at, 0, task)
+        this.queuedSpans.splice(at, 0, span)
+      }
       return
     }
     this.draining = true
@@ -315,20 +322,33 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
         try {
           this.reduce(this.queued[i]!, this.queuedTasks[i]!, this.queuedSpans[i])
         } finally {
-          this.queuedTasks[i]!.release()
+          // Letting go of its hold may end a step of a sequence, which starts the next step at once: what
+          // that feeds back is reduced next, ahead of what was queued meanwhile, so the steps of a sequence
+          // that need no time run back to back (as TCA's `.concatenate`).
+          this.insertAt = next
+          try {
+            this.queuedTasks[i]!.release()
+          } finally {
+            this.insertAt = undefined
+          }
         }
       }
     } finally {
-      // Only after a defect escaped `reduce`: what is left was never reduced; let go of its holds.
-      for (let i = next; i < this.queuedTasks.length; i++) this.queuedTasks[i]!.release()
+      // Only after a defect escaped `reduce`: what is left was never reduced; let go of its holds, once the
+      // queue is empty and the store no longer draining (what a release starts at once is then reduced).
+      const unreduced = next < this.queuedTasks.length ? this.queuedTasks.slice(next) : undefined
       if (this.queued.length > 0) {
         this.queued.length = 0
         this.queuedTasks.length = 0
         this.queuedSpans.length = 0
       }
       this.draining = false
+      if (unreduced !== undefined) for (const held of unreduced) held.release()
     }
   }
+
+  /** While the action just reduced lets go of its hold: where what that feeds back is queued. */
+  private insertAt: number | undefined = undefined
 
   private reduce(action: A, task: TaskNode, span: Tracer.AnySpan | undefined): void {
     const timed = this.metrics.timeNext()

@@ -3,7 +3,37 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
+import type * as Scheduler from "effect/Scheduler"
 import type * as Store from "../Store.js"
+
+/** Whether a node's end is being announced to the fibers waiting for it (see {@link TaskNode.awaitDoneAtOnce}). */
+let announcing = false
+
+const atOnceBy = new WeakMap<Scheduler.Scheduler, Scheduler.Scheduler>()
+
+/**
+ * `scheduler`, except that the fiber a node's end resumes runs at once, on the stack of whatever ended
+ * the node. Only that resumption: what the resumed fiber then wakes in turn is scheduled as usual.
+ */
+const atOnce = (scheduler: Scheduler.Scheduler): Scheduler.Scheduler => {
+  let inline = atOnceBy.get(scheduler)
+  if (inline === undefined) {
+    inline = {
+      shouldYield: (fiber) => scheduler.shouldYield(fiber),
+      scheduleTask: (task, priority, fiber) => {
+        if (!announcing) return scheduler.scheduleTask(task, priority, fiber)
+        announcing = false
+        try {
+          task()
+        } finally {
+          announcing = true
+        }
+      }
+    }
+    atOnceBy.set(scheduler, inline)
+  }
+  return inline
+}
 
 /**
  * Tracks the fibers that one action started, and those started by the actions they fed back, so that
@@ -86,8 +116,16 @@ export class TaskNode implements Store.Task {
   private decrement(): void {
     if (--this.pending > 0) return
     if (this.done !== undefined) {
-      Deferred.unsafeDone(this.done, Exit.void)
+      // Cleared first: a fiber resumed at once may make the node pending, and wait for it, again.
+      const done = this.done
       this.done = undefined
+      const outer = announcing
+      announcing = true
+      try {
+        Deferred.unsafeDone(done, Exit.void)
+      } finally {
+        announcing = outer
+      }
     }
     if (this.parent !== undefined) {
       this.parent.children!.delete(this)
@@ -101,6 +139,20 @@ export class TaskNode implements Store.Task {
       if (this.pending === 0) return Effect.void
       this.done ??= Deferred.unsafeMake<void>(FiberId.none)
       return Deferred.await(this.done)
+    })
+  }
+
+  /**
+   * Waits until nothing is pending, and goes on right where the last pending item ends (in the store's
+   * reduction of the last action fed back, in the exit of the last fiber) rather than on a later turn of
+   * the scheduler, before anything else is reduced: how a step of an `Fx.sequential` follows the one
+   * before at once, as TCA's `.concatenate`. An interruption meanwhile is scheduled as usual.
+   */
+  awaitDoneAtOnce(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (this.pending === 0) return Effect.void
+      const done = this.done ??= Deferred.unsafeMake<void>(FiberId.none)
+      return Effect.withFiberRuntime((fiber) => Effect.withScheduler(Deferred.await(done), atOnce(fiber.currentScheduler)))
     })
   }
 

@@ -118,4 +118,48 @@ describe("effect bugs found using the store as a TCA user would (issue 15)", () 
         expect(yield* store.state).toEqual(["new2@2000"])
       }))
   })
+
+  /** Bug 3: the next step of a sequence resumed on a later turn, so actions queued meanwhile came first. */
+  describe("steps of a sequence that need no time run back to back", () => {
+    const reduced = (fx: Fx.Fx<Action>) =>
+      Effect.gen(function*() {
+        const store = yield* logStore
+        const task = yield* store.send(Run(fx))
+        yield* TestClock.adjust("1 second")
+        yield* task.finish
+        return yield* store.state
+      })
+
+    it.scoped("before a sibling's action, as TCA's .concatenate inside .merge", () =>
+      Effect.gen(function*() {
+        const log = yield* reduced(Fx.merge([Fx.sequential(Fx.send(Log("x1")), Fx.send(Log("x2"))), Fx.send(Log("y"))]))
+        expect(log).toEqual(["x1@0", "x2@0", "y@0"])
+      }))
+
+    it.scoped("through nested sequences, and one sequence after the other", () =>
+      Effect.gen(function*() {
+        const x = Fx.sequential(Fx.send(Log("x1")), Fx.sequential(Fx.send(Log("x2")), Fx.send(Log("x3"))))
+        const y = Fx.sequential(Fx.send(Log("y1")), Fx.send(Log("y2")))
+        expect(yield* reduced(Fx.merge([x, y]))).toEqual(["x1@0", "x2@0", "x3@0", "y1@0", "y2@0"])
+      }))
+
+    it.scoped("a step that takes time lets the rest go first; the steps after it follow it at once", () =>
+      Effect.gen(function*() {
+        const log = yield* reduced(Fx.merge([
+          Fx.sequential(Fx.send(Log("x1")), Fx.delay("1 second", Log("x2")), Fx.send(Log("x3"))),
+          Fx.send(Log("y"))
+        ]))
+        expect(log).toEqual(["x1@0", "y@0", "x2@1000", "x3@1000"])
+      }))
+
+    it.scoped("what a step's action sends back is queued as usual, and the next step follows the last of it", () =>
+      Effect.gen(function*() {
+        // `Run` sends `z` back: behind `y`, already queued, as any `Fx.send` of a reduced action.
+        const log = yield* reduced(Fx.merge([
+          Fx.sequential(Fx.send(Run(Fx.send(Log("z")))), Fx.send(Log("x2"))),
+          Fx.send(Log("y"))
+        ]))
+        expect(log).toEqual(["y@0", "z@0", "x2@0"])
+      }))
+  })
 })
