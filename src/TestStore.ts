@@ -70,9 +70,12 @@ export interface TestStore<in out S, in out A> {
   ): Effect.Effect<void, TestStoreError>
   /**
    * Fails if received actions were never asserted or effects are still running, naming the action that
-   * started each one (then interrupts them). Runs by itself when the scope closes, unless already run.
+   * started each one (then interrupts them). Effects that end in real time get until `timeout` (default
+   * the receive timeout) to end. Non-exhaustive mode fails only on what a store would report (defects,
+   * unroutable child actions) and leaves received actions and running effects as they are. Runs by itself
+   * when the scope closes, unless already run (and no step came after).
    */
-  finish(): Effect.Effect<void, TestStoreError>
+  finish(options?: { readonly timeout?: Duration.DurationInput | undefined }): Effect.Effect<void, TestStoreError>
   /**
    * Accepts the received actions without asserting them; the next expectation starts from the state they
    * left. `strict` (default `true`, as TCA) fails when there is nothing to skip.

@@ -393,8 +393,21 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
     )
   }
 
-  /** The task of the action being broadcast, while it is: how `sendAndWaitFor` tells its own send's reduction. */
-  private publishing: TaskNode | undefined = undefined
+  /**
+   * The task of the action being broadcast, while it is: how `sendAndWaitFor` (and the TestStore) tell
+   * their own send's reduction from any other.
+   */
+  publishing: TaskNode | undefined = undefined
+
+  /** A task for a send, to pass to {@link sendViaRunLoop} and recognise in {@link publishing} (test tooling). */
+  newTask(action: A): TaskNode {
+    return new TaskNode(this.root, action)
+  }
+
+  /** Waits until no effect runs (test tooling; the TestClock may have to advance for it to end). */
+  get awaitEffects(): Effect.Effect<void> {
+    return this.root.awaitDone()
+  }
 
   /** Reports a bug in the reducer (or in what it returned) on `action`: logged, counted, told to the TestStore. */
   private reducerDefect(action: A, defect: unknown, what: string): void {

@@ -13,6 +13,7 @@ import type * as TestStore from "../TestStore.js"
 import { diff, equals, show } from "./diff.js"
 import { actionTag } from "./runner.js"
 import { makeImpl, type StoreImpl } from "./store.js"
+import type { TaskNode } from "./task.js"
 import { requireDuration } from "./validate.js"
 
 /** @internal */
@@ -51,7 +52,7 @@ class CallSite {
 
   frames(): string {
     const lines = (this.error.stack ?? "").split("\n").slice(1)
-    return lines.filter((line) => !line.includes("internal/testStore.") && !line.includes("TestStore.")).join("\n")
+    return lines.filter((line) => !line.includes("internal/testStore.")).join("\n")
   }
 }
 
@@ -102,8 +103,8 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
   private finished = false
   /** The state the last step asserted (or skipped to): what the next expectation function is given. */
   private asserted: S
-  /** While the test's own send reduces: its action's state is the send's, not a received one. */
-  private sending: { state: S | undefined } | undefined
+  /** The test's own send in progress: its reduction (told by its task) is the send's, not a received one. */
+  private sending: { readonly task: TaskNode; reduced: boolean; state: S | undefined } | undefined
   /** While an expectation function runs: what `state` reads (the state before the step). */
   private evaluating: { readonly state: S } | undefined
   readonly exhaustive: boolean
@@ -125,7 +126,9 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
   /** Starts recording; every reduction is broadcast, synchronously, with the store's state already set. */
   readonly record: Effect.Effect<void, never, Scope.Scope> = Effect.suspend(() =>
     this.store.actions.listen((action) => {
-      if (this.sending !== undefined && this.sending.state === undefined) {
+      // The first reduction under the send's task is its own action; what it fed back shares the task.
+      if (this.sending !== undefined && !this.sending.reduced && this.store.publishing === this.sending.task) {
+        this.sending.reduced = true
         this.sending.state = this.store.stateNow
         return
       }
@@ -156,15 +159,20 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
         yield* this.skip(this.recorded.length, `before sending ${show(action)}`)
       }
       const before = this.exhaustive ? this.asserted : this.store.stateNow
-      const sending = this.sending = { state: undefined as S | undefined }
-      const task = yield* Effect.orDie(this.store.send(action)).pipe(Effect.ensuring(Effect.sync(() => this.sending = undefined)))
-      // No state of its own: the reducer threw on it (reported below), and the state is what it was.
-      const after = sending.state ?? before
+      // More steps after a `finish`: the end of the test checks again.
+      this.finished = false
+      const sending = this.sending = { task: this.store.newTask(action), reduced: false, state: undefined as S | undefined }
+      const task = yield* Effect.orDie(this.store.sendViaRunLoop(action, sending.task)).pipe(
+        Effect.ensuring(Effect.sync(() => this.sending = undefined))
+      )
+      // Not reduced: the reducer threw on it (reported below), and the state is what it was.
+      const after = sending.reduced ? sending.state as S : before
+      // Before checking: an effect that dies as it starts is this send's failure, not the next step's.
+      if (yield* task.isRunning) for (let turn = 0; turn < START_TURNS; turn++) yield* Effect.yieldNow()
       // Non-exhaustive (TCA's exhaustivity off): the expectation is applied to the actual next state, so it
       // only sets what the test cares about.
       yield* this.check(site, `sending ${show(action)}`, this.exhaustive ? before : after, after, expected)
       this.asserted = after
-      if (yield* task.isRunning) for (let turn = 0; turn < START_TURNS; turn++) yield* Effect.yieldNow()
       return task
     })
   }
@@ -214,20 +222,20 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
     })
   }
 
-  finish(): Effect.Effect<void, TestStoreError> {
+  finish(options?: { readonly timeout?: Duration.DurationInput }): Effect.Effect<void, TestStoreError> {
+    if (options?.timeout !== undefined) requireDuration("TestStore.finish", "timeout", options.timeout)
     const site = new CallSite()
     return Effect.gen(this, function*() {
       yield* this.settle
       this.finished = true
-      if (!this.exhaustive) {
-        yield* this.skip(this.recorded.length, "at finish")
-        yield* this.store.interruptEffects()
-        return yield* this.reported(site, "finishing")
-      }
-      // What a step did not get to report (reported late, or after the last step) fails here.
-      if (this.anythingReported) {
-        yield* this.store.interruptEffects()
-        return yield* this.reported(site, "finishing")
+      // Non-exhaustive (TCA's exhaustivity off): what was received stays for the test to look at or
+      // receive, and effects go on; only what a store would report fails.
+      if (!this.exhaustive || this.anythingReported) return yield* this.reported(site, "finishing")
+      // Effects that end in real time (a promise, a socket) get until the timeout, as in TCA; effects
+      // waiting on the TestClock do not end this way, and are reported.
+      if (this.runningOrigins().length > 0) {
+        yield* this.withinRealTime(this.untilTrackedEnd, options?.timeout ?? this.receiveTimeout, () => Effect.void)
+        if (this.anythingReported) return yield* this.reported(site, "finishing")
       }
       const problems: Array<string> = []
       if (this.recorded.length > 0) {
@@ -250,6 +258,12 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
         return yield* failAt(site, this.recorded.length > 0 ? "UnassertedReceivedActions" : "EffectsStillRunning", problems)
       }
     })
+  }
+
+  /** Waits, polling in real time, until no tracked effect runs. */
+  private get untilTrackedEnd(): Effect.Effect<void> {
+    const poll = TestServices.liveWith((live) => live.provide(Effect.sleep(Duration.millis(5))))
+    return Effect.suspend(() => this.runningOrigins().length === 0 ? Effect.void : Effect.zipRight(poll, this.untilTrackedEnd))
   }
 
   skipReceivedActions(options?: { readonly strict?: boolean }): Effect.Effect<void, TestStoreError> {
@@ -330,14 +344,16 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
   }
 
   /** `effect`, or `onTimeout` after `timeout` of real time: effects waiting on the TestClock never wake by themselves. */
-  private withinRealTime<X>(
+  private withinRealTime<X, Y>(
     effect: Effect.Effect<X>,
     timeout: Duration.DurationInput,
-    onTimeout: () => Effect.Effect<never, TestStoreError>
-  ): Effect.Effect<X, TestStoreError> {
+    onTimeout: () => Effect.Effect<Y, TestStoreError>
+  ): Effect.Effect<X | Y, TestStoreError> {
     const giveUp = TestServices.liveWith((live) => live.provide(Effect.sleep(timeout)))
     // Built when the wait gives up, so it names what arrived and what runs then.
-    return Effect.raceFirst(effect, Effect.zipRight(giveUp, Effect.suspend(onTimeout)))
+    // Interruptible, so the timeout can end the wait even where interruption is off (`finish` runs in the
+    // scope's finalizer).
+    return Effect.raceFirst(Effect.interruptible(effect), Effect.zipRight(giveUp, Effect.suspend(onTimeout)))
   }
 
   private get anythingReported(): boolean {

@@ -3,7 +3,7 @@
  * and recorded with the state they left; `receive` asserts the oldest recorded one.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Logger, PubSub, Stream, TestClock } from "effect"
+import { Effect, Exit, Logger, PubSub, Stream, TestClock } from "effect"
 import { produce } from "immer"
 import { Fx, Reducer, Store, TestStore } from "../../src/index.js"
 import { settle, uniqueLabel } from "./helpers.js"
@@ -228,4 +228,78 @@ describe("TestStore: nested expectations and matchers", () => {
       expect(error.reason).toBe("UnexpectedReceivedAction")
       yield* store.skipReceivedActions()
     }))
+})
+
+describe("TestStore: found by a review as a TCA user would", () => {
+  it.scoped("a send never takes an effect's action for its own, even when the sending fiber yields first", () =>
+    Effect.gen(function*() {
+      const messages = yield* PubSub.unbounded<string>()
+      type Feed = "listen" | "inc" | { readonly _tag: "Msg"; readonly text: string }
+      const feed = Reducer.make<{ readonly n: number; readonly msgs: number }, Feed>()((s, action) =>
+        action === "listen"
+          ? [s, Fx.stream(Stream.fromPubSub(messages).pipe(Stream.map((text) => ({ _tag: "Msg", text }) as const)))]
+          : action === "inc"
+          ? [{ ...s, n: s.n + 1 }, Fx.none]
+          : [{ ...s, msgs: s.msgs + 1 }, Fx.none]
+      )
+      const store = yield* TestStore.make({ initialState: { n: 0, msgs: 0 }, reducer: feed, exhaustivity: "non-exhaustive" })
+      yield* store.send("listen")
+      for (let i = 0; i < 300; i++) {
+        yield* PubSub.publish(messages, `m${i}`)
+        yield* store.send("inc", (s) => ({ ...s, n: i + 1 }))
+      }
+      // Only messages were received: every "inc" was its own send's.
+      expect((yield* store.received).filter((a) => a === "inc")).toEqual([])
+      yield* store.skipInFlightEffects({ interrupt: true })
+    }))
+
+  it.scoped("a state type with undefined: a send to undefined is the send's state", () =>
+    Effect.gen(function*() {
+      const clear = Reducer.make<string | undefined, "clear" | "after">()((s, a) => a === "clear" ? [undefined, Fx.send("after")] : [s, Fx.none])
+      const store = yield* TestStore.make({ initialState: "x" as string | undefined, reducer: clear })
+      yield* store.send("clear", () => undefined)
+      yield* store.receive("after")
+      yield* store.finish()
+    }))
+
+  it.scoped("non-exhaustive finish keeps what was received, and effects run on", () =>
+    Effect.gen(function*() {
+      const store = yield* TestStore.make({ initialState, reducer: detail, exhaustivity: "non-exhaustive" })
+      yield* store.send({ _tag: "Open" })
+      yield* store.finish()
+      yield* TestClock.adjust("1 second")
+      yield* store.receive("Loaded", (s) => ({ ...s, text: "hello" }))
+    }))
+
+  it.scoped("finish waits in real time for an effect that ends in real time", () =>
+    Effect.gen(function*() {
+      const real = Reducer.make<number, "go" | "done">()((n, a) =>
+        a === "go" ? [n, Fx.future(Effect.as(Effect.promise(() => new Promise((r) => setTimeout(r, 30))), "done"))] : [n + 1, Fx.none]
+      )
+      const store = yield* TestStore.make({ initialState: 0, reducer: real })
+      yield* store.send("go")
+      const error = yield* failure(store.finish())
+      // It ended in time; what it sent is what is left to assert.
+      expect(error.reason).toBe("UnassertedReceivedActions")
+      yield* store.receive("done", 1)
+      yield* store.finish()
+    }))
+
+  it.scoped("an effect whose stream dies at once fails the send that started it", () =>
+    Effect.gen(function*() {
+      const dying = Reducer.make<number, "go">()((n) => [n, Fx.stream(Stream.die(new Error("no stream")))])
+      const store = yield* TestStore.make({ initialState: 0, reducer: dying })
+      const error = yield* failure(store.send("go"))
+      expect([error.reason, error.message.includes("no stream")]).toEqual(["EffectDefect", true])
+    }))
+
+  it("after a passing finish, later steps are checked again when the scope closes", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(Effect.scoped(Effect.gen(function*() {
+        const store = yield* TestStore.make({ initialState, reducer: detail })
+        yield* store.finish()
+        yield* store.send({ _tag: "Open" }, { ...initialState, open: true })
+      })))
+      expect(Exit.isFailure(exit)).toBe(true)
+    }).pipe(Effect.runPromise))
 })
