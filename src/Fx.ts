@@ -14,6 +14,7 @@ import { dual } from "effect/Function"
 import type * as Option from "effect/Option"
 import type { Pipeable } from "effect/Pipeable"
 import type * as EffectStream from "effect/Stream"
+import { cancelNow as cancelNowInternal } from "./internal/cancelNow.js"
 import * as internal from "./internal/fx.js"
 
 /**
@@ -661,6 +662,36 @@ export const cancellable: {
  * @category cancellation
  */
 export const cancel: (id: unknown) => Fx<never> = internal.cancel
+
+/**
+ * Cancels by id from inside the code of an effect: TCA's `Task.cancel(id:)`. Where `Fx.cancel(id)` is an
+ * `Fx` a reducer returns, `Fx.cancelNow(id)` is an `Effect` to `yield*` in an `Fx.future`'s effect, an
+ * `Fx.stream`, or a fiber they fork, in any effect a `Store` or `TestStore` runs. It does at once exactly
+ * what reducing an `Fx.cancel(id)` does (the same race-free registry, the same rule for steps of a
+ * sequence), and it returns once the effects under `id` are cancelled: nothing they produce is reduced
+ * after it. Cancelling the effect it runs in stops the rest of its code.
+ *
+ * In an effect returned by a child reducer (under `Reducer.ifLet`, `Reducer.ifTag`, `Reducer.forEach`),
+ * `id` means what it means in that child's `Fx.cancel(id)`: that child's effect only. Outside the effects
+ * of a store (a plain `Effect.runPromise`, a reducer test that runs an effect by hand) it dies with a
+ * defect that says so, rather than doing nothing.
+ *
+ * @example
+ * ```ts
+ * import { Fx } from "composable-effect"
+ * import { Effect } from "effect"
+ *
+ * // A download that gives up on its progress ticker once it has the file.
+ * const download = Fx.future(Effect.gen(function*() {
+ *   yield* Effect.sleep("3 seconds")
+ *   yield* Fx.cancelNow("progress")
+ *   return "Downloaded" as const
+ * }))
+ * ```
+ * @since 0.1.0
+ * @category cancellation
+ */
+export const cancelNow: (id: unknown) => Effect.Effect<void> = cancelNowInternal
 
 /**
  * A total deadline: when `duration` has passed the effect is interrupted (an infinite stream ends) and

@@ -4,6 +4,7 @@ import * as Option from "effect/Option"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import * as Stream from "effect/Stream"
 import type * as Fx from "../Fx.js"
+import { scopeEffect, scopeStream } from "./cancelNow.js"
 import { ScopedId } from "./scopedId.js"
 import { requireDuration, requirePositive, requirePositiveDuration } from "./validate.js"
 
@@ -255,10 +256,13 @@ export const scopeIds = <A, R>(self: Fx.Fx<A, R>, scope: unknown): Fx.Fx<A, R> =
   switch (self._tag) {
     case "None":
     case "Send":
-    case "Future":
-    case "Stream":
     case "Delay":
       return self
+    // So that `Fx.cancelNow(id)` in the effect's code cancels the id as the child's own `Fx.cancel(id)` does.
+    case "Future":
+      return futureOption(scopeEffect(self.effect, scope))
+    case "Stream":
+      return stream(scopeStream(self.stream, scope))
     case "Parallel":
       return make<Fx.Parallel<A, R>>({ _tag: "Parallel", fxs: self.fxs.map((fx) => scopeIds(fx, scope)) })
     case "Sequential":

@@ -7,6 +7,7 @@ import * as Option from "effect/Option"
 import type * as Tracer from "effect/Tracer"
 import type * as Fx from "../Fx.js"
 import { type CancelHandle, CancelRegistry, outside } from "./cancel.js"
+import { currentInEffect, InEffect } from "./cancelNow.js"
 import { feedStream } from "./feedStream.js"
 import { isFx } from "./fx.js"
 import type { Hub } from "./hub.js"
@@ -540,7 +541,10 @@ export class Runner<A, R> {
       // thunk, not the built effect tree (about 0.5 KB less per idle stream).
       const guarded = (span: Tracer.Span | undefined) =>
         Effect.catchAllCause(
-          Effect.suspend(() => body(span)),
+          // A delay runs no code of the user's; everything else may call `Fx.cancelNow`.
+          type === "delay"
+            ? Effect.suspend(() => body(span))
+            : Effect.locally(Effect.suspend(() => body(span)), currentInEffect, this.inEffect(run)),
           (failure) => Cause.isInterruptedOnly(failure) ? Effect.failCause(failure) : this.died(type, run, failure, span)
         )
       if (!this.host.traced) return guarded(undefined)
@@ -556,6 +560,20 @@ export class Runner<A, R> {
           return guarded(span)
         }
       )
+    })
+  }
+
+  /**
+   * What `Fx.cancelNow(id)` does inside `run`'s effect: exactly what reducing an `Fx.cancel(id)` node of that
+   * effect does (see {@link interpret}), synchronously, so the same rules hold (a cancel from a step of a
+   * sequence spares what its own effect holds for later steps). Nothing once the effect is cancelled.
+   */
+  private inEffect(run: Run<A>): InEffect {
+    return new InEffect((id) => {
+      if (!run.alive) return
+      this.started++
+      this.executed("cancel")
+      this.cancel(id, run.task)
     })
   }
 
