@@ -8,13 +8,16 @@
  *
  * @since 0.1.0
  */
+import type * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
+import type * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
 import type { Pipeable } from "effect/Pipeable"
 import type * as EffectStream from "effect/Stream"
 import { cancelNow as cancelNowInternal } from "./internal/cancelNow.js"
+import * as dependencies from "./internal/dependencies.js"
 import * as internal from "./internal/fx.js"
 
 /**
@@ -859,6 +862,65 @@ export const throttle: {
     options?: { readonly latest?: boolean | undefined }
   ): Fx<A, R>
 } = dual((args) => isFx(args[0]), internal.throttle)
+
+// -----------------------------------------------------------------------------
+// dependencies
+// -----------------------------------------------------------------------------
+
+/**
+ * Gives one service to every `Effect` and `Stream` in an `Fx`, in place of the one the store's Layers
+ * provide, and removes it from the services the `Fx` needs: TCA's `withDependencies` around one effect.
+ * Only this `Fx` sees the override; the effects of the actions it feeds back are their reducer's own.
+ *
+ * @example
+ * ```ts
+ * import { Fx } from "composable-effect"
+ * import { Context, Effect, pipe } from "effect"
+ *
+ * class Api extends Context.Tag("Api")<Api, { readonly load: Effect.Effect<string> }>() {}
+ *
+ * const load: Fx.Fx<string, Api> = Fx.future(Effect.flatMap(Api, (api) => api.load))
+ * const offline: Fx.Fx<string> = pipe(load, Fx.provideService(Api, { load: Effect.succeed("cached") }))
+ * ```
+ * @since 0.1.0
+ * @category dependencies
+ */
+export const provideService: {
+  <I, S>(tag: Context.Tag<I, S>, service: NoInfer<S>): <A, R>(self: Fx<A, R>) => Fx<A, Exclude<R, I>>
+  <A, R, I, S>(self: Fx<A, R>, tag: Context.Tag<I, S>, service: NoInfer<S>): Fx<A, Exclude<R, I>>
+} = dual(3, dependencies.provideService)
+
+/**
+ * Gives services to every `Effect` and `Stream` in an `Fx`, in place of those the store's Layers provide,
+ * and removes them from the services the `Fx` needs (a Layer's own inputs are added). From a `Context`,
+ * every leaf shares the same services; from a `Layer`, each leaf builds its own (as `Effect.provide` of a
+ * Layer does for each effect): use a `Context` (or `Fx.provideService`) for one instance shared by all.
+ * The Layer must not fail: an `Fx` cannot.
+ *
+ * @example
+ * ```ts
+ * import { Fx } from "composable-effect"
+ * import { Context, Effect, Layer, pipe } from "effect"
+ *
+ * class Api extends Context.Tag("Api")<Api, { readonly load: Effect.Effect<string> }>() {}
+ * class Clock extends Context.Tag("Clock")<Clock, { readonly now: Effect.Effect<number> }>() {}
+ *
+ * const fx: Fx.Fx<string, Api | Clock> = Fx.future(Effect.flatMap(Api, (api) => api.load))
+ * const withApi: Fx.Fx<string, Clock> = pipe(fx, Fx.provide(Layer.succeed(Api, { load: Effect.succeed("stub") })))
+ * const withBoth: Fx.Fx<string> = pipe(
+ *   fx,
+ *   Fx.provide(Context.make(Api, { load: Effect.succeed("stub") }).pipe(Context.add(Clock, { now: Effect.succeed(0) })))
+ * )
+ * ```
+ * @since 0.1.0
+ * @category dependencies
+ */
+export const provide: {
+  <R2>(context: Context.Context<R2>): <A, R>(self: Fx<A, R>) => Fx<A, Exclude<R, R2>>
+  <ROut, RIn = never>(layer: Layer.Layer<ROut, never, RIn>): <A, R>(self: Fx<A, R>) => Fx<A, Exclude<R, ROut> | RIn>
+  <A, R, R2>(self: Fx<A, R>, context: Context.Context<R2>): Fx<A, Exclude<R, R2>>
+  <A, R, ROut, RIn = never>(self: Fx<A, R>, layer: Layer.Layer<ROut, never, RIn>): Fx<A, Exclude<R, ROut> | RIn>
+} = dual(2, dependencies.provide)
 
 // -----------------------------------------------------------------------------
 // folding

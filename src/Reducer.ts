@@ -5,11 +5,14 @@
  *
  * @since 0.1.0
  */
+import type * as Context from "effect/Context"
 import { dual } from "effect/Function"
+import type * as Layer from "effect/Layer"
 import type * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Fx from "./Fx.js"
 import * as compose from "./internal/compose.js"
+import * as dependencies from "./internal/dependencies.js"
 import * as internal from "./internal/reducer.js"
 
 /**
@@ -630,3 +633,70 @@ export const logChanges: {
   (options?: LogChangesOptions): <S, A, R>(self: Reducer<S, A, R>) => Reducer<S, A, R>
   <S, A, R>(self: Reducer<S, A, R>, options?: LogChangesOptions): Reducer<S, A, R>
 } = dual((args) => typeof args[0] === "function", internal.logChanges)
+
+// -----------------------------------------------------------------------------
+// dependencies
+// -----------------------------------------------------------------------------
+
+/**
+ * Gives one service to the effects of a reducer, in place of the one the store's Layers provide, and
+ * removes it from the services the reducer needs: TCA's `.dependency(\.x, value)` on a child reducer.
+ * Every effect the reducer returns gets it (each `Effect` and `Stream` in its `Fx`), for as long as it
+ * runs; the rest of the app keeps the store's. Put it inside `scope` / `ifLet` / `forEach` to override
+ * one child only.
+ *
+ * @example
+ * ```ts
+ * import { Fx, Reducer } from "composable-effect"
+ * import { Context, Effect, pipe } from "effect"
+ *
+ * class Api extends Context.Tag("Api")<Api, { readonly load: Effect.Effect<string> }>() {}
+ *
+ * const detail = Reducer.make((text: string, action: "Load" | { readonly _tag: "Loaded"; readonly text: string }) =>
+ *   action === "Load"
+ *     ? [text, Fx.future(Effect.map(Effect.flatMap(Api, (api) => api.load), (text) => ({ _tag: "Loaded", text }) as const))]
+ *     : [action.text, Fx.none]
+ * )
+ * // Reducer<string, ..., never>: this child loads from the cache, whatever the store's Layers say.
+ * const preview = pipe(detail, Reducer.provideService(Api, { load: Effect.succeed("cached") }))
+ * ```
+ * @since 0.1.0
+ * @category dependencies
+ */
+export const provideService: {
+  <I, Svc>(tag: Context.Tag<I, Svc>, service: NoInfer<Svc>): <S, A, R>(self: Reducer<S, A, R>) => Reducer<S, A, Exclude<R, I>>
+  <S, A, R, I, Svc>(self: Reducer<S, A, R>, tag: Context.Tag<I, Svc>, service: NoInfer<Svc>): Reducer<S, A, Exclude<R, I>>
+} = dual(3, dependencies.reducerProvideService)
+
+/**
+ * Gives services from a `Context` or a `Layer` to the effects of a reducer (TCA's `.dependencies { }` on a
+ * child reducer), removing them from the services it needs (a Layer's own inputs are added). From a
+ * Layer, each `Effect` and `Stream` builds its own instance, as `Fx.provide`: pass a `Context` for one
+ * shared instance.
+ *
+ * @example
+ * ```ts
+ * import { Fx, Reducer } from "composable-effect"
+ * import { Context, Effect, Layer, pipe } from "effect"
+ *
+ * class Api extends Context.Tag("Api")<Api, { readonly save: (n: number) => Effect.Effect<void> }>() {}
+ *
+ * const counter = Reducer.make((n: number, action: "inc" | "saved") =>
+ *   action === "inc" ? [n + 1, Fx.future(Effect.as(Effect.flatMap(Api, (api) => api.save(n + 1)), "saved" as const))] : [n, Fx.none]
+ * )
+ * const offline = pipe(counter, Reducer.provide(Layer.succeed(Api, { save: () => Effect.void })))
+ * ```
+ * @since 0.1.0
+ * @category dependencies
+ */
+export const provide: {
+  <R2>(context: Context.Context<R2>): <S, A, R>(self: Reducer<S, A, R>) => Reducer<S, A, Exclude<R, R2>>
+  <ROut, RIn = never>(
+    layer: Layer.Layer<ROut, never, RIn>
+  ): <S, A, R>(self: Reducer<S, A, R>) => Reducer<S, A, Exclude<R, ROut> | RIn>
+  <S, A, R, R2>(self: Reducer<S, A, R>, context: Context.Context<R2>): Reducer<S, A, Exclude<R, R2>>
+  <S, A, R, ROut, RIn = never>(
+    self: Reducer<S, A, R>,
+    layer: Layer.Layer<ROut, never, RIn>
+  ): Reducer<S, A, Exclude<R, ROut> | RIn>
+} = dual(2, dependencies.reducerProvide)

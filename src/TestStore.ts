@@ -11,6 +11,7 @@
  *
  * @since 0.1.0
  */
+import type * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
@@ -88,6 +89,13 @@ export interface TestStore<in out S, in out A> {
   skipInFlightEffects(
     options?: { readonly strict?: boolean | undefined; readonly interrupt?: boolean | undefined }
   ): Effect.Effect<void, TestStoreError>
+  /**
+   * Replaces a service mid-test (TCA's `store.dependencies.x = ...`): the effects of every action reduced
+   * from now on (sent by the test or fed back by an effect) get `service` in place of the one the Layers
+   * (or an earlier `setService`) gave; effects already started keep the services they started with.
+   * Overrides inside the reducer (`Reducer.provideService`, `Fx.provideService`) still win for their part.
+   */
+  setService<I, Svc>(tag: Context.Tag<I, Svc>, service: NoInfer<Svc>): Effect.Effect<void>
 }
 
 /**

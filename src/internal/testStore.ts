@@ -6,10 +6,12 @@ import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as Cause from "effect/Cause"
+import type * as Context from "effect/Context"
 import type * as Scope from "effect/Scope"
 import * as TestServices from "effect/TestServices"
 import type * as Store from "../Store.js"
 import type * as TestStore from "../TestStore.js"
+import { Overrides } from "./dependencies.js"
 import { diff, equals, show } from "./diff.js"
 import { actionTag } from "./runner.js"
 import { makeImpl, type StoreImpl } from "./store.js"
@@ -111,7 +113,11 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
   private readonly showSkipped: boolean
   private readonly receiveTimeout: Duration.DurationInput
 
-  constructor(readonly store: StoreImpl<S, A, R>, options: TestStore.Options<S, A, R>) {
+  constructor(
+    readonly store: StoreImpl<S, A, R>,
+    options: TestStore.Options<S, A, R>,
+    private readonly overrides: Overrides = new Overrides()
+  ) {
     this.exhaustive = (options.exhaustivity ?? "exhaustive") === "exhaustive"
     this.showSkipped = options.showSkippedAssertions ?? false
     this.receiveTimeout = options.receiveTimeout ?? DEFAULT_RECEIVE_TIMEOUT
@@ -121,6 +127,12 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
       void this.defects.push({ action, defect: Cause.squash(cause), where: "effect" })
     store.onUnhandledChildAction = (combinator, action, detail) =>
       void this.unhandled.push(`  Reducer.${combinator}: ${detail}: ${show(action)}`)
+  }
+
+  setService<I, Svc>(tag: Context.Tag<I, Svc>, service: Svc): Effect.Effect<void> {
+    // Set when the test's line runs: the store reduces one action at a time, so every reduction after it
+    // (the next send, or an action an effect feeds back later) returns its effects with the new service.
+    return Effect.sync(() => this.overrides.set(tag, service))
   }
 
   /** Starts recording; every reduction is broadcast, synchronously, with the store's state already set. */
@@ -438,8 +450,13 @@ export const make = <S, A, R = never>(
   // `NaN` would read as zero: every `receive` would time out at once, whatever the effects do.
   if (options.receiveTimeout !== undefined) requireDuration("TestStore.make", "receiveTimeout", options.receiveTimeout)
   return Effect.gen(function*() {
-    const store = yield* makeImpl({ ...options, label: options.label ?? "test-store" })
-    const testStore = new TestStoreImpl(store, options)
+    const overrides = new Overrides()
+    const store = yield* makeImpl({
+      ...options,
+      label: options.label ?? "test-store",
+      reducer: overrides.wrap(options.reducer)
+    })
+    const testStore = new TestStoreImpl(store, options, overrides)
     yield* testStore.record
     yield* Effect.addFinalizer((exit) => testStore.finalize(exit))
     return testStore
