@@ -166,6 +166,41 @@ describe("Fx.cancelNow: cancelling by id from inside an effect (issue 15)", () =
       expect(later.log).toEqual(["p0", "p1", "p2"])
     }))
 
+  it.scoped("nested children (a forEach inside an ifLet) name their ids as their own reducer does, also in Fx.batch items", () =>
+    Effect.gen(function*() {
+      type Row = { readonly id: string; readonly ticks: number }
+      type RowAction = "Start" | "Stop" | "Tick"
+      type Detail = { readonly rows: ReadonlyArray<Row> }
+      type DetailAction = { readonly _tag: "Row"; readonly id: string; readonly action: RowAction }
+      type App = { readonly detail: Detail | undefined }
+      type AppAction = { readonly _tag: "Detail"; readonly action: DetailAction }
+      const row = Reducer.make((state: Row, action: RowAction): readonly [Row, Fx.Fx<RowAction>] =>
+        action === "Start"
+          ? [state, Fx.cancellable(Fx.stream(Stream.as(Stream.fromSchedule(Schedule.spaced("1 second")), "Tick" as const)), "download")]
+          : action === "Stop"
+          ? [state, Fx.batch(Fx.future(Effect.zipRight(Fx.cancelNow("download"), Effect.never)), { size: 10, within: "1 hour", toAction: () => "Tick" as const })]
+          : [{ ...state, ticks: state.ticks + 1 }, Fx.none]
+      )
+      const detail = Reducer.forEach(Reducer.fromState((s: Detail, _: DetailAction) => s), row, {
+        state: Reducer.field<Detail, "rows">("rows"),
+        action: Reducer.taggedElement<DetailAction, "Row">("Row")
+      })
+      const app = Reducer.ifLet(Reducer.fromState((s: App, _: AppAction) => s), detail, {
+        state: Reducer.field<App, "detail">("detail"),
+        action: Reducer.tagged<AppAction, "Detail">("Detail")
+      })
+      const store = yield* Store.make({ initialState: { detail: { rows: [{ id: "a", ticks: 0 }, { id: "b", ticks: 0 }] } } as App, reducer: app })
+      const to = (id: string, action: RowAction): AppAction => ({ _tag: "Detail", action: { _tag: "Row", id, action } })
+      yield* store.send(to("a", "Start"))
+      yield* store.send(to("b", "Start"))
+      yield* settle
+      yield* TestClock.adjust("1500 millis")
+      yield* store.send(to("a", "Stop"))
+      yield* settle
+      yield* TestClock.adjust("2 seconds")
+      expect((yield* store.state).detail?.rows.map((r) => r.ticks)).toEqual([1, 3])
+    }))
+
   it.scoped("in a TestStore: what the cancelled effect produced before is received, nothing after, finish passes", () =>
     Effect.gen(function*() {
       type S = { readonly ticks: number; readonly stopped: boolean }
