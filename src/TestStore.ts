@@ -58,7 +58,7 @@ export interface TestStore<in out S, in out A> {
    * it, the state must change. Fails while received actions are unasserted (exhaustive mode;
    * non-exhaustive skips them). Returns once the effects it started have started.
    */
-  send(action: A, expected?: Expectation<S>): Effect.Effect<Store.Task, TestStoreError>
+  send(action: A, expected?: Expectation<S>): Effect.Effect<Task, TestStoreError>
   /**
    * Waits (in real time, default 1 second) for the oldest received action, checks it against `matcher`
    * and the state its reduction left against `expected`, like `send`. Non-exhaustive mode skips received
@@ -96,6 +96,38 @@ export interface TestStore<in out S, in out A> {
    * Overrides inside the reducer (`Reducer.provideService`, `Fx.provideService`) still win for their part.
    */
   setService<I, Svc>(tag: Context.Tag<I, Svc>, service: NoInfer<Svc>): Effect.Effect<void>
+}
+
+/**
+ * What a TestStore's `send` returns: the store's task, whose `finish` fails (`TaskTimeout`) instead of
+ * waiting forever when the effects are still in flight after the receive timeout of real time, as TCA's
+ * `TestStoreTask.finish(timeout:)` does; `finishWithin` takes another timeout.
+ *
+ * @example
+ * ```ts
+ * import { Fx, Reducer, TestStore } from "composable-effect"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* TestStore.make({ initialState: 0, reducer: Reducer.make((n: number, _: "go") => [n, Fx.none]) })
+ *   const task = yield* store.send("go")
+ *   yield* task.finishWithin("2 seconds")
+ * })
+ * ```
+ * @since 0.1.0
+ * @category models
+ */
+export interface Task {
+  /** The action that was sent. */
+  readonly action: unknown
+  /** Waits (real time, up to the receive timeout) until the action's effects and their actions' have ended. */
+  readonly finish: Effect.Effect<void, TestStoreError>
+  /** The same, with another timeout. */
+  finishWithin(timeout: Duration.DurationInput): Effect.Effect<void, TestStoreError>
+  /** Interrupts those effects and waits for them to end. */
+  readonly cancel: Effect.Effect<void>
+  /** Whether any of those effects is still running. */
+  readonly isRunning: Effect.Effect<boolean>
 }
 
 /**
@@ -220,6 +252,7 @@ export type FailureReason =
   | "EffectDefect"
   | "UnhandledChildAction"
   | "NothingToSkip"
+  | "TaskTimeout"
 
 /**
  * A failed assertion; `message` explains it, with a structural diff for state mismatches, and its `stack`

@@ -157,7 +157,7 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
     return Effect.sync(() => this.recorded.map((r) => r.action))
   }
 
-  send(action: A, expected?: TestStore.Expectation<S>): Effect.Effect<Store.Task, TestStoreError> {
+  send(action: A, expected?: TestStore.Expectation<S>): Effect.Effect<TestStore.Task, TestStoreError> {
     const site = new CallSite()
     return Effect.gen(this, function*() {
       if (this.recorded.length > 0) {
@@ -185,8 +185,34 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
       // only sets what the test cares about.
       yield* this.check(site, `sending ${show(action)}`, this.exhaustive ? before : after, after, expected)
       this.asserted = after
-      return task
+      return this.testTask(task)
     })
+  }
+
+  /** The store's task, whose waits give up after a timeout of real time (the TestClock may never move). */
+  private testTask(task: Store.Task): TestStore.Task {
+    const finishWithin = (timeout: Duration.DurationInput): Effect.Effect<void, TestStoreError> => {
+      requireDuration("TestStore task.finishWithin", "timeout", timeout)
+      const site = new CallSite()
+      return this.withinRealTime(task.finish, timeout, () =>
+        failAt(site, "TaskTimeout", [
+          `Expected the effects of ${show(task.action)} to finish, but they were still in flight after ${
+            Duration.format(Duration.decode(timeout))
+          } of real time.`,
+          "Effects run on the TestClock: advance it with TestClock.adjust(...) (in another fiber) so they can end.",
+          `Effects still running were started by: ${this.runningOrigins().map(show).join(", ") || "(none)"}`
+        ]))
+    }
+    const receiveTimeout = this.receiveTimeout
+    return {
+      action: task.action,
+      get finish() {
+        return finishWithin(receiveTimeout)
+      },
+      finishWithin,
+      cancel: task.cancel,
+      isRunning: task.isRunning
+    }
   }
 
   receive(

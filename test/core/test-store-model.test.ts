@@ -302,4 +302,18 @@ describe("TestStore: found by a review as a TCA user would", () => {
       })))
       expect(Exit.isFailure(exit)).toBe(true)
     }).pipe(Effect.runPromise))
+
+  it.scoped("a send's task.finish gives up after the receive timeout of real time instead of hanging", () =>
+    Effect.gen(function*() {
+      const store = yield* TestStore.make({ initialState, reducer: detail, receiveTimeout: "50 millis" })
+      const task = yield* store.send({ _tag: "Open" }, { ...initialState, open: true })
+      // The fetch waits on the TestClock, which nothing advances.
+      const error = yield* failure(task.finish)
+      expect(error.reason).toBe("TaskTimeout")
+      expect(error.message).toContain(`Expected the effects of {"_tag":"Open"} to finish`)
+      yield* Effect.fork(TestClock.adjust("1 second"))
+      yield* task.finishWithin("5 seconds")
+      yield* store.receive("Load")
+      yield* store.receive("Loaded", { open: true, text: "hello" })
+    }))
 })
