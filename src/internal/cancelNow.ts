@@ -1,6 +1,7 @@
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import * as Stream from "effect/Stream"
+import { show } from "./diff.js"
 import { ScopedId } from "./scopedId.js"
 
 /**
@@ -40,14 +41,6 @@ export const scopeEffect = <A, E, R>(effect: Effect.Effect<A, E, R>, scope: unkn
 /** The same for a stream. @internal */
 export const scopeStream = <A, E, R>(stream: Stream.Stream<A, E, R>, scope: unknown): Stream.Stream<A, E, R> =>
   Stream.unwrapScoped(Effect.as(Effect.locallyScopedWith(currentInEffect, scopeOf(scope)), stream))
-
-const show = (id: unknown): string => {
-  try {
-    return typeof id === "string" ? JSON.stringify(id) : String(JSON.stringify(id) ?? id)
-  } catch {
-    return String(id)
-  }
-}
 
 /** @internal */
 export const cancelNow = (id: unknown): Effect.Effect<void> =>
