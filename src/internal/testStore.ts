@@ -238,8 +238,13 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
             this.recorded.length === 0 ? "no action arrived" : "none of the actions that arrived matched"
           } within ${Duration.format(Duration.decode(timeout))} of real time.`,
           ...(this.recorded.length > 0 ? ["Received:", ...this.recorded.map((r) => `  ${show(r.action)}`)] : []),
-          "Effects run on the TestClock: if the action comes after a delay, advance it with TestClock.adjust(...) first.",
-          `Effects still running were started by: ${this.runningOrigins().map(show).join(", ") || "(none)"}`
+          ...(this.runningOrigins().length === 0
+            // Nothing can send it any more: advancing the clock would not help (TCA says the same).
+            ? ["No effect is in flight: was the effect that sends it cancelled, or did it end without sending it?"]
+            : [
+              "Effects run on the TestClock: if the action comes after a delay, advance it with TestClock.adjust(...) first.",
+              `Effects still running were started by: ${this.runningOrigins().map(show).join(", ")}`
+            ])
         ]))
       const next = this.recorded[found]!
       if (!matches(matcher, next.action)) {

@@ -316,4 +316,13 @@ describe("TestStore: found by a review as a TCA user would", () => {
       yield* store.receive("Load")
       yield* store.receive("Loaded", { open: true, text: "hello" })
     }))
+
+  it.scoped("a receive timeout with no effect in flight says nothing can send it, not to advance the clock", () =>
+    Effect.gen(function*() {
+      const store = yield* TestStore.make({ initialState, reducer: detail, receiveTimeout: "20 millis" })
+      const error = yield* failure(store.receive("Loaded"))
+      expect(error.reason).toBe("ReceiveTimeout")
+      expect(error.message).toContain("No effect is in flight")
+      expect(error.message).not.toContain("TestClock.adjust")
+    }))
 })
