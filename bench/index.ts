@@ -2,6 +2,7 @@
  * `npm run bench` prints a table; `npm run bench -- --json` also prints, as its last line, one JSON object
  * with every measured key. Absolute numbers depend on the machine; the ratios measured in one run do not.
  */
+import * as fanout from "./fanout.js"
 import * as peers from "./peers.js"
 import * as store from "./store.js"
 
@@ -17,6 +18,10 @@ const raw = (how: store.RawIdle) => {
   if (!raws.has(how)) raws.set(how, store.rawIdleStreams(how))
   return raws.get(how)!
 }
+
+// One run of the SSE fan-out (StoreHttp and its node:http floor, alternated) gives its three keys.
+let fanoutRun: ReturnType<typeof fanout.sseFanout> | undefined
+const sse = () => fanoutRun ??= fanout.sseFanout()
 
 const measurements: ReadonlyArray<readonly [key: string, run: () => Promise<number>]> = [
   ["send_per_sec", () => store.sendPerSec().then(perSec)],
@@ -42,7 +47,11 @@ const measurements: ReadonlyArray<readonly [key: string, run: () => Promise<numb
   // The known costs of the design, for docs/performance.md.
   ["send_per_sec_1_subscriber", () => store.sendPerSecWithSubscribers(1).then(perSec)],
   ["send_per_sec_10_subscribers", () => store.sendPerSecWithSubscribers(10).then(perSec)],
-  ["send_per_sec_traced", () => store.sendPerSecTraced().then(perSec)]
+  ["send_per_sec_traced", () => store.sendPerSecTraced().then(perSec)],
+  // Server CPU per delivered SSE event: 200 clients in a child process, 50 actions one at a time.
+  ["sse_fanout_floor_us_per_delivery", () => sse().then((r) => r.floorUsPerDelivery)],
+  ["sse_fanout_us_per_delivery", () => sse().then((r) => r.usPerDelivery)],
+  ["sse_fanout_vs_floor", () => sse().then((r) => r.ratio)]
 ]
 
 process.stderr.write("composable-effect benchmarks (medians)\n")
