@@ -1,25 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Schedule, Stream, TestClock } from "effect"
 import { Fx, Reducer, Store, TestStore } from "../../src/index.js"
-import { settle } from "./helpers.js"
+import { Go, Log, logStore, settle } from "./helpers.js"
 
 /**
  * `Fx.cancelNow(id)`: cancelling by id from inside the code of an effect, TCA's `Task.cancel(id:)` (issue 15,
  * "TCA pieces with no equivalent yet").
  */
-
-type Action = { readonly _tag: "Run"; readonly fx: Fx.Fx<Action> } | { readonly _tag: "Log"; readonly v: string }
-const Run = (fx: Fx.Fx<Action>): Action => ({ _tag: "Run", fx })
-const Log = (v: string): Action => ({ _tag: "Log", v })
-
-/** A store whose state is the log of what it reduced, each entry with the TestClock time it was reduced at. */
-const logStore = Effect.gen(function*() {
-  const clock = yield* Effect.clock
-  const reducer = Reducer.make((log: ReadonlyArray<string>, action: Action): readonly [ReadonlyArray<string>, Fx.Fx<Action>] =>
-    action._tag === "Run" ? [log, action.fx] : [[...log, `${action.v}@${clock.unsafeCurrentTimeMillis()}`], Fx.none]
-  )
-  return yield* Store.make({ initialState: [] as ReadonlyArray<string>, reducer })
-})
 
 /** Ticks every second, forever, under "ticker". */
 const ticker = Fx.cancellable(
@@ -36,7 +23,7 @@ describe("Fx.cancelNow: cancelling by id from inside an effect (issue 15)", () =
         yield* Fx.cancelNow("ticker")
         return Log("stopped")
       }))
-      const task = yield* store.send(Run(Fx.parallel(ticker, stopper)))
+      const task = yield* store.send(Go(Fx.parallel(ticker, stopper)))
       yield* settle
       yield* TestClock.adjust("10 seconds")
       yield* task.finish
@@ -47,7 +34,7 @@ describe("Fx.cancelNow: cancelling by id from inside an effect (issue 15)", () =
     Effect.gen(function*() {
       const store = yield* logStore
       const fromStream = Fx.stream(Stream.fromEffect(Effect.as(Effect.zipRight(Effect.sleep("1500 millis"), Fx.cancelNow("ticker")), Log("s"))))
-      const task = yield* store.send(Run(Fx.parallel(ticker, fromStream)))
+      const task = yield* store.send(Go(Fx.parallel(ticker, fromStream)))
       yield* settle
       yield* TestClock.adjust("5 seconds")
       yield* task.finish
@@ -58,7 +45,7 @@ describe("Fx.cancelNow: cancelling by id from inside an effect (issue 15)", () =
         yield* fiber.await
         return Log("f")
       }))
-      const again = yield* store.send(Run(Fx.parallel(ticker, forked)))
+      const again = yield* store.send(Go(Fx.parallel(ticker, forked)))
       yield* settle
       yield* TestClock.adjust("5 seconds")
       yield* again.finish
@@ -70,7 +57,7 @@ describe("Fx.cancelNow: cancelling by id from inside an effect (issue 15)", () =
       const store = yield* logStore
       const waiting = Fx.sequential(Fx.delay("1 second", Log("a")), Fx.cancellable(Fx.delay("1 second", Log("b")), "b"))
       const canceller = Fx.future(Effect.as(Effect.zipRight(Effect.sleep("500 millis"), Fx.cancelNow("b")), Log("c")))
-      const task = yield* store.send(Run(Fx.parallel(waiting, canceller)))
+      const task = yield* store.send(Go(Fx.parallel(waiting, canceller)))
       yield* settle
       yield* TestClock.adjust("3 seconds")
       yield* task.finish
@@ -81,10 +68,10 @@ describe("Fx.cancelNow: cancelling by id from inside an effect (issue 15)", () =
     Effect.gen(function*() {
       const store = yield* logStore
       const reply = (v: string) => Fx.cancellable(Fx.delay("1 second", Log(v)), "reply")
-      yield* store.send(Run(reply("old")))
+      yield* store.send(Go(reply("old")))
       yield* TestClock.adjust("500 millis")
       const restart = Fx.sequential(Fx.future(Effect.as(Fx.cancelNow("reply"), Log("cancelled"))), reply("new"))
-      const task = yield* store.send(Run(restart))
+      const task = yield* store.send(Go(restart))
       yield* TestClock.adjust("3 seconds")
       yield* task.finish
       expect(yield* store.state).toEqual(["cancelled@500", "new@1500"])
@@ -103,7 +90,7 @@ describe("Fx.cancelNow: cancelling by id from inside an effect (issue 15)", () =
         })),
         "self"
       )
-      const task = yield* store.send(Run(self))
+      const task = yield* store.send(Go(self))
       yield* settle
       yield* TestClock.adjust("2 seconds")
       yield* task.finish

@@ -1,20 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { type Duration, Effect, TestClock } from "effect"
-import { Fx, Reducer, Store } from "../../src/index.js"
-import { settle } from "./helpers.js"
-
-type Action = { readonly _tag: "Run"; readonly fx: Fx.Fx<Action> } | { readonly _tag: "Log"; readonly v: string }
-const Run = (fx: Fx.Fx<Action>): Action => ({ _tag: "Run", fx })
-const Log = (v: string): Action => ({ _tag: "Log", v })
-
-/** A store whose state is the log of what it reduced, each entry with the TestClock time it was reduced at. */
-const logStore = Effect.gen(function*() {
-  const clock = yield* Effect.clock
-  const reducer = Reducer.make((log: ReadonlyArray<string>, action: Action): readonly [ReadonlyArray<string>, Fx.Fx<Action>] =>
-    action._tag === "Run" ? [log, action.fx] : [[...log, `${action.v}@${clock.unsafeCurrentTimeMillis()}`], Fx.none]
-  )
-  return yield* Store.make({ initialState: [] as ReadonlyArray<string>, reducer })
-})
+import { Fx } from "../../src/index.js"
+import { Go, Log, logStore, type SeqAction, settle } from "./helpers.js"
 
 describe("effect bugs found using the store as a TCA user would (issue 15)", () => {
   /** Bug 1: an inner `cancelInFlight` cancelled its own enclosing registration, so nothing was delivered. */
@@ -24,7 +11,7 @@ describe("effect bugs found using the store as a TCA user would (issue 15)", () 
   it.scoped("a cancelInFlight inside a cancellable under the same id does not cancel the effect it runs inside", () =>
     Effect.gen(function*() {
       const store = yield* logStore
-      const task = yield* store.send(Run(nested("a")))
+      const task = yield* store.send(Go(nested("a")))
       yield* settle
       yield* TestClock.adjust("1 second")
       yield* task.finish
@@ -35,9 +22,9 @@ describe("effect bugs found using the store as a TCA user would (issue 15)", () 
     Effect.gen(function*() {
       const store = yield* logStore
       // The second registers when its fiber reaches it, not while its action is reduced.
-      yield* store.send(Run(nested("a")))
+      yield* store.send(Go(nested("a")))
       yield* TestClock.adjust("500 millis")
-      const task = yield* store.send(Run(Fx.sequential(Fx.send(Log("s")), nested("b"))))
+      const task = yield* store.send(Go(Fx.sequential(Fx.send(Log("s")), nested("b"))))
       yield* TestClock.adjust("2 seconds")
       yield* task.finish
       expect(yield* store.state).toEqual(["s@500", "b@1500"])
@@ -46,12 +33,12 @@ describe("effect bugs found using the store as a TCA user would (issue 15)", () 
   /** Bug 2: a cancellable in a later step registered only when its step started, so a cancel before then missed it. */
   describe("a cancel reaches a cancellable waiting for its turn later in a sequence", () => {
     /** Sends `fx`, then at 0.5 s an action that cancels "b", and runs the clock to 3 s. */
-    const cancelledAtHalfSecond = (fx: Fx.Fx<Action>) =>
+    const cancelledAtHalfSecond = (fx: Fx.Fx<SeqAction>) =>
       Effect.gen(function*() {
         const store = yield* logStore
-        const task = yield* store.send(Run(fx))
+        const task = yield* store.send(Go(fx))
         yield* TestClock.adjust("500 millis")
-        yield* store.send(Run(Fx.cancel("b")))
+        yield* store.send(Go(Fx.cancel("b")))
         yield* TestClock.adjust("2500 millis")
         yield* task.finish
         return yield* store.state
@@ -93,9 +80,9 @@ describe("effect bugs found using the store as a TCA user would (issue 15)", () 
         const store = yield* logStore
         const latest = (v: string, after: Duration.DurationInput) =>
           Fx.cancellable(Fx.delay(after, Log(v)), "b", { cancelInFlight: true })
-        const first = yield* store.send(Run(Fx.sequential(Fx.delay("1 second", Log("a")), latest("b1", "1 second"))))
+        const first = yield* store.send(Go(Fx.sequential(Fx.delay("1 second", Log("a")), latest("b1", "1 second"))))
         yield* TestClock.adjust("500 millis")
-        const second = yield* store.send(Run(latest("b2", "2 seconds")))
+        const second = yield* store.send(Go(latest("b2", "2 seconds")))
         yield* TestClock.adjust("3 seconds")
         yield* first.finish
         yield* second.finish
@@ -105,14 +92,14 @@ describe("effect bugs found using the store as a TCA user would (issue 15)", () 
     it.scoped("a cancel from an earlier step of the same effect does not reach the steps after it (TCA's .concatenate)", () =>
       Effect.gen(function*() {
         const store = yield* logStore
-        const restart = (v: string, cancel: Fx.Fx<Action>) =>
+        const restart = (v: string, cancel: Fx.Fx<SeqAction>) =>
           Fx.sequential(cancel, Fx.cancellable(Fx.delay("1 second", Log(v)), "b"))
-        yield* store.send(Run(restart("old", Fx.none)))
+        yield* store.send(Go(restart("old", Fx.none)))
         yield* TestClock.adjust("500 millis")
         // The cancel as a step, then as an action a step sends: the old effect is cancelled, the new one runs.
-        yield* store.send(Run(restart("new1", Fx.cancel("b"))))
+        yield* store.send(Go(restart("new1", Fx.cancel("b"))))
         yield* TestClock.adjust("500 millis")
-        const task = yield* store.send(Run(restart("new2", Fx.send(Run(Fx.cancel("b"))))))
+        const task = yield* store.send(Go(restart("new2", Fx.send(Go(Fx.cancel("b"))))))
         yield* TestClock.adjust("2 seconds")
         yield* task.finish
         expect(yield* store.state).toEqual(["new2@2000"])
@@ -121,10 +108,10 @@ describe("effect bugs found using the store as a TCA user would (issue 15)", () 
 
   /** Bug 3: the next step of a sequence resumed on a later turn, so actions queued meanwhile came first. */
   describe("steps of a sequence that need no time run back to back", () => {
-    const reduced = (fx: Fx.Fx<Action>) =>
+    const reduced = (fx: Fx.Fx<SeqAction>) =>
       Effect.gen(function*() {
         const store = yield* logStore
-        const task = yield* store.send(Run(fx))
+        const task = yield* store.send(Go(fx))
         yield* TestClock.adjust("1 second")
         yield* task.finish
         return yield* store.state
@@ -154,9 +141,9 @@ describe("effect bugs found using the store as a TCA user would (issue 15)", () 
 
     it.scoped("what a step's action sends back is queued as usual, and the next step follows the last of it", () =>
       Effect.gen(function*() {
-        // `Run` sends `z` back: behind `y`, already queued, as any `Fx.send` of a reduced action.
+        // `Go` sends `z` back: behind `y`, already queued, as any `Fx.send` of a reduced action.
         const log = yield* reduced(Fx.merge([
-          Fx.sequential(Fx.send(Run(Fx.send(Log("z")))), Fx.send(Log("x2"))),
+          Fx.sequential(Fx.send(Go(Fx.send(Log("z")))), Fx.send(Log("x2"))),
           Fx.send(Log("y"))
         ]))
         expect(log).toEqual(["y@0", "z@0", "x2@0"])

@@ -1,7 +1,6 @@
 import { type Clock, Effect, Metric, Stream } from "effect"
 import type * as Scope from "effect/Scope"
-import type { Store } from "../../src/index.js"
-import { Fx, Reducer, StoreMetrics } from "../../src/index.js"
+import { Fx, Reducer, Store, StoreMetrics } from "../../src/index.js"
 
 /** Advances the scheduler a few turns so forked effects reach their next wait. */
 export const settle = Effect.repeatN(Effect.yieldNow(), 20)
@@ -38,3 +37,9 @@ export const sequenceReducer = (clock: Clock.Clock) =>
       ? [log, action.fx]
       : [[...log, `${action.v}@${clock.unsafeCurrentTimeMillis()}`], action.v === "A" ? Fx.delay("1 second", Log("A-done")) : Fx.none]
   )
+
+/** A store of {@link sequenceReducer}: its state is the log of what it reduced, each entry `v@time`. */
+export const logStore = Effect.gen(function*() {
+  const clock = yield* Effect.clock
+  return yield* Store.make({ initialState: [] as ReadonlyArray<string>, reducer: sequenceReducer(clock) })
+})
