@@ -7,7 +7,6 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -20,6 +19,7 @@ import { Idempotency } from "./idempotency.js"
 import { actionTag } from "./runner.js"
 import { SocketLimit } from "./socketLimit.js"
 import { actionTags } from "./tags.js"
+import { requirePositiveDuration } from "./validate.js"
 
 const defaults = {
   maxBodyBytes: 64 * 1024,
@@ -39,13 +39,8 @@ const resolve = <S, A, I, SI>(options: StoreHttp.Options<S, A, I, SI>) => {
     if (!Number.isSafeInteger(n) || n < min) throw new RangeError(`StoreHttp: ${name} must be an integer >= ${min}, got ${String(n)}`)
     return n
   }
-  const duration = (name: string, value: Duration.DurationInput | undefined, fallback: Duration.Duration) => {
-    const d = value === undefined ? fallback : Option.getOrUndefined(Duration.decodeUnknown(value))
-    if (d === undefined || !Duration.isFinite(d) || Duration.toMillis(d) <= 0) {
-      throw new RangeError(`StoreHttp: ${name} must be a positive, finite duration`)
-    }
-    return d
-  }
+  const duration = (name: string, value: Duration.DurationInput | undefined, fallback: Duration.Duration) =>
+    value === undefined ? fallback : requirePositiveDuration("StoreHttp", name, value)
   const idempotency = options.idempotency === false ? undefined : {
     capacity: count("idempotency.capacity", options.idempotency?.capacity, defaults.idempotency.capacity),
     timeToLive: duration("idempotency.timeToLive", options.idempotency?.timeToLive, defaults.idempotency.timeToLive)

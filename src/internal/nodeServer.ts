@@ -2,6 +2,7 @@ import * as Duration from "effect/Duration"
 import * as http from "node:http"
 import type * as Net from "node:net"
 import type * as StoreHttp from "../StoreHttp.js"
+import { requirePositiveDuration } from "./validate.js"
 
 /** @internal */
 export const serverDefaults = {
@@ -32,11 +33,10 @@ const badRequest = rawJson(400, "Bad Request", "BadRequest", "the request is not
  * @internal
  */
 export const createServer = (options: StoreHttp.ServerOptions = {}): http.Server => {
-  const headersTimeout = Duration.toMillis(Duration.decode(options.headersTimeout ?? serverDefaults.headersTimeout))
-  const requestTimeout = Duration.toMillis(Duration.decode(options.requestTimeout ?? serverDefaults.requestTimeout))
-  for (const [name, value] of [["headersTimeout", headersTimeout], ["requestTimeout", requestTimeout]] as const) {
-    if (!(value > 0 && Number.isFinite(value))) throw new RangeError(`StoreHttp: ${name} must be a positive, finite duration`)
-  }
+  const timeout = (name: string, input: Duration.DurationInput) =>
+    Duration.toMillis(requirePositiveDuration("StoreHttp.createServer", name, input))
+  const headersTimeout = timeout("headersTimeout", options.headersTimeout ?? serverDefaults.headersTimeout)
+  const requestTimeout = timeout("requestTimeout", options.requestTimeout ?? serverDefaults.requestTimeout)
   const server = http.createServer({
     // Node requires headersTimeout <= requestTimeout.
     headersTimeout: Math.min(headersTimeout, requestTimeout),
