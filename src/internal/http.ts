@@ -2,7 +2,6 @@ import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Socket from "@effect/platform/Socket"
-import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -13,7 +12,7 @@ import * as Stream from "effect/Stream"
 import type * as Store from "../Store.js"
 import type * as StoreHttp from "../StoreHttp.js"
 import { EventLog, type LogEvent } from "./eventLog.js"
-import { guardDefects, originPolicy, refuse, routes } from "./httpGuard.js"
+import { answerFailure, guardDefects, internal, notFound, originPolicy, refuse, routes } from "./httpGuard.js"
 import { decodeAction, parseEventId, parseIdempotencyKey, type Refusal, refusal } from "./httpInput.js"
 import { Idempotency } from "./idempotency.js"
 import { actionTag } from "./runner.js"
@@ -376,13 +375,6 @@ const internalFrame = refusal(500, "Internal", "the message could not be handled
 /** Turns unknown routes and uncaught failures into JSON errors; a failure is logged with its cause. @internal */
 export const withJsonErrors = <E, R>(router: HttpRouter.HttpRouter<E, R>) =>
   router.pipe(
-    HttpRouter.catchAllCause((cause) =>
-      Cause.isInterruptedOnly(cause)
-        ? Effect.failCause(cause)
-        : Effect.as(
-          Effect.logError("StoreHttp: a request failed", cause),
-          refuse(refusal(500, "Internal", "the request failed (the server logged why)"))
-        )
-    ),
-    Effect.catchTag("RouteNotFound", () => Effect.succeed(refuse(refusal(404, "NotFound", "no such route"))))
+    HttpRouter.catchAllCause(answerFailure(Effect.succeed(internal))),
+    Effect.catchTag("RouteNotFound", () => Effect.succeed(notFound))
   )

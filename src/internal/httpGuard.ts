@@ -82,20 +82,29 @@ export const originPolicy = (policy: StoreHttp.AllowedOrigins | undefined): (ori
 
 const headersAllowed = "content-type, idempotency-key, last-event-id"
 
-const notFound = refuse({ status: 404, error: "NotFound", message: "no such route" })
-const internal = refuse({ status: 500, error: "Internal", message: "the request failed (the server logged why)" })
+/** @internal */
+export const notFound = refuse({ status: 404, error: "NotFound", message: "no such route" })
+/** @internal */
+export const internal = refuse({ status: 500, error: "Internal", message: "the request failed (the server logged why)" })
 
 /**
- * Runs `handler`; a defect is logged with its cause and answered with `onDefect`. An interruption (the
- * client left) is passed on, as there is no one to answer.
+ * What a failed handler answers: a defect is logged with its cause and answered with `onDefect`; an
+ * interruption (the client left) is passed on, as there is no one to answer.
+ *
+ * @internal
+ */
+export const answerFailure = <A>(onDefect: Effect.Effect<A>) => <E>(cause: Cause.Cause<E>): Effect.Effect<A, E> =>
+  Cause.isInterruptedOnly(cause)
+    ? Effect.failCause(cause)
+    : Effect.zipRight(Effect.logError("StoreHttp: a handler failed", cause), onDefect)
+
+/**
+ * Runs `handler`, answering its defects ({@link answerFailure}).
  *
  * @internal
  */
 export const guardDefects = <A, R>(handler: Effect.Effect<A, never, R>, onDefect: Effect.Effect<A>): Effect.Effect<A, never, R> =>
-  Effect.catchAllCause(handler, (cause) =>
-    Cause.isInterruptedOnly(cause)
-      ? Effect.failCause(cause as Cause.Cause<never>)
-      : Effect.zipRight(Effect.logError("StoreHttp: a handler failed", cause), onDefect))
+  Effect.catchAllCause(handler, answerFailure(onDefect))
 
 /**
  * The routes of `table`, each matched on exactly one spelling (the router's own matching ignores case,
