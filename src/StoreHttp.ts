@@ -247,8 +247,6 @@ export const withJsonErrors = internal.withJsonErrors
  */
 export const createServer: (options?: ServerOptions) => Server = nodeServer.createServer
 
-const loopbackHosts = ["localhost", "127.0.0.1", "[::1]"]
-
 /**
  * The host names a store served on loopback answers for by default.
  *
@@ -261,7 +259,7 @@ const loopbackHosts = ["localhost", "127.0.0.1", "[::1]"]
  * @since 0.1.0
  * @category security
  */
-export const loopbackNames: ReadonlyArray<string> = loopbackHosts
+export const loopbackNames: ReadonlyArray<string> = ["localhost", "127.0.0.1", "[::1]"]
 
 /**
  * Serves the store behind `tag` on a port (0 picks a free one; read it from `HttpServer.HttpServer`). With
@@ -290,7 +288,7 @@ export const layer = <Id, S, A, I, SI>(
     const closing = yield* Deferred.make<void>()
     // Bound to loopback, the server answers for loopback names only unless told otherwise: a page on a
     // domain rebound to 127.0.0.1 (DNS rebinding) would otherwise be same-origin with it.
-    const loopback = options.host !== undefined && [...loopbackHosts, "::1"].includes(options.host)
+    const loopback = options.host !== undefined && [...loopbackNames, "::1"].includes(options.host)
     const routes = yield* internal.routerEndingOn(
       store,
       loopback && options.allowedHosts === undefined ? { ...options, allowedHosts: loopbackNames } : options,
