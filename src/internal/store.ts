@@ -181,7 +181,7 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
       )
       // The send's own reduction is told by its task, not by comparing actions: an equal action reduced
       // just before would pass for it, and `NaN` would never pass (it equals nothing, by `===` or `Equal`).
-      const sent = new TaskNode(this.root, action)
+      const sent = this.newTask(action)
       let sawSent = false
       yield* this.actions.listen(
         (reduced) => {
@@ -277,11 +277,6 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
   /** The effect fibers running, each with the action that started it (for test tooling). */
   get runningEffects(): ReadonlyArray<readonly [Fiber.RuntimeFiber<unknown, unknown>, unknown]> {
     return this.root.running()
-  }
-
-  /** Actions that started the effects still running (for test tooling). */
-  get runningEffectOrigins(): ReadonlyArray<unknown> {
-    return this.root.startedBy()
   }
 
   /** Interrupts every running effect (for test tooling). */
@@ -399,14 +394,9 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
    */
   publishing: TaskNode | undefined = undefined
 
-  /** A task for a send, to pass to {@link sendViaRunLoop} and recognise in {@link publishing} (test tooling). */
+  /** A task for a send, to pass to {@link sendViaRunLoop} and recognise in {@link publishing}. */
   newTask(action: A): TaskNode {
     return new TaskNode(this.root, action)
-  }
-
-  /** Waits until no effect runs (test tooling; the TestClock may have to advance for it to end). */
-  get awaitEffects(): Effect.Effect<void> {
-    return this.root.awaitDone()
   }
 
   /** Reports a bug in the reducer (or in what it returned) on `action`: logged, counted, told to the TestStore. */

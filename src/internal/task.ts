@@ -172,12 +172,6 @@ export class TaskNode implements Store.Task {
     return out
   }
 
-  /** The actions that started the effects still running here and in pending descendants. */
-  startedBy(): Array<unknown> {
-    const actions: Array<unknown> = this.fibers === undefined ? [] : [...this.fibers.values()]
-    if (this.children !== undefined) for (const child of this.children) actions.push(...child.startedBy())
-    return actions
-  }
 
   private collect(into: Array<Fiber.RuntimeFiber<unknown, unknown>>): void {
     if (this.fibers !== undefined) for (const fiber of this.fibers.keys()) into.push(fiber)
