@@ -43,7 +43,7 @@ export const feedStream = <A, R, X extends A | Produced<A>>(
       if (span !== undefined && items <= MAX_ITEM_EVENTS) {
         span.event("stream.item", host.clock.unsafeCurrentTimeNanos(), { item: items })
       }
-      host.feedback(action, run.task, run.span, item?.run ?? run)
+      host.dispatch(action, run.task, run.span)
       if (host.actions.mustWait) {
         return Effect.zipRight(host.actions.awaitRoom, Effect.suspend(() => feedFrom(chunk, i + 1)))
       }

@@ -31,12 +31,8 @@ export interface Host<A> {
   readonly onEffectDefect?: ((action: A, cause: Cause.Cause<unknown>) => void) | undefined
   /** Whether a tracer that records spans is installed; without one, the store makes no spans at all. */
   readonly traced: boolean
-  /**
-   * Where actions produced by effects go: reduced at once in production, held by the TestStore (which
-   * uses `run` to drop what a cancel, reduced meanwhile, would have kept from ever being produced). `run`
-   * is the effect that produced the action, inside a rate limit, a batch or an idle timeout too.
-   */
-  feedback(action: A, task: TaskNode, span: Tracer.AnySpan | undefined, run?: Run<A>): void
+  /** Where actions produced by effects go: reduced at once, or queued behind the action being reduced. */
+  dispatch(action: A, task: TaskNode, span: Tracer.AnySpan | undefined): void
   /**
    * Reports a node inside the `Fx` returned for `cause` that is not an `Fx` (put there by a cast past the
    * types): a bug in the reducer, reported as the store reports a reducer that returned no `Fx` at all.
@@ -140,7 +136,7 @@ export class Runner<A, R> {
     starting.active = false
     // Fed back in the order they were produced, behind the action being reduced, as if never held.
     for (const fed of starting.fed) {
-      this.host.feedback(fed.action, fed.task, fed.span, fed.run)
+      this.host.dispatch(fed.action, fed.task, fed.span)
       fed.task.release()
       fed.run?.unpin()
     }
@@ -163,11 +159,10 @@ export class Runner<A, R> {
 
   /** Feeds an action back; while an `Fx` is being started, holds it until the start has succeeded. */
   private feedback(action: A, task: TaskNode, span: Tracer.AnySpan | undefined, run?: Run<A>): void {
-    if (!this.starting.active) return this.host.feedback(action, task, span, run)
+    if (!this.starting.active) return this.host.dispatch(action, task, span)
     // Pending meanwhile, as a queued action is: a sequential step must not count as done before it.
     task.hold()
-    // A cancel started later in the same `Fx` must still find the effect that produced it (as the TestStore
-    // pins what it holds).
+    // A cancel started later in the same `Fx` must still find the effect that produced it.
     run?.pin()
     this.starting.fed.push({ action, task, span, run })
   }

@@ -22,7 +22,6 @@ import { Hub, type Overflow } from "./hub.js"
 import { currentStoreLabel, currentUnhandledHook, type UnhandledHook } from "./label.js"
 import { StoreMetrics } from "./metrics.js"
 import { actionTag, type Fork, type Host, Runner } from "./runner.js"
-import type { Run } from "./run.js"
 import { SendEffect, type Sender } from "./send.js"
 import { TaskNode } from "./task.js"
 import { requireDuration, requireOneOf, requirePositive } from "./validate.js"
@@ -261,13 +260,6 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
 
   /** Told of every child action `ifLet` / `forEach` could not route; the TestStore sets it too. */
   onUnhandledChildAction: UnhandledHook | undefined = undefined
-
-  /** Where effects' actions go: reduced as they arrive (queued behind the action being reduced). */
-  feedback: (action: A, task: TaskNode, span: Tracer.AnySpan | undefined, run?: Run<A>) => void = (
-    action,
-    task,
-    span
-  ) => this.dispatch(action, task, span)
 
   /** How many effect fibers are running (for test tooling; allocates nothing). */
   get runningEffectCount(): number {
