@@ -59,9 +59,9 @@ export class CancelHandle {
   }
 
   /**
-   * Keeps the handle registered after its effect ends, while the TestStore holds an action the effect
-   * produced: a cancel reduced meanwhile must still find it, so the held action is dropped as a store,
-   * which would not have produced it yet, would have it.
+   * Keeps the handle registered after its effect ends, while an action the effect produced waits to be fed
+   * back (held until the `Fx` being started has started): a cancel made meanwhile must still find it, so
+   * the waiting action is dropped.
    */
   pin(): void {
     this.pins++

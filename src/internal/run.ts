@@ -9,8 +9,8 @@ export const Dropped: unique symbol = Symbol.for("composable-effect/Dropped")
 /**
  * An action produced inside an item combinator (`Fx.batch`, `Fx.rateLimit`, `Fx.idleTimeout`), with the
  * run that produced it. Items wait in the combinators' buffers, and a group may come out of a batch after
- * some of its items' effects were cancelled, so what may be fed back is decided when it comes out (and,
- * by the TestStore, again when the test looks at what it holds): see {@link Run.current}.
+ * some of its items' effects were cancelled, so what may be fed back is decided when it comes out: see
+ * {@link Run.current}.
  *
  * @internal
  */
@@ -106,14 +106,11 @@ export class Run<A> {
  * The run of one group of `Fx.batch`: the group's items may come from several runs (a batch of
  * `Fx.parallel` branches), each of which may be cancelled on its own. The group keeps the items whose run
  * is alive, rebuilt with `toAction` (as a store, which groups the next items only after reducing the last
- * group, would have built it), and is dropped once none is left. Runs are only ever cancelled, never
- * revived, so a rebuilt group is built once and kept.
+ * group, would have built it), and is dropped once none is left.
  *
  * @internal
  */
 export class BatchRun<A> extends Run<A> {
-  private rebuilt: { readonly from: ReadonlyArray<unknown>; readonly action: A | typeof Dropped } | undefined
-
   constructor(
     batch: Run<A>,
     /** The group's items as they were when it was built (each with the run that produced it). */
@@ -140,10 +137,7 @@ export class BatchRun<A> extends Run<A> {
   override current(action: A): A | typeof Dropped {
     const now = this.items.map((item) => item.run.current(item.action))
     if (now.every((item, i) => item === this.items[i]!.action)) return action
-    if (this.rebuilt === undefined || now.some((item, i) => item !== this.rebuilt!.from[i])) {
-      const kept = now.filter((item) => item !== Dropped)
-      this.rebuilt = { from: now, action: kept.length === 0 ? Dropped : this.toAction(kept) }
-    }
-    return this.rebuilt.action
+    const kept = now.filter((item) => item !== Dropped)
+    return kept.length === 0 ? Dropped : this.toAction(kept)
   }
 }

@@ -74,8 +74,8 @@ export class StreamOf<A, R> {
 
   /**
    * One group of `Fx.batch` as an action. Items of a cancelled inner effect are left out, and a group left
-   * empty becomes no action; items cancelled later (while the TestStore holds the group) are left out then,
-   * by the group's {@link BatchRun}.
+   * empty becomes no action; items cancelled later (while the group waits, behind a rate limit) are left
+   * out then, by the group's {@link BatchRun}.
    */
   private group(group: Chunk.Chunk<Produced<unknown>>, fx: Fx.Batch<A, R>, run: Run<A>): Option.Option<Produced<A>> {
     const items: Array<Produced<unknown>> = []
