@@ -200,7 +200,7 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
             Duration.format(Duration.decode(timeout))
           } of real time.`,
           "Effects run on the TestClock: advance it with TestClock.adjust(...) (in another fiber) so they can end.",
-          `Effects still running were started by: ${this.runningOrigins().map(show).join(", ") || "(none)"}`
+          this.stillRunning()
         ]))
     }
     const receiveTimeout = this.receiveTimeout
@@ -243,7 +243,7 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
             ? ["No effect is in flight: was the effect that sends it cancelled, or did it end without sending it?"]
             : [
               "Effects run on the TestClock: if the action comes after a delay, advance it with TestClock.adjust(...) first.",
-              `Effects still running were started by: ${this.runningOrigins().map(show).join(", ")}`
+              this.stillRunning()
             ])
         ]))
       const next = this.recorded[found]!
@@ -313,9 +313,7 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
     const site = new CallSite()
     return Effect.suspend(() => {
       if (this.recorded.length === 0) {
-        return options?.strict === false
-          ? Effect.void
-          : failAt(site, "NothingToSkip", ["skipReceivedActions: there were no received actions to skip."])
+        return this.nothingToSkip(site, options, "skipReceivedActions: there were no received actions to skip.")
       }
       this.asserted = this.recorded[this.recorded.length - 1]!.state
       this.recorded.length = 0
@@ -326,11 +324,9 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
   skipInFlightEffects(options?: { readonly strict?: boolean; readonly interrupt?: boolean }): Effect.Effect<void, TestStoreError> {
     const site = new CallSite()
     return Effect.suspend(() => {
-      const running = this.store.runningEffects.filter(([fiber]) => !this.untracked.has(fiber))
+      const running = this.tracked()
       if (running.length === 0) {
-        return options?.strict === false
-          ? Effect.void
-          : failAt(site, "NothingToSkip", ["skipInFlightEffects: there were no effects in flight to skip."])
+        return this.nothingToSkip(site, options, "skipInFlightEffects: there were no effects in flight to skip.")
       }
       // TCA stops tracking them and lets them run; interrupting them is asked for by name.
       if (options?.interrupt === true) return this.store.interruptEffects()
@@ -344,8 +340,23 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
     return this.finished || Exit.isFailure(exit) ? Effect.void : Effect.orDie(this.finish())
   }
 
+  /** The effects running that the test still tracks (not given up by `skipInFlightEffects`). */
+  private tracked(): ReadonlyArray<readonly [Fiber.RuntimeFiber<unknown, unknown>, unknown]> {
+    return this.store.runningEffects.filter(([fiber]) => !this.untracked.has(fiber))
+  }
+
   private runningOrigins(): ReadonlyArray<unknown> {
-    return this.store.runningEffects.filter(([fiber]) => !this.untracked.has(fiber)).map(([, origin]) => origin)
+    return this.tracked().map(([, origin]) => origin)
+  }
+
+  /** The line of a timeout's failure that names what still runs. */
+  private stillRunning(): string {
+    return `Effects still running were started by: ${this.runningOrigins().map(show).join(", ") || "(none)"}`
+  }
+
+  /** What an escape hatch with nothing to skip does: fail (strict, the default, as TCA) or nothing. */
+  private nothingToSkip(site: CallSite, options: { readonly strict?: boolean | undefined } | undefined, what: string) {
+    return options?.strict === false ? Effect.void : failAt(site, "NothingToSkip", [what])
   }
 
   /** Drops the oldest `count` recorded actions unasserted (non-exhaustive mode), logging them if asked. */
