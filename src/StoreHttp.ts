@@ -19,9 +19,13 @@
  * get in unless `allowedOrigins` says otherwise; `POST` must be `application/json`; an `Idempotency-Key`
  * makes a retried `POST` safe.
  *
- * Slow clients never stall the store or each other: each client reads a sliding buffer of
- * `max(clientBuffer, replay)` events and loses the oldest when it falls behind (a `gap` event tells an SSE client, which can reconnect with
- * `Last-Event-ID`).
+ * Many clients stay cheap and slow clients never stall the store or each other: what the store reduced
+ * since the last write is encoded once and the same bytes are written to every SSE client, a buffer write
+ * each. A client `clientBuffer` events behind skips events until it reads again; an SSE client is then
+ * sent a `gap` event naming the ids it missed (it can reconnect with `Last-Event-ID` to get them from the
+ * replay buffer), a WebSocket client loses the newest while it is that far behind. `/changes` clients
+ * skip to the newest state. Under load, writes to clients take at most a third of the process's time, so
+ * `POST`s keep being accepted while thousands listen.
  *
  * @since 0.1.0
  */
@@ -74,7 +78,7 @@ export interface Options<S, A, I, SI> {
   readonly maxDepth?: number | undefined
   /** Events kept for `Last-Event-ID` resume. Default 1000. */
   readonly replay?: number | undefined
-  /** Events a slow client may fall behind before it loses the oldest. Default 1000. */
+  /** Events a slow client may fall behind before it skips events (SSE clients get a `gap` event). Default 1000. */
   readonly clientBuffer?: number | undefined
   /** Interval of SSE heartbeat comments. Default 15 seconds. */
   readonly heartbeat?: Duration.DurationInput | undefined

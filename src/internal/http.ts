@@ -6,6 +6,8 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -17,6 +19,9 @@ import { decodeAction, parseEventId, parseIdempotencyKey, type Refusal, refusal 
 import { Idempotency } from "./idempotency.js"
 import { actionTag } from "./runner.js"
 import { SocketLimit } from "./socketLimit.js"
+import { bytes, SseClient, SseClients, sseHead, sseResponse } from "./sseClient.js"
+import { followLog } from "./sseEvents.js"
+import { StateFeed } from "./stateFeed.js"
 import { actionTags } from "./tags.js"
 import { requirePositiveDuration } from "./validate.js"
 
@@ -73,7 +78,6 @@ const replyRefusal = (r: Refusal, extra?: Record<string, unknown>): Reply =>
   reply(r.status, { error: r.error, message: r.message, ...extra })
 const toResponse = (r: Reply) => HttpServerResponse.text(r.json, { status: r.status, contentType: "application/json" })
 
-const encoder = new TextEncoder()
 const utf8 = new TextDecoder("utf-8", { fatal: true })
 
 /** Past this many bytes an oversized body is no longer read and discarded: the connection is dropped. */
@@ -123,7 +127,7 @@ export const routerEndingOn = <S, A, I, SI>(
 ): Effect.Effect<HttpRouter.HttpRouter, never, Scope.Scope> =>
   Effect.gen(function*() {
     const { heartbeat, maxBodyBytes, maxWait } = resolved
-    const log = yield* EventLog.make(store, { replay: resolved.replay, clientBuffer: resolved.clientBuffer })
+    const log = yield* EventLog.make(store, { replay: resolved.replay })
     const idempotency = resolved.idempotency && (yield* Idempotency.make<Reply>(resolved.idempotency))
     const encodeAction = Schema.encodeEither(options.actions)
     const wire = (action: A): string =>
@@ -133,21 +137,16 @@ export const routerEndingOn = <S, A, I, SI>(
       })
     // One event reaches every client as the same object: encode it once, not once per client.
     const wireOf = (event: LogEvent<A>): string => event.encoded ??= wire(event.action)
+    const frameOf = (event: LogEvent<A>): string => `id: ${event.id}\nevent: action\ndata: ${wireOf(event)}\n\n`
 
-    /**
-     * An SSE response: the frames, with heartbeat comments between. The first frame tells the client how
-     * long to wait before reconnecting (`retry`); each route sends the `connected` comment once its
-     * subscription exists, so a client that has seen it misses nothing after it.
-     */
+    /** The first bytes of every SSE response: how long a client waits before reconnecting (`retry`). */
     const retryField = `retry: ${Duration.toMillis(resolved.retry)}\n`
-    const sse = <E>(frames: Stream.Stream<string, E>) => {
-      const beats = Stream.tick(heartbeat).pipe(Stream.drop(1), Stream.as(": heartbeat\n\n"))
-      const body = Stream.merge(frames, beats, { haltStrategy: "left" }).pipe(Stream.interruptWhen(Deferred.await(closing)))
-      return HttpServerResponse.stream(
-        Stream.map(Stream.concat(Stream.succeed(retryField), body), (text) => encoder.encode(text)),
-        { contentType: "text/event-stream", headers: { "cache-control": "no-cache", "x-accel-buffering": "no" } }
-      )
-    }
+    // Every SSE client of these routes shares one heartbeat, and ends when the server closes.
+    const clients = new SseClients()
+    const beat = bytes(": heartbeat\n\n")
+    yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(heartbeat), Effect.sync(() => clients.beat(beat)))))
+    yield* Effect.addFinalizer(() => Effect.sync(() => clients.endAll()))
+    yield* Effect.forkScoped(Effect.zipRight(Deferred.await(closing), Effect.sync(() => clients.endAll())))
 
     const accepts = options.accepts === undefined ? undefined : new Set<string>(options.accepts)
     const knownTags = actionTags(options.actions.ast)
@@ -256,24 +255,13 @@ export const routerEndingOn = <S, A, I, SI>(
       if (id === "invalid") {
         return refuse(refusal(400, header !== undefined ? "InvalidHeader" : "InvalidQuery", "Last-Event-ID must be a decimal event id"))
       }
-      const resume = log.resume(id)
-      const body = Stream.unwrapScoped(Effect.map(log.subscribe(resume), (items) => {
-        let expected = resume._tag === "Replay" ? resume.after + 1 : undefined
-        const frames = Stream.map(items, (event: LogEvent<A>) => {
-          // A gap: events older than the replay buffer, or dropped because this client was too slow.
-          const gap = expected !== undefined && event.id > expected
-            ? `event: gap\ndata: ${JSON.stringify({ from: expected, to: event.id - 1 })}\n\n`
-            : ""
-          expected = event.id + 1
-          return `${gap}id: ${event.id}\nevent: action\ndata: ${wireOf(event)}\n\n`
-        })
-        // An id this log never gave (it restarted): say so, so the client can reload its state.
-        const reset = resume._tag === "Unknown"
-          ? `event: reset\ndata: ${JSON.stringify({ latest: resume.latest })}\n\n`
-          : ""
-        return Stream.concat(Stream.succeed(connected + reset), frames)
+      if (request.method === "HEAD") return sseHead
+      const client = clients.add(followLog(log, log.resume(id), {
+        clientBuffer: resolved.clientBuffer,
+        frameOf,
+        head: retryField + connected
       }))
-      return sse(body)
+      return sseResponse(client)
     })
 
     const unpublished = refuse(refusal(404, "NotFound", "this store does not publish its state"))
@@ -293,22 +281,15 @@ export const routerEndingOn = <S, A, I, SI>(
      * reads slower than the state changes skips to the newest state instead of falling behind, so every
      * frame is a whole, current snapshot.
      */
-    const changes = Effect.sync(() => {
-      if (options.state === undefined) return unpublished
+    const feed = options.state === undefined ? undefined : yield* StateFeed.make(store, stateFrame(Schema.encodeEither(options.state)))
+    const changes = Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
+      if (feed === undefined) return unpublished
       if (log.ended) return refuse(shutDown)
-      const encode = Schema.encodeEither(options.state)
-      const frames = store.changes.pipe(
-        Stream.buffer({ capacity: 1, strategy: "sliding" }),
-        Stream.map((current) =>
-          Either.match(encode(current), {
-            onLeft: () => `event: error\ndata: ${JSON.stringify({ error: "UnencodableState" })}\n\n`,
-            onRight: (encoded) => `event: state\ndata: ${JSON.stringify(encoded)}\n\n`
-          })
-        ),
-        // `changes` subscribes lazily; its first frame (the current state) proves the subscription.
-        Stream.mapAccum(false, (announced, frame) => [true, announced ? frame : frame + connected])
-      )
-      return sse(frames)
+      if (request.method === "HEAD") return sseHead
+      const client: SseClient = clients.add(new SseClient(1, () => feed.caughtUp(client)))
+      // The current state first; the `connected` comment after it says the client will see every later one.
+      feed.add(client, retryField, connected)
+      return sseResponse(client)
     })
 
     const socket = Effect.gen(function*() {
@@ -318,8 +299,21 @@ export const routerEndingOn = <S, A, I, SI>(
       const frame = (r: Refusal) => Effect.ignore(write(JSON.stringify({ type: "error", error: r.error, message: r.message })))
       // Ends the session with 1001 (going away) when the store shuts down; `closing` (the server) does too.
       const ending = yield* Deferred.make<void>()
-      const outgoing = yield* log.subscribe({ _tag: "Fresh" })
-      yield* Stream.runForEach(outgoing, (event) => write(`{"type":"action","id":${event.id},"action":${wireOf(event)}}`)).pipe(
+      // What the store reduced, for this socket: at most `clientBuffer` events wait (newer ones are dropped
+      // while it is that far behind); `null` says the store shut down, after the events before it.
+      const outgoing = yield* Queue.unbounded<LogEvent<A> | null>()
+      yield* log.subscribeScoped({ _tag: "Fresh" }, {
+        deliver: ({ events }) => {
+          for (const event of events) if (Option.getOrElse(outgoing.unsafeSize(), () => 0) < resolved.clientBuffer) outgoing.unsafeOffer(event)
+        },
+        end: () => outgoing.unsafeOffer(null)
+      })
+      const writeEvents = Effect.flatMap(Queue.takeBetween(outgoing, 1, Number.MAX_SAFE_INTEGER), (taken) =>
+        Effect.forEach(taken, (event) =>
+          event === null
+            ? Effect.zipRight(Deferred.succeed(ending, undefined), Effect.interrupt)
+            : write(`{"type":"action","id":${event.id},"action":${wireOf(event)}}`), { discard: true }))
+      yield* Effect.forever(writeEvents).pipe(
         Effect.ignore,
         Effect.zipRight(Deferred.succeed(ending, undefined)),
         Effect.forkScoped
@@ -365,6 +359,13 @@ export const routerEndingOn = <S, A, I, SI>(
       "/changes": { GET: changes },
       "/ws": { GET: Effect.catchTag(socket, "RequestError", () => Effect.succeed(upgradeRequired)) }
     }, { originAllowed: resolved.originAllowed, allowedHosts: options.allowedHosts })
+  })
+
+/** A state's `/changes` frame, or an `error` frame if it does not match its schema. */
+const stateFrame = <S>(encode: (state: S) => Either.Either<unknown, unknown>) => (state: S): string =>
+  Either.match(encode(state), {
+    onLeft: () => `event: error\ndata: ${JSON.stringify({ error: "UnencodableState" })}\n\n`,
+    onRight: (encoded) => `event: state\ndata: ${JSON.stringify(encoded)}\n\n`
   })
 
 /** A stream route asked for after the store shut down: a 503, so `EventSource` stops reconnecting. */

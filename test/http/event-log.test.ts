@@ -1,36 +1,130 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Fiber, Option, Stream } from "effect"
-import { EventLog } from "../../src/internal/eventLog.js"
+import { Effect } from "effect"
+import { EventLog, type LogSubscriber } from "../../src/internal/eventLog.js"
 import { Reducer, Store } from "../../src/index.js"
 import { settle } from "../core/helpers.js"
 
 const counter = Reducer.fromState((n: number, _: "inc") => n + 1)
 
+/** A subscriber that records the ids of every batch it is given, and whether it was ended. */
+const recorder = () => {
+  const batches: Array<ReadonlyArray<number>> = []
+  const subscriber: LogSubscriber<"inc"> & { ended: boolean } = {
+    ended: false,
+    deliver: (batch) => void batches.push(batch.events.map((event) => event.id)),
+    end: () => void (subscriber.ended = true)
+  }
+  return { batches, ids: () => batches.flat(), subscriber }
+}
+
 describe("EventLog", () => {
-  it.scoped("a client that stopped reading loses its own oldest events; the others, and the replay, get every one", () =>
+  it.scoped("events reduced between two flushes reach every subscriber as one shared batch", () =>
     Effect.gen(function*() {
       const store = yield* Store.make({ initialState: 0, reducer: counter })
-      const log = yield* EventLog.make(store, { replay: 4, clientBuffer: 4 })
-      // Subscribed, never read: its buffer of 4 fills after 4 events.
-      const stalled = yield* log.subscribe({ _tag: "Fresh" })
-      const live = yield* log.subscribe({ _tag: "Fresh" })
-      const reader = yield* Effect.fork(Stream.runCollect(Stream.take(live, 20)))
-      for (let i = 0; i < 20; i++) {
-        yield* store.send("inc")
-        yield* Effect.yieldNow()
-      }
+      const log = yield* EventLog.make(store, { replay: 4 })
+      const a = recorder()
+      const b = recorder()
+      const shared: Array<unknown> = []
+      log.subscribe({ _tag: "Fresh" }, a.subscriber)
+      log.subscribe({ _tag: "Fresh" }, { deliver: (batch) => void shared.push(batch), end: () => undefined })
+      log.subscribe({ _tag: "Fresh" }, { deliver: (batch) => void shared.push(batch), end: () => undefined })
+      log.subscribe({ _tag: "Fresh" }, b.subscriber)
+      // Three sends with no yield between: one flush carries them all.
+      for (let i = 0; i < 3; i++) yield* store.send("inc")
       yield* settle
-      // Done by now, or it never will be (the events it waits for were dropped).
-      const done = yield* Fiber.poll(reader)
-      expect(Option.isSome(done)).toBe(true)
-      const read = yield* Option.getOrThrow(done)
-      expect(Chunk.toReadonlyArray(read).map((event) => event.id)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1))
-      // The stalled client slid: it holds the newest events, not the first four.
-      const kept = yield* Stream.runCollect(Stream.take(stalled, 4))
-      expect(Chunk.toReadonlyArray(kept).map((event) => event.id)).toEqual([17, 18, 19, 20])
-      // The replay kept up too: a client resuming after 17 gets 18, 19, 20.
-      const resumed = yield* log.subscribe(log.resume(17))
-      const replayed = yield* Stream.runCollect(Stream.take(resumed, 3))
-      expect(Chunk.toReadonlyArray(replayed).map((event) => event.id)).toEqual([18, 19, 20])
+      expect(a.batches).toEqual([[1, 2, 3]])
+      expect(b.batches).toEqual([[1, 2, 3]])
+      // The same object, so a route encodes it once for all its clients.
+      expect(shared[0]).toBe(shared[1])
+    }))
+
+  it.scoped("a resumed subscriber gets the replay buffer at once, then live events, each id once", () =>
+    Effect.gen(function*() {
+      const store = yield* Store.make({ initialState: 0, reducer: counter })
+      const log = yield* EventLog.make(store, { replay: 4 })
+      for (let i = 0; i < 6; i++) yield* store.send("inc")
+      yield* settle
+      const resumed = recorder()
+      log.subscribe(log.resume(3), resumed.subscriber)
+      // Delivered while subscribing: the events after 3 still kept.
+      expect(resumed.ids()).toEqual([4, 5, 6])
+      // Older than the buffer (it keeps 4): 1 is gone, so the events start at 3.
+      const old = recorder()
+      log.subscribe(log.resume(1), old.subscriber)
+      expect(old.ids()).toEqual([3, 4, 5, 6])
+      yield* store.send("inc")
+      yield* settle
+      expect(resumed.ids()).toEqual([4, 5, 6, 7])
+      expect(old.ids()).toEqual([3, 4, 5, 6, 7])
+      expect(log.resume(99)).toEqual({ _tag: "Unknown", latest: 7 })
+    }))
+
+  it.scoped("a subscriber resuming from an id not yet flushed gets only the events after it", () =>
+    Effect.gen(function*() {
+      const store = yield* Store.make({ initialState: 0, reducer: counter })
+      const log = yield* EventLog.make(store, { replay: 10 })
+      const live = recorder()
+      log.subscribe({ _tag: "Fresh" }, live.subscriber)
+      // Reduced, numbered 1..3, not flushed yet: a client told id 2 (a POST's answer) resumes after it.
+      for (let i = 0; i < 3; i++) yield* store.send("inc")
+      const late = recorder()
+      log.subscribe(log.resume(2), late.subscriber)
+      yield* settle
+      expect(live.ids()).toEqual([1, 2, 3])
+      expect(late.ids()).toEqual([3])
+    }))
+
+  it.scoped("a subscriber that throws is let go; the others go on", () =>
+    Effect.gen(function*() {
+      const store = yield* Store.make({ initialState: 0, reducer: counter })
+      const log = yield* EventLog.make(store, { replay: 0 })
+      let calls = 0
+      log.subscribe({ _tag: "Fresh" }, {
+        deliver: () => {
+          calls++
+          throw new Error("boom")
+        },
+        end: () => undefined
+      })
+      const ok = recorder()
+      log.subscribe({ _tag: "Fresh" }, ok.subscriber)
+      yield* store.send("inc")
+      yield* settle
+      yield* store.send("inc")
+      yield* settle
+      expect(calls).toBe(1)
+      expect(ok.ids()).toEqual([1, 2])
+    }))
+
+  it.scoped("on shutdown, what was reduced reaches every subscriber, then each is ended; later ones end at once", () =>
+    Effect.gen(function*() {
+      const store = yield* Store.make({ initialState: 0, reducer: counter })
+      const log = yield* EventLog.make(store, { replay: 10 })
+      const a = recorder()
+      log.subscribe({ _tag: "Fresh" }, a.subscriber)
+      yield* store.send("inc")
+      yield* store.send("inc")
+      yield* store.shutdown()
+      expect(a.ids()).toEqual([1, 2])
+      expect(a.subscriber.ended).toBe(true)
+      expect(log.ended).toBe(true)
+      const late = recorder()
+      log.subscribe(log.resume(0), late.subscriber)
+      expect(late.subscriber.ended).toBe(true)
+      expect(late.ids()).toEqual([])
+    }))
+
+  it.scoped("unsubscribing stops delivery", () =>
+    Effect.gen(function*() {
+      const store = yield* Store.make({ initialState: 0, reducer: counter })
+      const log = yield* EventLog.make(store, { replay: 0 })
+      const a = recorder()
+      const unsubscribe = log.subscribe({ _tag: "Fresh" }, a.subscriber)
+      yield* store.send("inc")
+      yield* settle
+      unsubscribe()
+      yield* store.send("inc")
+      yield* settle
+      expect(a.ids()).toEqual([1])
     }))
 })
