@@ -10,12 +10,12 @@ import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
 import type * as Store from "../Store.js"
 import type * as StoreHttp from "../StoreHttp.js"
 import { EventLog, type LogEvent } from "./eventLog.js"
 import { answerFailure, guardDefects, internal, notFound, originPolicy, refuse, routes } from "./httpGuard.js"
 import { decodeAction, parseEventId, parseIdempotencyKey, type Refusal, refusal } from "./httpInput.js"
+import { readBody } from "./httpBody.js"
 import { Idempotency } from "./idempotency.js"
 import { actionTag } from "./runner.js"
 import { SocketLimit } from "./socketLimit.js"
@@ -79,9 +79,6 @@ const replyRefusal = (r: Refusal, extra?: Record<string, unknown>): Reply =>
 const toResponse = (r: Reply) => HttpServerResponse.text(r.json, { status: r.status, contentType: "application/json" })
 
 const utf8 = new TextDecoder("utf-8", { fatal: true })
-
-/** Past this many bytes an oversized body is no longer read and discarded: the connection is dropped. */
-const DISCARD_LIMIT = 16 * 1024 * 1024
 
 /** `?waitFor=TagA,TagB&timeoutMs=5000`: each at most once, the timeout positive. */
 const WaitQuery = Schema.Struct({
@@ -173,29 +170,18 @@ export const routerEndingOn = <S, A, I, SI>(
 
     const tooLarge = refusal(413, "PayloadTooLarge", `the body is larger than ${maxBodyBytes} bytes`)
 
-    /**
-     * Reads the body counting raw bytes. An oversized body is read to its end (up to a hard cap) and
-     * discarded, so the client gets its 413 instead of a dropped connection.
-     */
-    const readBody: Effect.Effect<Either.Either<string, Refusal>, never, HttpServerRequest.HttpServerRequest> = Effect.gen(function*() {
-      const request = yield* HttpServerRequest.HttpServerRequest
-      const declared = Number(request.headers["content-length"] ?? Number.NaN)
-      if (declared > maxBodyBytes) return Either.left(tooLarge)
-      const chunks: Array<Uint8Array> = []
-      let size = 0
-      const read = yield* Stream.runForEachWhile(request.stream, (chunk) =>
-        Effect.sync(() => {
-          size += chunk.byteLength
-          if (size <= maxBodyBytes) chunks.push(chunk)
-          return size <= Math.max(maxBodyBytes, DISCARD_LIMIT)
-        })).pipe(Effect.either)
-      if (Either.isLeft(read)) return Either.left(refusal(400, "MalformedJson", "the body could not be read"))
-      if (size > maxBodyBytes) return Either.left(tooLarge)
-      return Either.try({
-        try: () => utf8.decode(Buffer.concat(chunks)),
-        catch: () => refusal(400, "MalformedJson", "the body is not valid UTF-8")
-      })
-    })
+    /** The body as text: at most `maxBodyBytes`, strict UTF-8. */
+    const readText: Effect.Effect<Either.Either<string, Refusal>, never, HttpServerRequest.HttpServerRequest> = Effect.flatMap(
+      HttpServerRequest.HttpServerRequest,
+      (request) =>
+        Effect.map(readBody(request, maxBodyBytes), (read) =>
+          Either.isLeft(read)
+            ? Either.left(read.left === "TooLarge" ? tooLarge : refusal(400, "MalformedJson", "the body could not be read"))
+            : Either.try({
+              try: () => utf8.decode(read.right),
+              catch: () => refusal(400, "MalformedJson", "the body is not valid UTF-8")
+            }))
+    )
 
     /** Sends the action and, with `waitFor`, waits for the first matching action reduced after it. */
     const accept = (action: A, tags: ReadonlyArray<string> | undefined, timeoutMs: number | undefined): Effect.Effect<Reply> => {
@@ -226,7 +212,7 @@ export const routerEndingOn = <S, A, I, SI>(
       if (contentType !== "application/json") return refuse(notJson)
       const key = parseIdempotencyKey(request.headers["idempotency-key"])
       if (key === "invalid") return refuse(badKey)
-      const body = yield* readBody
+      const body = yield* readText
       if (Either.isLeft(body)) return refuse(body.left)
       const decoded = decode(body.right)
       if (Either.isLeft(decoded)) return refuse(decoded.left)
