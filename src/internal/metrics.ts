@@ -24,24 +24,7 @@ export type EffectType =
   | "debounce"
   | "throttle"
 
-const effectTypes: ReadonlyArray<EffectType> = [
-  "none",
-  "send",
-  "future",
-  "stream",
-  "delay",
-  "parallel",
-  "sequential",
-  "cancellable",
-  "cancel",
-  "timeout",
-  "batch",
-  "rate_limit",
-  "debounce",
-  "throttle"
-]
-
-// Metrics are defined by their keys, so a store can resolve its own tagged hooks once (see StoreMetrics).
+// Metrics are defined by their keys, so a label's tagged hooks can be resolved once (see StoreMetrics).
 const counterKey = (name: string, description: string) => MetricKey.counter(name, { description, incremental: true })
 
 const keys = {
@@ -101,55 +84,75 @@ export const shutdownTimeout = Metric.fromMetricKey(keys.shutdownTimeout)
 /** @internal */
 export const shutdownRejectedActions = Metric.fromMetricKey(keys.shutdownRejectedActions)
 
+type Counter = MetricHook.MetricHook.Counter<number>
+type Histogram = MetricHook.MetricHook.Histogram
+
 /**
- * One store's view of the metrics: every update carries the `store` label (and `type` for executed
- * effects). The tag arrays are built once, so Effect's metric hook cache makes each update a map lookup.
+ * The metrics of every store with one label, shared by them (see {@link StoreMetrics.forLabel}): the
+ * same label is the same series, so stores of one feature need one set of handles between them.
+ */
+const byLabel = new Map<string, StoreMetrics>()
+
+/**
+ * One label's view of the metrics: every update carries the `store` label (and `type` for executed
+ * effects). Each tagged hook is resolved from Effect's registry on its first update and kept, so an update
+ * is a field read after that, and a series exists only once something was counted in it: a store that
+ * never starts a stream holds no stream hooks.
  *
  * @internal
  */
 export class StoreMetrics {
-  private readonly executedBy: Record<EffectType, MetricHook.MetricHook.Counter<number>>
-  private readonly actions: MetricHook.MetricHook.Counter<number>
-  private readonly reducerSeconds: MetricHook.MetricHook.Histogram
-  private readonly items: MetricHook.MetricHook.Counter<number>
-  private readonly hooks: {
-    readonly [K in Exclude<keyof typeof keys, "effectsExecuted" | "streamItemsTotal" | "reducerDuration">]:
-      MetricHook.MetricHook.Counter<number>
+  /**
+   * The metrics of the stores labelled `label`, made on first use and kept: the registry keeps every
+   * series it has made for the life of the process anyway, and this holds one small object per label.
+   */
+  static forLabel(label: string): StoreMetrics {
+    let metrics = byLabel.get(label)
+    if (metrics === undefined) byLabel.set(label, metrics = new StoreMetrics(label))
+    return metrics
   }
-  private readonly itemsPerStream: MetricHook.MetricHook.Histogram
+
+  private readonly store: MetricLabel.MetricLabel
+  private readonly executedBy: { [K in EffectType]?: Counter } = {}
+  private executedNoneHook: Counter | undefined
+  private actions: Counter | undefined
+  private reducerSeconds: Histogram | undefined
+  private items: Counter | undefined
+  private itemsPerStream: Histogram | undefined
+  private reducerDefects: Counter | undefined
+  private effectDefects: Counter | undefined
+  private effectsCancelled: Counter | undefined
+  private effectsTimedOut: Counter | undefined
+  private itemsDropped: Counter | undefined
+  private broadcastDropped: Counter | undefined
+  private shutdowns: Counter | undefined
+  private shutdownsCompleted: Counter | undefined
+  private shutdownsTimedOut: Counter | undefined
+  private rejectedActions: Counter | undefined
+  /** Reductions since the last timed one, across the label's stores: the sample is the label's. */
   private untimed = 0
 
-  constructor(label: string) {
-    const store = MetricLabel.make("store", label)
-    const counter = (key: MetricKey.MetricKey.Counter<number>, ...extra: Array<MetricLabel.MetricLabel>) =>
-      Metric.globalMetricRegistry.getCounter(MetricKey.taggedWithLabels(key, [store, ...extra]))
-    const histogram = (key: MetricKey.MetricKey.Histogram) =>
-      Metric.globalMetricRegistry.getHistogram(MetricKey.taggedWithLabels(key, [store]))
-    this.executedBy = Object.fromEntries(
-      effectTypes.map((type) => [type, counter(keys.effectsExecuted, MetricLabel.make("type", type))])
-    ) as unknown as Record<EffectType, MetricHook.MetricHook.Counter<number>>
-    this.actions = counter(keys.actionsTotal)
-    this.items = counter(keys.streamItemsProcessed)
-    this.reducerSeconds = histogram(keys.reducerDuration)
-    this.itemsPerStream = histogram(keys.streamItemsTotal)
-    this.hooks = {
-      effectDefects: counter(keys.effectDefects),
-      effectsCancelled: counter(keys.effectsCancelled),
-      effectsTimedOut: counter(keys.effectsTimedOut),
-      streamItemsProcessed: this.items,
-      streamItemsDropped: counter(keys.streamItemsDropped),
-      actionsTotal: this.actions,
-      reducerDefects: counter(keys.reducerDefects),
-      broadcastDropped: counter(keys.broadcastDropped),
-      shutdownInitiated: counter(keys.shutdownInitiated),
-      shutdownCompleted: counter(keys.shutdownCompleted),
-      shutdownTimeout: counter(keys.shutdownTimeout),
-      shutdownRejectedActions: counter(keys.shutdownRejectedActions)
-    }
+  private constructor(label: string) {
+    this.store = MetricLabel.make("store", label)
+  }
+
+  private counter(key: MetricKey.MetricKey.Counter<number>, extra?: MetricLabel.MetricLabel): Counter {
+    return Metric.globalMetricRegistry.getCounter(
+      MetricKey.taggedWithLabels(key, extra === undefined ? [this.store] : [this.store, extra])
+    )
+  }
+
+  private histogram(key: MetricKey.MetricKey.Histogram): Histogram {
+    return Metric.globalMetricRegistry.getHistogram(MetricKey.taggedWithLabels(key, [this.store]))
   }
 
   executed(type: EffectType): void {
-    this.executedBy[type].update(1)
+    if (type === "none") return this.executedNone()
+    ;(this.executedBy[type] ??= this.counter(keys.effectsExecuted, MetricLabel.make("type", type))).update(1)
+  }
+  /** `Fx.none`, counted on every send of a store that starts no effect: a field, not a keyed lookup. */
+  executedNone(): void {
+    ;(this.executedNoneHook ??= this.counter(keys.effectsExecuted, MetricLabel.make("type", "none"))).update(1)
   }
   /** Whether to time this reduction: timing every one would cost more than a trivial reducer. */
   timeNext(): boolean {
@@ -158,45 +161,45 @@ export class StoreMetrics {
     return true
   }
   reduced(): void {
-    this.actions.update(1)
+    ;(this.actions ??= this.counter(keys.actionsTotal)).update(1)
   }
   reducerTook(seconds: number): void {
-    this.reducerSeconds.update(seconds)
+    ;(this.reducerSeconds ??= this.histogram(keys.reducerDuration)).update(seconds)
   }
   reducerDefect(): void {
-    this.hooks.reducerDefects.update(1)
+    ;(this.reducerDefects ??= this.counter(keys.reducerDefects)).update(1)
   }
   effectDefect(): void {
-    this.hooks.effectDefects.update(1)
+    ;(this.effectDefects ??= this.counter(keys.effectDefects)).update(1)
   }
   streamItem(): void {
-    this.items.update(1)
+    ;(this.items ??= this.counter(keys.streamItemsProcessed)).update(1)
   }
   streamEnded(items: number): void {
-    this.itemsPerStream.update(items)
+    ;(this.itemsPerStream ??= this.histogram(keys.streamItemsTotal)).update(items)
   }
   readonly onCancelled = (count: number): void => {
-    this.hooks.effectsCancelled.update(count)
+    ;(this.effectsCancelled ??= this.counter(keys.effectsCancelled)).update(count)
   }
   timedOut(): void {
-    this.hooks.effectsTimedOut.update(1)
+    ;(this.effectsTimedOut ??= this.counter(keys.effectsTimedOut)).update(1)
   }
   streamItemsDropped(count: number): void {
-    this.hooks.streamItemsDropped.update(count)
+    ;(this.itemsDropped ??= this.counter(keys.streamItemsDropped)).update(count)
   }
   readonly onBroadcastDropped = (): void => {
-    this.hooks.broadcastDropped.update(1)
+    ;(this.broadcastDropped ??= this.counter(keys.broadcastDropped)).update(1)
   }
   shutdownInitiated(): void {
-    this.hooks.shutdownInitiated.update(1)
+    ;(this.shutdowns ??= this.counter(keys.shutdownInitiated)).update(1)
   }
   shutdownCompleted(): void {
-    this.hooks.shutdownCompleted.update(1)
+    ;(this.shutdownsCompleted ??= this.counter(keys.shutdownCompleted)).update(1)
   }
   shutdownTimedOut(): void {
-    this.hooks.shutdownTimeout.update(1)
+    ;(this.shutdownsTimedOut ??= this.counter(keys.shutdownTimeout)).update(1)
   }
   rejectedAction(): void {
-    this.hooks.shutdownRejectedActions.update(1)
+    ;(this.rejectedActions ??= this.counter(keys.shutdownRejectedActions)).update(1)
   }
 }

@@ -77,7 +77,8 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
     this.label = options.label ?? "store"
     this.current = options.initialState
     this.reducer = options.reducer
-    this.metrics = new StoreMetrics(this.label)
+    // One label's metrics are one set of series: the stores that share a label share their handles.
+    this.metrics = StoreMetrics.forLabel(this.label)
     const defaults = { capacity: options.subscriberCapacity ?? 1024, overflow: options.subscriberOverflow ?? "sliding" }
     this.actions = new Hub<A>(defaults, this.metrics.onBroadcastDropped)
     // States never backpressure: a slow reader of `changes` wants the newest state, not to stall senders.
