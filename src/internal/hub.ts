@@ -82,26 +82,36 @@ interface Subscriber<A> {
  * Fans items out to subscribers, each with its own bounded buffer and overflow policy, synchronously and in
  * publish order, so a slow subscriber never delays the others.
  *
+ * Nothing is allocated until someone subscribes or listens: most stores are never subscribed to, and a
+ * store holds two hubs (its actions and its states).
+ *
  * @internal
  */
 export class Hub<A> {
-  private readonly subscribers = new Set<Subscriber<A>>()
-  private readonly listeners = new Map<(item: A) => void, (() => void) | undefined>()
+  private subscribers: Set<Subscriber<A>> | undefined = undefined
+  private listeners: Map<(item: A) => void, (() => void) | undefined> | undefined = undefined
   private backpressured = 0
   private closed = false
 
   constructor(
-    private readonly defaults: { readonly capacity: number; readonly overflow: Overflow },
+    /** A subscriber's buffer size, unless it asks for another. */
+    private readonly capacity: number,
+    /** A subscriber's overflow policy, unless it asks for another. */
+    private readonly overflow: Overflow,
     private readonly onDrop: () => void
   ) {}
 
   get size(): number {
-    return this.subscribers.size + this.listeners.size
+    return (this.subscribers?.size ?? 0) + (this.listeners?.size ?? 0)
   }
 
   publish(item: A): void {
-    if (this.subscribers.size > 0) for (const s of this.subscribers) s.queue.unsafeOffer(item)
-    if (this.listeners.size > 0) for (const listen of this.listeners.keys()) listen(item)
+    if (this.subscribers !== undefined && this.subscribers.size > 0) {
+      for (const s of this.subscribers) s.queue.unsafeOffer(item)
+    }
+    if (this.listeners !== undefined && this.listeners.size > 0) {
+      for (const listen of this.listeners.keys()) listen(item)
+    }
   }
 
   /**
@@ -112,29 +122,37 @@ export class Hub<A> {
     // Already closed: nothing will be published, so the listener hears the close at once.
     if (this.closed) return Effect.sync(() => onClose?.())
     return Effect.acquireRelease(
-      Effect.sync(() => void this.listeners.set(listener, onClose)),
-      () => Effect.sync(() => void this.listeners.delete(listener))
+      Effect.sync(() => void (this.listeners ??= new Map()).set(listener, onClose)),
+      () => Effect.sync(() => void this.listeners!.delete(listener))
     )
   }
 
   /** Whether a backpressuring subscriber is full, so producers must wait with {@link awaitRoom}. */
   get mustWait(): boolean {
     if (this.backpressured === 0) return false
-    for (const s of this.subscribers) {
+    for (const s of this.subscribers!) {
       if (s.buffer.overflow === "backpressure" && s.buffer.length() >= s.buffer.bound) return true
     }
     return false
   }
 
-  readonly awaitRoom: Effect.Effect<void> = Effect.suspend(() => {
-    for (const s of this.subscribers) {
-      if (s.buffer.overflow === "backpressure" && s.buffer.length() >= s.buffer.bound && !s.closing) {
-        s.room.unsafeClose()
-        return Effect.zipRight(s.room.await, this.awaitRoom)
+  /** Made the first time a producer must wait: only a hub with a backpressuring subscriber needs it. */
+  private waitForRoom: Effect.Effect<void> | undefined = undefined
+
+  /** Waits until no backpressuring subscriber is full. */
+  get awaitRoom(): Effect.Effect<void> {
+    return this.waitForRoom ??= Effect.suspend(() => {
+      if (this.subscribers !== undefined) {
+        for (const s of this.subscribers) {
+          if (s.buffer.overflow === "backpressure" && s.buffer.length() >= s.buffer.bound && !s.closing) {
+            s.room.unsafeClose()
+            return Effect.zipRight(s.room.await, this.awaitRoom)
+          }
+        }
       }
-    }
-    return Effect.void
-  })
+      return Effect.void
+    })
+  }
 
   /**
    * Registers a subscriber at once (nothing published after this effect is missed) and returns its stream,
@@ -142,8 +160,8 @@ export class Hub<A> {
    */
   subscribe(options?: SubscribeOptions, initial?: () => A): Effect.Effect<Stream.Stream<A>, never, Scope.Scope> {
     // A positive integer: the store refuses anything else where it is given.
-    const bound = options?.capacity ?? this.defaults.capacity
-    const overflow = options?.overflow ?? this.defaults.overflow
+    const bound = options?.capacity ?? this.capacity
+    const overflow = options?.overflow ?? this.overflow
     const acquire = Effect.gen(this, function*() {
       const buffer = new SubscriberBuffer<A>(bound, overflow, this.onDrop)
       const queue = yield* Queue.make<A>(buffer, Queue.droppingStrategy<A>())
@@ -153,7 +171,7 @@ export class Hub<A> {
         subscriber.closing = true
         if (buffer.length() === 0) yield* Queue.shutdown(queue)
       } else {
-        this.subscribers.add(subscriber)
+        ;(this.subscribers ??= new Set()).add(subscriber)
         if (overflow === "backpressure") this.backpressured++
       }
       return subscriber
@@ -176,16 +194,20 @@ export class Hub<A> {
 
   private remove(subscriber: Subscriber<A>): Effect.Effect<void> {
     return Effect.suspend(() => {
-      if (this.subscribers.delete(subscriber) && subscriber.buffer.overflow === "backpressure") this.backpressured--
+      if (this.subscribers?.delete(subscriber) && subscriber.buffer.overflow === "backpressure") this.backpressured--
       subscriber.room.unsafeOpen()
       return Queue.shutdown(subscriber.queue)
     })
   }
 
-  /** Ends every subscriber stream once it has drained what it already holds; releases waiting producers. */
-  readonly close: Effect.Effect<void> = Effect.suspend(() => {
+  /**
+   * Closes the hub now (a listener hears it at once) and returns what ends every subscriber stream once it
+   * has drained what it already holds; releases waiting producers.
+   */
+  close(): Effect.Effect<void> {
     this.closed = true
-    for (const onClose of this.listeners.values()) onClose?.()
+    if (this.listeners !== undefined) for (const onClose of this.listeners.values()) onClose?.()
+    if (this.subscribers === undefined || this.subscribers.size === 0) return Effect.void
     const subscribers = [...this.subscribers]
     this.subscribers.clear()
     this.backpressured = 0
@@ -194,5 +216,5 @@ export class Hub<A> {
       subscriber.room.unsafeOpen()
       return subscriber.buffer.length() === 0 ? Queue.shutdown(subscriber.queue) : Effect.void
     }, { discard: true })
-  })
+  }
 }

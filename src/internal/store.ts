@@ -79,11 +79,11 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
     this.reducer = options.reducer
     // One label's metrics are one set of series: the stores that share a label share their handles.
     this.metrics = StoreMetrics.forLabel(this.label)
-    const defaults = { capacity: options.subscriberCapacity ?? 1024, overflow: options.subscriberOverflow ?? "sliding" }
-    this.actions = new Hub<A>(defaults, this.metrics.onBroadcastDropped)
+    const capacity = options.subscriberCapacity ?? 1024
+    const overflow = options.subscriberOverflow ?? "sliding"
+    this.actions = new Hub<A>(capacity, overflow, this.metrics.onBroadcastDropped)
     // States never backpressure: a slow reader of `changes` wants the newest state, not to stall senders.
-    const stateDefaults = { ...defaults, overflow: defaults.overflow === "backpressure" ? "sliding" as const : defaults.overflow }
-    this.states = new Hub<S>(stateDefaults, this.metrics.onBroadcastDropped)
+    this.states = new Hub<S>(capacity, overflow === "backpressure" ? "sliding" : overflow, this.metrics.onBroadcastDropped)
     this.runner = new Runner(this)
   }
 
@@ -249,8 +249,8 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
   }
 
   private readonly endSubscribers = Effect.zipRight(
-    Effect.suspend(() => this.actions.close),
-    Effect.suspend(() => this.states.close)
+    Effect.suspend(() => this.actions.close()),
+    Effect.suspend(() => this.states.close())
   )
 
   /** Told of every reducer defect; the TestStore sets it, so a test fails where a store would go on. */
