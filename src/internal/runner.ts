@@ -83,14 +83,32 @@ class Starting<A> {
 /**
  * Interprets `Fx` values for one store: what must happen while the action is reduced happens then
  * (queueing `Send` actions, cancelling, registering cancellation ids), and everything that takes time runs
- * in fibers forked into the store's `FiberSet` and tracked by the action's task.
+ * in fibers forked from the store's runtime and tracked by the action's task.
  *
  * @internal
  */
 export class Runner<A, R> {
-  readonly cancellations: CancelRegistry
-  private readonly throttles = new ThrottleWindows()
-  readonly streams: StreamOf<A, R>
+  // Each made on first use: a store whose effects are all futures never registers an id or a window.
+  private cancelRegistry: CancelRegistry | undefined = undefined
+  private throttleWindows: ThrottleWindows | undefined = undefined
+  private streamOf: StreamOf<A, R> | undefined = undefined
+
+  /** The store's cancellation ids. */
+  get cancellations(): CancelRegistry {
+    return this.cancelRegistry ??= new CancelRegistry(
+      this.host.metrics.onCancelled,
+      () => this.host.clock.unsafeCurrentTimeNanos()
+    )
+  }
+
+  private get throttles(): ThrottleWindows {
+    return this.throttleWindows ??= new ThrottleWindows()
+  }
+
+  /** Turns the `Fx` under an item combinator into the stream of what it produces. */
+  get streams(): StreamOf<A, R> {
+    return this.streamOf ??= new StreamOf(this)
+  }
 
   /** How many effects other than `Fx.none` were started (a send checks whether its reduction started any). */
   started = 0
@@ -98,15 +116,15 @@ export class Runner<A, R> {
   /** Counts the reductions that started an effect: the one being started is `reduction`. */
   private reduction = 0
 
-  /** The steps of sequences, each with the reduction that started its effect (see {@link cancel}). */
-  private readonly steps = new WeakMap<TaskNode, number>()
+  /**
+   * The steps of sequences, each with the reduction that started its effect (see {@link cancel}); made
+   * with the first step.
+   */
+  private steps: WeakMap<TaskNode, number> | undefined = undefined
 
   private readonly starting = new Starting<A>()
 
-  constructor(readonly host: Host<A>) {
-    this.cancellations = new CancelRegistry(host.metrics.onCancelled, () => host.clock.unsafeCurrentTimeNanos())
-    this.streams = new StreamOf(this)
-  }
+  constructor(readonly host: Host<A>) {}
 
   // ---------------------------------------------------------------------------
   // while reducing
@@ -119,7 +137,7 @@ export class Runner<A, R> {
    * made and throttle windows it opened stay: those act on other effects.
    */
   startReduced(fx: Fx.Fx<A, R>, task: TaskNode, span: Tracer.AnySpan | undefined, cause: A): void {
-    // The hot path: nothing can be left half done.
+    // Nothing can be left half done. (The store counts a reduction's own `Fx.none` without a runner.)
     if (fx._tag === "None") return this.executed("none")
     const starting = this.starting
     // Never the case (nothing is reduced while an `Fx` starts), but it would be part of the outer start.
@@ -306,7 +324,7 @@ export class Runner<A, R> {
   /** A task for one step of a sequence in `run`'s effect, known as such to {@link cancel}. */
   stepTask(run: Run<A>): TaskNode {
     const task = new TaskNode(run.task, run.cause)
-    this.steps.set(task, run.reduction)
+    ;(this.steps ??= new WeakMap()).set(task, run.reduction)
     return task
   }
 
@@ -325,6 +343,7 @@ export class Runner<A, R> {
 
   /** Whether `task` is, or descends from, a step of a sequence in the effect reduction `reduction` started. */
   private isStepOf(task: TaskNode, reduction: number): boolean {
+    if (this.steps === undefined) return false
     for (let node: TaskNode | undefined = task; node !== undefined; node = node.parent) {
       if (this.steps.get(node) === reduction) return true
     }

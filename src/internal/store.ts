@@ -5,10 +5,10 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
-import * as FiberSet from "effect/FiberSet"
 import * as Option from "effect/Option"
 import type { Predicate } from "effect/Predicate"
-import type * as Scope from "effect/Scope"
+import * as Runtime from "effect/Runtime"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Supervisor from "effect/Supervisor"
 import type * as Tracer from "effect/Tracer"
@@ -21,7 +21,7 @@ import { isFx } from "./fx.js"
 import { Hub, type Overflow } from "./hub.js"
 import { currentStoreLabel, currentUnhandledHook, type UnhandledHook } from "./label.js"
 import { StoreMetrics } from "./metrics.js"
-import { actionTag, type Fork, type Host, Runner } from "./runner.js"
+import { actionTag, type Host, Runner } from "./runner.js"
 import { SendEffect, type Sender } from "./send.js"
 import { TaskNode } from "./task.js"
 import { requireDuration, requireOneOf, requirePositive } from "./validate.js"
@@ -50,6 +50,23 @@ let inPlaceActions = 0
 let native: Tracer.Tracer | undefined
 const nativeTracer = (): Tracer.Tracer => native ??= Effect.runSync(Effect.tracer)
 
+/**
+ * What a store forks once its scope has closed: a fiber already interrupted, shared by every store (what a
+ * closed `FiberSet` answers), so an effect started after then never runs.
+ */
+let interrupted: Fiber.RuntimeFiber<void, never> | undefined
+const interruptedFiber = (): Fiber.RuntimeFiber<void, never> => interrupted ??= Effect.runFork(Effect.interrupt)
+
+/**
+ * Actions queued behind the one being reduced, with their tasks and spans; made the first time a store
+ * queues one (an effect fed an action back while it reduced), then kept.
+ */
+class Queued<A> {
+  readonly actions: Array<A> = []
+  readonly tasks: Array<TaskNode> = []
+  readonly spans: Array<Tracer.AnySpan | undefined> = []
+}
+
 /** @internal */
 export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A> {
   readonly label: string
@@ -59,24 +76,34 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
   private readonly root = new TaskNode(undefined, undefined)
   readonly metrics: StoreMetrics
   readonly actions: Hub<A>
-  private readonly runner: Runner<A, R>
+  /** Made with the first effect other than `Fx.none`: a store that starts none never needs one. */
+  private runner: Runner<A, R> | undefined = undefined
   private readonly states: Hub<S>
 
   // Actions waiting to be reduced behind the one being reduced (never re-entered).
   private draining = false
-  private readonly queued: Array<A> = []
-  private readonly queuedTasks: Array<TaskNode> = []
-  private readonly queuedSpans: Array<Tracer.AnySpan | undefined> = []
+  private queued: Queued<A> | undefined = undefined
+
+  /**
+   * Where effects' fibers start: the runtime of the fiber that made the store (its services `R`, its
+   * fiber refs), and once the first effect starts, that runtime with the store's label and unhandled-action
+   * hook set. Made then rather than here: a store whose reducer returns no effect never needs it.
+   */
+  private runtime: Runtime.Runtime<R>
+  private forked = false
+  /** Set when the store's scope closes: nothing forks after that. */
+  private ended = false
 
   constructor(
     options: Store.Options<S, A, R>,
-    readonly fork: Fork,
+    runtime: Runtime.Runtime<R>,
     readonly clock: Clock.Clock,
     readonly traced: boolean
   ) {
     this.label = options.label ?? "store"
     this.current = options.initialState
     this.reducer = options.reducer
+    this.runtime = runtime
     // One label's metrics are one set of series: the stores that share a label share their handles.
     this.metrics = StoreMetrics.forLabel(this.label)
     const capacity = options.subscriberCapacity ?? 1024
@@ -84,7 +111,18 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
     this.actions = new Hub<A>(capacity, overflow, this.metrics.onBroadcastDropped)
     // States never backpressure: a slow reader of `changes` wants the newest state, not to stall senders.
     this.states = new Hub<S>(capacity, overflow === "backpressure" ? "sliding" : overflow, this.metrics.onBroadcastDropped)
-    this.runner = new Runner(this)
+  }
+
+  /** Starts `effect` in a fiber of the store's runtime (see {@link runtime}). */
+  fork(effect: Effect.Effect<void>): Fiber.RuntimeFiber<void, never> {
+    if (this.ended) return interruptedFiber()
+    if (!this.forked) {
+      this.forked = true
+      // Every effect's fiber knows its store's label, and reports unrouted child actions to its store.
+      const hook: UnhandledHook = (combinator, action, detail) => this.onUnhandledChildAction?.(combinator, action, detail)
+      this.runtime = Runtime.setFiberRef(Runtime.setFiberRef(this.runtime, currentStoreLabel, this.label), currentUnhandledHook, hook)
+    }
+    return Runtime.runFork(this.runtime, effect as Effect.Effect<void, never, R>)
   }
 
   // ---------------------------------------------------------------------------
@@ -133,12 +171,17 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
       inPlaceActions = 0
       return Effect.zipRight(Effect.yieldNow(), this.sendViaRunLoop(action))
     }
-    const started = this.runner.started
+    const started = this.effectsStarted
     const reductions = this.reductions
     const sent = this.sendNow(action, undefined)
     inPlaceActions += this.reductions - reductions
     // An effect started or cancelled may have interrupted the sending fiber; only the run loop notices.
-    return this.runner.started === started ? sent : Effect.suspend(() => sent)
+    return this.effectsStarted === started ? sent : Effect.suspend(() => sent)
+  }
+
+  /** How many effects other than `Fx.none` this store has started. */
+  private get effectsStarted(): number {
+    return this.runner?.started ?? 0
   }
 
   private sendNow(
@@ -176,8 +219,8 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
       const end = () => Deferred.unsafeDone(matched, Exit.fail(new StoreShutdownError({ label: this.label, action })))
       // Ended as soon as a shutdown begins, not when it has drained: a server waiting on it can close.
       yield* Effect.acquireRelease(
-        Effect.sync(() => this.waits.add(end)),
-        () => Effect.sync(() => this.waits.delete(end))
+        Effect.sync(() => (this.waits ??= new Set()).add(end)),
+        () => Effect.sync(() => this.waits!.delete(end))
       )
       // The send's own reduction is told by its task, not by comparing actions: an equal action reduced
       // just before would pass for it, and `NaN` would never pass (it equals nothing, by `===` or `Equal`).
@@ -224,34 +267,36 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
       const finished = yield* Effect.timeoutOption(Effect.interruptible(this.root.awaitDone()), timeout)
       if (Option.isSome(finished)) {
         this.metrics.shutdownCompleted()
-        return yield* this.endSubscribers
+        return yield* this.endSubscribers()
       }
       const remaining = this.root.fiberCount
       yield* this.root.interruptAll()
       this.metrics.shutdownTimedOut()
-      yield* this.endSubscribers
+      yield* this.endSubscribers()
       return yield* new ShutdownTimeoutError({ label: this.label, remaining, timeout })
     }).pipe(Effect.withSpan("store.shutdown", { attributes: { "store.label": this.label } }))
   }
 
-  /** The scope's finalizer: shutdown with no wait. */
-  readonly close: Effect.Effect<void> = Effect.suspend(() => {
-    this.closed = true
-    this.endWaits()
-    return Effect.zipRight(this.root.interruptAll(), this.endSubscribers)
-  })
-
-  /** The `sendAndWaitFor` calls waiting for their answer; each fails with `StoreShutdownError` when ended. */
-  private readonly waits = new Set<() => void>()
-
-  private endWaits(): void {
-    for (const end of this.waits) end()
+  /** The scope's finalizer: shutdown with no wait. Made when the scope closes, not held by every store. */
+  close(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      this.closed = true
+      this.ended = true
+      this.endWaits()
+      return Effect.zipRight(this.root.interruptAll(), this.endSubscribers())
+    })
   }
 
-  private readonly endSubscribers = Effect.zipRight(
-    Effect.suspend(() => this.actions.close()),
-    Effect.suspend(() => this.states.close())
-  )
+  /** The `sendAndWaitFor` calls waiting for their answer; each fails with `StoreShutdownError` when ended. */
+  private waits: Set<() => void> | undefined = undefined
+
+  private endWaits(): void {
+    if (this.waits !== undefined) for (const end of this.waits) end()
+  }
+
+  private endSubscribers(): Effect.Effect<void> {
+    return Effect.suspend(() => Effect.zipRight(this.actions.close(), Effect.suspend(() => this.states.close())))
+  }
 
   /** Told of every reducer defect; the TestStore sets it, so a test fails where a store would go on. */
   onReducerDefect: ((action: A, defect: unknown) => void) | undefined = undefined
@@ -289,15 +334,16 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
     if (this.draining) {
       // Held until reduced: a step of `Fx.sequential` that fed this back is not done before it is.
       task.hold()
+      const queued = this.queued ??= new Queued()
       if (this.insertAt === undefined) {
-        this.queued.push(action)
-        this.queuedTasks.push(task)
-        this.queuedSpans.push(span)
+        queued.actions.push(action)
+        queued.tasks.push(task)
+        queued.spans.push(span)
       } else {
         const at = this.insertAt++
-        this.queued.splice(at, 0, action)
-        this.queuedTasks.splice(at, 0, task)
-        this.queuedSpans.splice(at, 0, span)
+        queued.actions.splice(at, 0, action)
+        queued.tasks.splice(at, 0, task)
+        queued.spans.splice(at, 0, span)
       }
       return
     }
@@ -305,17 +351,19 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
     let next = 0
     try {
       this.reduce(action, task, span)
-      while (next < this.queued.length) {
+      // Read after the reduction: what it queued is what it made.
+      const queued = this.queued
+      while (queued !== undefined && next < queued.actions.length) {
         const i = next++
         try {
-          this.reduce(this.queued[i]!, this.queuedTasks[i]!, this.queuedSpans[i])
+          this.reduce(queued.actions[i]!, queued.tasks[i]!, queued.spans[i])
         } finally {
           // Letting go of its hold may end a step of a sequence, which starts the next step at once: what
           // that feeds back is reduced next, ahead of what was queued meanwhile, so the steps of a sequence
           // that need no time run back to back (as TCA's `.concatenate`).
           this.insertAt = next
           try {
-            this.queuedTasks[i]!.release()
+            queued.tasks[i]!.release()
           } finally {
             this.insertAt = undefined
           }
@@ -324,11 +372,12 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
     } finally {
       // Only after a defect escaped `reduce`: what is left was never reduced; let go of its holds, once the
       // queue is empty and the store no longer draining (what a release starts at once is then reduced).
-      const unreduced = next < this.queuedTasks.length ? this.queuedTasks.slice(next) : undefined
-      if (this.queued.length > 0) {
-        this.queued.length = 0
-        this.queuedTasks.length = 0
-        this.queuedSpans.length = 0
+      const queued = this.queued
+      const unreduced = queued !== undefined && next < queued.tasks.length ? queued.tasks.slice(next) : undefined
+      if (queued !== undefined && queued.actions.length > 0) {
+        queued.actions.length = 0
+        queued.tasks.length = 0
+        queued.spans.length = 0
       }
       this.draining = false
       if (unreduced !== undefined) for (const held of unreduced) held.release()
@@ -356,7 +405,8 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
     // Set before the effects start: an effect that runs at once (and reads the state) sees the new one.
     this.current = next
     try {
-      this.runner.startReduced(fx, task, span, action)
+      if (fx._tag === "None") this.metrics.executedNone()
+      else (this.runner ??= new Runner(this)).startReduced(fx, task, span, action)
     } catch (defect) {
       // What the reducer returned could not be started (a cancellation id whose `Hash` throws, a node cast
       // past its types): the same bug as a throw in the reducer, and the runner has undone what it started.
@@ -417,18 +467,18 @@ export const makeImpl = <S, A, R = never>(
     requireOneOf("Store.make", "subscriberOverflow", options.subscriberOverflow, overflows)
   }
   return Effect.gen(function*() {
-    const fibers = yield* FiberSet.make<void, never>()
-    // Every effect's fiber starts from this runtime, so it knows its store's label.
-    let store: StoreImpl<S, A, R> | undefined = undefined
-    const fork = yield* FiberSet.runtime(fibers)<R>().pipe(
-      Effect.locally(currentStoreLabel, options.label ?? "store"),
-      Effect.locally(currentUnhandledHook, (combinator, action, detail) => store?.onUnhandledChildAction?.(combinator, action, detail))
-    )
+    const scope = yield* Effect.scope
+    // Effects run with the services and fiber refs of the fiber that made the store (see `fork`).
+    const runtime = yield* Effect.runtime<R>()
     const clock = yield* Effect.clock
     const tracer = yield* Effect.tracer
-    const made = new StoreImpl<S, A, R>(options, (effect) => fork(effect), clock, tracer !== nativeTracer())
-    store = made
-    yield* Effect.addFinalizer(() => made.close)
-    return made
+    const store = new StoreImpl<S, A, R>(options, runtime, clock, tracer !== nativeTracer())
+    // On the scope itself, not with `Effect.addFinalizer`: that keeps a copy of the fiber's refs per
+    // finalizer, to run it with, and `close` needs none of them.
+    yield* Scope.addFinalizerExit(scope, closeWith(store))
+    return store
   })
 }
+
+/** The scope's finalizer for `store`, made where it captures nothing else. */
+const closeWith = (store: StoreImpl<any, any, any>) => (): Effect.Effect<void> => store.close()
