@@ -52,11 +52,23 @@ export const streamHeapGrowth = async () => {
 }
 
 type IdleAction = { readonly _tag: "Open"; readonly id: number } | { readonly _tag: "Cancel"; readonly id: number }
-const idleReducer = Reducer.make((open: number, action: IdleAction) =>
-  action._tag === "Open"
-    ? [open + 1, Fx.cancellable(Fx.stream(Stream.never as Stream.Stream<IdleAction>), action.id)]
-    : [open - 1, Fx.cancel(action.id)]
-)
+
+/**
+ * What sits idle: a generic `Fx.stream` (`Stream.never`), or a push source (`Fx.subscribe`) whose
+ * registration returns a cleanup, the shape of RxJS's `new Observable(() => teardown)` peer.
+ */
+export type IdleLeaf = "stream" | "push"
+let cleanups = 0
+const idleLeaf: Record<IdleLeaf, () => Fx.Fx<IdleAction>> = {
+  stream: () => Fx.stream(Stream.never as Stream.Stream<IdleAction>),
+  push: () => Fx.subscribe<IdleAction>(() => Effect.succeed(() => void cleanups++))
+}
+const idleReducer = (leaf: IdleLeaf) =>
+  Reducer.make((open: number, action: IdleAction) =>
+    action._tag === "Open"
+      ? [open + 1, Fx.cancellable(idleLeaf[leaf](), action.id)]
+      : [open - 1, Fx.cancel(action.id)]
+  )
 
 const openIdleStreams = (store: Store.Store<number, IdleAction>, count: number) =>
   Effect.gen(function*() {
@@ -65,10 +77,10 @@ const openIdleStreams = (store: Store.Store<number, IdleAction>, count: number) 
     yield* Effect.sleep(10)
   })
 
-/** `bytes_per_idle_stream`: heap per running-but-idle stream, 10,000 open. */
-export const bytesPerIdleStream = async () => {
+/** `bytes_per_idle_stream` (`bytes_per_idle_push_effect`): heap per running-but-idle effect, 10,000 open. */
+export const bytesPerIdleStream = async (leaf: IdleLeaf = "stream") => {
   const count = 10_000
-  const { close, store } = openStore({ initialState: 0, reducer: idleReducer, label: "bench-idle" })
+  const { close, store } = openStore({ initialState: 0, reducer: idleReducer(leaf), label: "bench-idle" })
   const before = heapAfterGc()
   await Effect.runPromise(openIdleStreams(store, count))
   const after = heapAfterGc()
@@ -76,12 +88,13 @@ export const bytesPerIdleStream = async () => {
   return (after - before) / count
 }
 
-/** `cancel_10k_ms`: time to cancel 10,000 running cancellable effects by id. */
-export const cancel10kMs = async () => {
+/** `cancel_10k_ms` (`cancel_10k_push_ms`): time to cancel 10,000 running cancellable effects by id. */
+export const cancel10kMs = async (leaf: IdleLeaf = "stream") => {
   const count = 10_000
   const samples: Array<number> = []
   for (let i = 0; i < 5; i++) {
-    const { close, store } = openStore({ initialState: 0, reducer: idleReducer, label: "bench-cancel" })
+    cleanups = 0
+    const { close, store } = openStore({ initialState: 0, reducer: idleReducer(leaf), label: "bench-cancel" })
     await Effect.runPromise(openIdleStreams(store, count))
     const started = performance.now()
     await Effect.runPromise(Effect.gen(function*() {
@@ -90,6 +103,7 @@ export const cancel10kMs = async () => {
       // Cancelled means ended: wait until no effect is left running.
       const state = yield* store.state
       if (state !== 0) throw new Error(`expected every stream closed, ${state} left`)
+      if (leaf === "push" && cleanups !== count) throw new Error(`expected ${count} cleanups, ${cleanups} ran`)
       yield* store.shutdown({ timeout: "5 seconds" })
     }))
     samples.push(performance.now() - started)

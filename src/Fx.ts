@@ -14,11 +14,14 @@ import type * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import type * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
+import type * as PubSub from "effect/PubSub"
+import type * as Queue from "effect/Queue"
 import type { Pipeable } from "effect/Pipeable"
 import type * as EffectStream from "effect/Stream"
 import { cancelNow as cancelNowInternal } from "./internal/cancelNow.js"
 import * as dependencies from "./internal/dependencies.js"
 import * as internal from "./internal/fx.js"
+import * as sources from "./internal/sources.js"
 
 /**
  * @since 0.1.0
@@ -54,6 +57,7 @@ export type Fx<A, R = never> =
   | Send<A>
   | Future<A, R>
   | Stream<A, R>
+  | Subscribe<A, R>
   | Delay<A>
   | Parallel<A, R>
   | Sequential<A, R>
@@ -180,6 +184,108 @@ export interface Stream<A, R> extends Proto {
   readonly _tag: "Stream"
   readonly stream: EffectStream.Stream<A, never, R>
 }
+
+/**
+ * Actions pushed by a callback-style source (an event emitter, a socket, a queue), with no fiber or
+ * stream waiting between them: see {@link subscribe}.
+ *
+ * @example
+ * ```ts
+ * import { Fx } from "composable-effect"
+ * import { Effect } from "effect"
+ *
+ * import { EventEmitter } from "node:events"
+ *
+ * const clicks = new EventEmitter()
+ * const fx = Fx.subscribe<string>((emit) => Effect.sync(() => {
+ *   const onClick = () => emit("clicked")
+ *   clicks.on("click", onClick)
+ *   return () => clicks.off("click", onClick)
+ * })) // { _tag: "Subscribe", bufferSize: 1024, overflow: "sliding" }
+ * ```
+ * @since 0.1.0
+ * @category models
+ */
+export interface Subscribe<A, R> extends Proto {
+  readonly _tag: "Subscribe"
+  readonly register: (emit: Emit<A>) => Effect.Effect<Registration, never, R>
+  readonly bufferSize: number
+  readonly overflow: Overflow
+}
+
+/**
+ * What a {@link subscribe} source calls: `emit(action)` hands one action to the store, which reduces it
+ * at once (in the source's own callback); `emit.end()` says the source is done, so its cleanup runs and
+ * the effect ends. Both are ignored once the effect ended or was cancelled.
+ *
+ * @example
+ * ```ts
+ * import { Fx } from "composable-effect"
+ * import { Effect } from "effect"
+ *
+ * const countdown = Fx.subscribe<number>((emit) => Effect.sync(() => {
+ *   emit(3)
+ *   emit(2)
+ *   emit(1)
+ *   emit.end()
+ * }))
+ * ```
+ * @since 0.1.0
+ * @category models
+ */
+export interface Emit<A> {
+  (action: A): void
+  readonly end: () => void
+}
+
+/**
+ * What a {@link subscribe} registration returns: nothing, its cleanup, or its cleanup with `pause` and
+ * `resume`, which the store calls while a backpressuring subscriber is full (a source that can pause,
+ * such as a Node stream or a socket, then keeps its items; one that cannot fills the effect's buffer).
+ *
+ * @example
+ * ```ts
+ * import { Fx } from "composable-effect"
+ * import { Effect } from "effect"
+ * import { Readable } from "node:stream"
+ *
+ * const lines = (readable: Readable) =>
+ *   Fx.subscribe<string>((emit) => Effect.sync((): Fx.Registration => {
+ *     const onData = (chunk: Buffer) => emit(chunk.toString())
+ *     readable.on("data", onData).once("end", emit.end)
+ *     return {
+ *       cleanup: () => readable.off("data", onData).off("end", emit.end),
+ *       pause: () => readable.pause(),
+ *       resume: () => readable.resume()
+ *     }
+ *   }))
+ * ```
+ * @since 0.1.0
+ * @category models
+ */
+export type Registration =
+  | void
+  | (() => void)
+  | {
+    readonly cleanup?: (() => void) | undefined
+    readonly pause?: (() => void) | undefined
+    readonly resume?: (() => void) | undefined
+  }
+
+/**
+ * What a {@link subscribe} source's buffer does when full while it waits for room: drop the newest item
+ * (`dropping`) or the oldest (`sliding`).
+ *
+ * @example
+ * ```ts
+ * import type { Fx } from "composable-effect"
+ *
+ * const overflow: Fx.Overflow = "dropping"
+ * ```
+ * @since 0.1.0
+ * @category models
+ */
+export type Overflow = "dropping" | "sliding"
 
 /**
  * One action after a duration (on Effect's `Clock`, so `TestClock` drives it in tests).
@@ -483,6 +589,147 @@ export const futureOption: <A, R>(effect: Effect.Effect<Option.Option<A>, never,
  * @category constructors
  */
 export const stream: <A, R>(stream: EffectStream.Stream<A, never, R>) => Fx<A, R> = internal.stream
+
+/**
+ * Actions from a callback-style source: `register` connects the source to `emit` and returns how to
+ * disconnect it (see {@link Registration}). The registration is an `Effect` with its services `R`, run
+ * once when the effect starts; after that nothing runs between items, so an idle subscription holds no
+ * fiber, only the source's listener. Each emitted action is reduced at once; cancelling the effect
+ * (`Fx.cancel`, `task.cancel`, the store shutting down) runs the cleanup synchronously.
+ *
+ * Backpressure: while a backpressuring subscriber is full, a source with `pause`/`resume` is paused, and
+ * items still emitted (or emitted by a source that cannot pause) wait in a buffer of `bufferSize`
+ * (default 1024) that drops by `overflow` (default `"sliding"`: the oldest) when full.
+ *
+ * Use a `Stream` ({@link stream}) for anything pulled, transformed or combined; `subscribe` for what
+ * pushes (emitters, sockets, listeners) where many may sit idle: see docs/performance.md for the costs.
+ * The helpers {@link fromEventEmitter}, {@link fromEventTarget}, {@link fromWebSocket},
+ * {@link fromQueue} and {@link fromPubSub} cover common sources.
+ *
+ * @example
+ * ```ts
+ * import { Fx } from "composable-effect"
+ * import { Effect } from "effect"
+ * import { EventEmitter } from "node:events"
+ *
+ * const prices = new EventEmitter()
+ * const fx = Fx.subscribe<{ readonly _tag: "Price"; readonly value: number }>((emit) =>
+ *   Effect.sync(() => {
+ *     const onPrice = (value: number) => emit({ _tag: "Price", value })
+ *     prices.on("price", onPrice)
+ *     return () => prices.off("price", onPrice)
+ *   })
+ * ).pipe(Fx.cancellable("prices"))
+ * ```
+ * @since 0.1.0
+ * @category constructors
+ */
+export const subscribe: <A, R = never>(
+  register: (emit: Emit<A>) => Effect.Effect<Registration, never, R>,
+  options?: { readonly bufferSize?: number | undefined; readonly overflow?: Overflow | undefined }
+) => Fx<A, R> = internal.subscribe
+
+/**
+ * Actions from a Node `EventEmitter` event, each argument list mapped to an action by `f`; with `end`,
+ * the effect ends on that event (a stream's `"end"`).
+ *
+ * @example
+ * ```ts
+ * import { Fx } from "composable-effect"
+ * import { EventEmitter } from "node:events"
+ *
+ * const chat = new EventEmitter()
+ * const fx = Fx.fromEventEmitter(chat, "message", (text: string) => ({ _tag: "Received", text }) as const)
+ * ```
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromEventEmitter: <Args extends ReadonlyArray<any>, A>(
+  emitter: sources.EventEmitterLike,
+  event: string | symbol,
+  f: (...args: Args) => A,
+  options?: { readonly end?: string | symbol | undefined }
+) => Fx<A> = sources.fromEventEmitter
+
+/**
+ * Actions from a DOM `EventTarget` event (a browser `WebSocket`, `AbortSignal`, `BroadcastChannel`, a
+ * DOM element), each event mapped to an action by `f`.
+ *
+ * @example
+ * ```ts
+ * import { Fx } from "composable-effect"
+ *
+ * const channel = new EventTarget()
+ * const fx = Fx.fromEventTarget(channel, "ping", () => ({ _tag: "Pinged" }) as const)
+ * ```
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromEventTarget: <E extends Event, A>(
+  target: EventTarget,
+  type: string,
+  f: (event: E) => A,
+  options?: { readonly end?: string | undefined }
+) => Fx<A> = sources.fromEventTarget
+
+/**
+ * Actions from a WebSocket (the WHATWG `WebSocket` of browsers and Node 22, or the `ws` package's): each
+ * message's data mapped by `onMessage`; `onClose`, if given, is the last action, with the close code and
+ * reason. Cancelling the effect stops listening; closing the socket stays the caller's decision.
+ *
+ * @example
+ * ```ts
+ * import { Fx } from "composable-effect"
+ *
+ * type Action = { readonly _tag: "Message"; readonly text: string } | { readonly _tag: "Closed"; readonly code: number }
+ * const listen = (socket: WebSocket): Fx.Fx<Action> =>
+ *   Fx.fromWebSocket(socket, {
+ *     onMessage: (data) => ({ _tag: "Message", text: String(data) }),
+ *     onClose: (code) => ({ _tag: "Closed", code })
+ *   })
+ * ```
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromWebSocket: <A>(
+  socket: sources.WebSocketLike,
+  handlers: { readonly onMessage: (data: unknown) => A; readonly onClose?: ((code: number, reason: string) => A) | undefined }
+) => Fx<A> = sources.fromWebSocket
+
+/**
+ * Actions taken from an Effect `Queue` (each item mapped by `f`) until it shuts down. An Effect queue
+ * can only be taken from by a fiber, so this leaf holds one waiting fiber (no stream); items are reduced
+ * as they are taken.
+ *
+ * @example
+ * ```ts
+ * import { Fx } from "composable-effect"
+ * import { Effect, Queue } from "effect"
+ *
+ * const inbox = Effect.runSync(Queue.unbounded<string>())
+ * const fx = Fx.fromQueue(inbox, (text) => ({ _tag: "Received", text }) as const)
+ * ```
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromQueue: <X, A>(queue: Queue.Dequeue<X>, f: (item: X) => A) => Fx<A> = sources.fromQueue
+
+/**
+ * Actions published to an Effect `PubSub` after the effect starts (each item mapped by `f`), until it
+ * shuts down: a subscription taken by one waiting fiber, as for {@link fromQueue}.
+ *
+ * @example
+ * ```ts
+ * import { Fx } from "composable-effect"
+ * import { Effect, PubSub } from "effect"
+ *
+ * const news = Effect.runSync(PubSub.unbounded<string>())
+ * const fx = Fx.fromPubSub(news, (headline) => ({ _tag: "Headline", headline }) as const)
+ * ```
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromPubSub: <X, A>(pubsub: PubSub.PubSub<X>, f: (item: X) => A) => Fx<A> = sources.fromPubSub
 
 /**
  * One action after `duration`.

@@ -6,6 +6,7 @@ import * as FiberId from "effect/FiberId"
 import * as MutableHashMap from "effect/MutableHashMap"
 import * as Option from "effect/Option"
 import type * as Tracer from "effect/Tracer"
+import type { Job } from "./task.js"
 
 /**
  * One effect registered under a cancellation id. It exists from the moment the action that returned the
@@ -23,6 +24,7 @@ export class CancelHandle {
    */
   waitingIn: number | undefined = undefined
   private fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined
+  private job: Job | undefined
   private signal: Deferred.Deferred<void> | undefined
   span: Tracer.Span | undefined
   private ended = false
@@ -35,6 +37,15 @@ export class CancelHandle {
     this.fiber = fiber
     if (this.cancelled) fiber.unsafeInterruptAsFork(FiberId.none)
     else fiber.addObserver(() => this.release())
+  }
+
+  /**
+   * Binds an effect that runs without a fiber (a push source): cancelling stops it; the runner releases
+   * the handle when it ends.
+   */
+  attachJob(job: Job): void {
+    this.job = job
+    if (this.cancelled) job.stop()
   }
 
   /** Completes when the handle is cancelled: for effects run as part of a stream rather than a fiber. */
@@ -50,6 +61,7 @@ export class CancelHandle {
     this.span?.event("cancelled", this.registry.now(), { "cancel.id": String(this.id) })
     if (this.signal !== undefined) Deferred.unsafeDone(this.signal, Exit.void)
     this.fiber?.unsafeInterruptAsFork(FiberId.none)
+    this.job?.stop()
   }
 
   /** Forgets the handle once its effect has ended (once it is unpinned, if pinned). */

@@ -6,7 +6,7 @@ import type * as Fx from "../Fx.js"
 import type * as Reducer from "../Reducer.js"
 import { isFx } from "./fx.js"
 
-// Each leaf (an `Effect` or a `Stream`) gets the services; every other node is rebuilt around its
+// Each leaf (an `Effect`, a `Stream`, a source's registration) gets the services; every other node is rebuilt around its
 // rewritten children with the same fields (ids, durations, options), so it runs as it would have.
 const onLeaves = <A, R, R2>(
   self: Fx.Fx<A, R>,
@@ -26,6 +26,10 @@ const onLeaves = <A, R, R2>(
         return rebuild(fx, { effect: effect(fx.effect) })
       case "Stream":
         return rebuild(fx, { stream: stream(fx.stream) })
+      case "Subscribe": {
+        const register = fx.register
+        return rebuild(fx, { register: (emit: Fx.Emit<unknown>) => effect(register(emit)) })
+      }
       case "Parallel":
       case "Sequential":
         return rebuild(fx, { fxs: fx.fxs.map(go) })

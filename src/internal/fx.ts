@@ -6,7 +6,7 @@ import * as Stream from "effect/Stream"
 import type * as Fx from "../Fx.js"
 import { scopeEffect, scopeStream } from "./cancelNow.js"
 import { ScopedId } from "./scopedId.js"
-import { requireDuration, requirePositive, requirePositiveDuration } from "./validate.js"
+import { requireDuration, requireOneOf, requirePositive, requirePositiveDuration } from "./validate.js"
 
 /** @internal */
 export const TypeId: Fx.TypeId = Symbol.for("composable-effect/Fx") as Fx.TypeId
@@ -29,6 +29,8 @@ const FxProto: Pipeable & { readonly [TypeId]: typeof TypeId; toJSON(this: Fx.Fx
       case "Future":
       case "Stream":
         return { _id: "Fx", _tag: this._tag }
+      case "Subscribe":
+        return { _id: "Fx", _tag: "Subscribe", bufferSize: this.bufferSize, overflow: this.overflow }
       case "Delay":
         return { _id: "Fx", _tag: "Delay", duration: this.duration, action: this.action }
       case "Parallel":
@@ -87,6 +89,21 @@ export const future = <A, R>(effect: Effect.Effect<A, never, R>): Fx.Fx<A, R> =>
 /** @internal */
 export const stream = <A, R>(stream: Stream.Stream<A, never, R>): Fx.Fx<A, R> =>
   make<Fx.Stream<A, R>>({ _tag: "Stream", stream })
+
+/** @internal */
+export const subscribe = <A, R = never>(
+  register: (emit: Fx.Emit<A>) => Effect.Effect<Fx.Registration, never, R>,
+  options?: { readonly bufferSize?: number | undefined; readonly overflow?: Fx.Overflow | undefined }
+): Fx.Fx<A, R> =>
+  make<Fx.Subscribe<A, R>>({
+    _tag: "Subscribe",
+    register,
+    bufferSize: options?.bufferSize === undefined ? 1024 : requirePositive("Fx.subscribe", "bufferSize", options.bufferSize, true),
+    overflow: options?.overflow === undefined ? "sliding" : requireOneOf("Fx.subscribe", "overflow", options.overflow, ["dropping", "sliding"])
+  })
+
+/** The same source with every emitted action (and only those) passed through `f`. */
+const mapEmit = <A, B>(emit: Fx.Emit<B>, f: (a: A) => B): Fx.Emit<A> => Object.assign((a: A) => emit(f(a)), { end: emit.end })
 
 /** @internal */
 export const delay = <A>(duration: Duration.DurationInput, action: A): Fx.Fx<A> =>
@@ -222,6 +239,10 @@ export const map = <A, R, B>(self: Fx.Fx<A, R>, f: (a: A) => B): Fx.Fx<B, R> => 
       return futureOption(Effect.map(self.effect, Option.map(f)))
     case "Stream":
       return stream(Stream.map(self.stream, f))
+    case "Subscribe": {
+      const register = self.register
+      return make<Fx.Subscribe<B, R>>({ ...self, register: (emit) => register(mapEmit(emit, f)) })
+    }
     case "Delay":
       return delay(self.duration, f(self.action))
     case "Parallel":
@@ -263,6 +284,10 @@ export const scopeIds = <A, R>(self: Fx.Fx<A, R>, scope: unknown): Fx.Fx<A, R> =
       return futureOption(scopeEffect(self.effect, scope))
     case "Stream":
       return stream(scopeStream(self.stream, scope))
+    case "Subscribe": {
+      const register = self.register
+      return make<Fx.Subscribe<A, R>>({ ...self, register: (emit) => scopeEffect(register(emit), scope) })
+    }
     case "Parallel":
       return make<Fx.Parallel<A, R>>({ _tag: "Parallel", fxs: self.fxs.map((fx) => scopeIds(fx, scope)) })
     case "Sequential":

@@ -13,6 +13,7 @@ export type EffectType =
   | "send"
   | "future"
   | "stream"
+  | "subscribe"
   | "delay"
   | "parallel"
   | "sequential"

@@ -14,6 +14,7 @@ import type { Hub } from "./hub.js"
 import type { EffectType, StoreMetrics } from "./metrics.js"
 import { Run } from "./run.js"
 import { StreamOf } from "./streamOf.js"
+import { Source } from "./source.js"
 import { TaskNode } from "./task.js"
 import { pendingKey, ThrottleWindows } from "./throttle.js"
 
@@ -216,6 +217,8 @@ export class Runner<A, R> {
         }
         return
       }
+      case "Subscribe":
+        return this.startSource(fx, new Run<A>(task, span, cause, undefined, undefined, undefined, this.reduction), undefined)
       case "Future":
       case "Stream":
       case "Delay":
@@ -242,12 +245,56 @@ export class Runner<A, R> {
     span: Tracer.AnySpan | undefined,
     cause: A
   ): void {
+    // A cancellable source needs no fiber either: the handle stops it.
+    if (delay === undefined && isFx(inner) && inner._tag === "Subscribe") {
+      return this.startSource(inner, new Run<A>(task, span, cause, handle, undefined, undefined, this.reduction), handle)
+    }
     // Behind a delay (a debounce, a throttled "latest"), nested cancellables wait for it to end: a
     // `cancelInFlight` inside must not cancel the running effect it replaces before then.
     const prepared = this.prepare(inner, handle, delay !== undefined)
     const run = new Run<A>(task, span, cause, handle, undefined, prepared, this.reduction)
     const body = this.interpret(inner, run)
     handle.attach(this.forkRun(delay === undefined ? body : Effect.zipRight(delay, body), run))
+  }
+
+  /**
+   * Starts a push source that no fiber waits on: its registration runs in a short-lived fiber, and from
+   * then on the source lives as a job of the task (and of `handle`, its cancellation) until it ends. This
+   * is what makes an idle `Fx.subscribe` cost an object and a listener, not a suspended fiber.
+   */
+  private startSource(fx: Fx.Subscribe<A, R>, run: Run<A>, handle: CancelHandle | undefined): void {
+    const source: Source<A> = this.source(fx, run, () => {
+      run.task.endJob(source)
+      handle?.release()
+    })
+    run.task.addJob(source, run.cause)
+    handle?.attachJob(source)
+    // After the reduction, as a stream's first pull: a cancel reduced next finds it not yet listening.
+    const registering = this.host.fork(this.registerSource(fx, source, run, true) as Effect.Effect<void>)
+    source.registering = registering
+    if (this.starting.active) this.starting.fibers.push(registering)
+  }
+
+  /** Runs `fx`'s registration for `source` (with a span and the defect guard of every leaf). */
+  private registerSource(fx: Fx.Subscribe<A, R>, source: Source<A>, run: Run<A>, yieldFirst = false): Effect.Effect<void, never, R> {
+    const register = this.leaf("subscribe", run, () =>
+      Effect.map(Effect.suspend(() => fx.register(source.emit)), (registration) => source.attach(registration)))
+    // Interrupted or dead before it registered: nothing to clean up, and the source is over.
+    return Effect.ensuring(yieldFirst ? Effect.zipRight(Effect.yieldNow(), register) : register, Effect.sync(() => source.abandon()))
+  }
+
+  /** A source feeding `run`; `ended` runs once it is over, after a throwing cleanup was reported. */
+  private source(fx: Fx.Subscribe<A, R>, run: Run<A>, ended: () => void): Source<A> {
+    return new Source<A>({
+      alive: () => run.alive,
+      feed: (action) => this.feedback(action, run.task, run.span, run),
+      mustWait: () => this.host.actions.mustWait,
+      whenRoom: (then) => void this.host.fork(Effect.zipRight(this.host.actions.awaitRoom, Effect.sync(then))),
+      ended: (defect) => {
+        if (defect !== undefined) this.host.fork(this.died("subscribe", run, Cause.die(defect.thrown), undefined))
+        ended()
+      }
+    }, fx.bufferSize, fx.overflow)
   }
 
   private forkRun(effect: Effect.Effect<void, never, R>, run: Run<A>): Fiber.RuntimeFiber<void, never> {
@@ -468,6 +515,23 @@ export class Runner<A, R> {
           Effect.zipRight(Effect.sleep(fx.duration), this.feed(fx.action, run.withSpan(span))))
       case "Stream":
         return this.leaf("stream", run, (span) => feedStream(this.host, fx.stream, false, run.withSpan(span), span))
+      case "Subscribe":
+        // Inside a fiber (a step of a sequence, under a timeout): the fiber waits for the source to end,
+        // so the combinators around it see it run; interrupting the fiber stops the source.
+        return Effect.suspend(() => {
+          let done: (() => void) | undefined
+          let over = false
+          const source = this.source(fx, run, () => {
+            over = true
+            done?.()
+          })
+          const untilEnded = Effect.async<void>((resume) => {
+            if (over) return resume(Effect.void)
+            done = () => resume(Effect.void)
+            return Effect.sync(() => source.stop())
+          })
+          return Effect.zipRight(this.registerSource(fx, source, run), untilEnded)
+        })
       default:
         return this.skipMalformed(fx, run)
     }

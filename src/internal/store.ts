@@ -23,7 +23,7 @@ import { currentStoreLabel, currentUnhandledHook, type UnhandledHook } from "./l
 import { StoreMetrics } from "./metrics.js"
 import { actionTag, type Host, Runner } from "./runner.js"
 import { SendEffect, type Sender } from "./send.js"
-import { TaskNode } from "./task.js"
+import { type Running, TaskNode } from "./task.js"
 import { requireDuration, requireOneOf, requirePositive } from "./validate.js"
 import { ViewImpl } from "./view.js"
 
@@ -307,13 +307,13 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
   /** Told of every child action `ifLet` / `forEach` could not route; the TestStore sets it too. */
   onUnhandledChildAction: UnhandledHook | undefined = undefined
 
-  /** How many effect fibers are running (for test tooling; allocates nothing). */
+  /** How many effects (fibers and fiberless sources) are running (for test tooling; allocates nothing). */
   get runningEffectCount(): number {
     return this.root.fiberCount
   }
 
-  /** The effect fibers running, each with the action that started it (for test tooling). */
-  get runningEffects(): ReadonlyArray<readonly [Fiber.RuntimeFiber<unknown, unknown>, unknown]> {
+  /** The effects running (fibers, and sources without one), each with the action that started it (for test tooling). */
+  get runningEffects(): ReadonlyArray<readonly [Running, unknown]> {
     return this.root.running()
   }
 

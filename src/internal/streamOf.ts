@@ -8,6 +8,14 @@ import { isFx } from "./fx.js"
 import { BatchRun, Dropped, type Produced, type Run } from "./run.js"
 import type { Runner } from "./runner.js"
 
+/** A push source as a stream: the registration's cleanup runs when the stream ends or is interrupted. */
+const sourceStream = <A, R>(fx: Fx.Subscribe<A, R>): Stream.Stream<A, never, R> =>
+  Stream.asyncPush<A, never, R>((emit) =>
+    Effect.acquireRelease(
+      fx.register(Object.assign((action: A) => void emit.single(action), { end: () => void emit.end() })),
+      (registration) => Effect.sync(() => typeof registration === "function" ? registration() : registration?.cleanup?.())
+    ), { bufferSize: fx.bufferSize, strategy: fx.overflow })
+
 /** The failure that ends a stream at its time limit; caught right away and turned into `onTimeout`. */
 class TimedOut {
   readonly _tag = "TimedOut"
@@ -36,6 +44,9 @@ export class StreamOf<A, R> {
         return Stream.filterMap(Stream.fromEffect(fx.effect), Option.map(produced))
       case "Stream":
         return Stream.map(fx.stream, produced)
+      case "Subscribe":
+        // Inside an item combinator the source feeds the combinator's stream (its buffer is the stream's).
+        return Stream.map(sourceStream(fx), produced)
       case "Delay":
         return Stream.fromEffect(Effect.as(Effect.sleep(fx.duration), produced(fx.action)))
       case "Parallel":

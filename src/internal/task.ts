@@ -36,7 +36,22 @@ const atOnce = (scheduler: Scheduler.Scheduler): Scheduler.Scheduler => {
 }
 
 /**
- * Tracks the fibers that one action started, and those started by the actions they fed back, so that
+ * An effect running without a fiber (a push source, `Fx.subscribe`): stopped synchronously, and it tells
+ * its task when it has ended (see {@link TaskNode.addJob}).
+ *
+ * @internal
+ */
+export interface Job {
+  readonly stop: () => void
+}
+
+/** What runs for an action: a fiber, or a {@link Job}. @internal */
+export type Running = Fiber.RuntimeFiber<unknown, unknown> | Job
+
+const isFiber = (running: Running): running is Fiber.RuntimeFiber<unknown, unknown> => Fiber.isFiber(running)
+
+/**
+ * Tracks the fibers (and fiberless jobs) that one action started, and those started by the actions they fed back, so that
  * `task.finish` can wait for all of them and `task.cancel` can interrupt all of them.
  *
  * Nodes form a tree: the store's root, one node per sent action, one node per step of an `Fx.sequential`.
@@ -49,9 +64,9 @@ const atOnce = (scheduler: Scheduler.Scheduler): Scheduler.Scheduler => {
  */
 export class TaskNode implements Store.Task {
   private pending = 0
-  /** Live fibers, each with the action whose reduction started it. */
+  /** Live fibers and jobs, each with the action whose reduction started it. */
   // Created on first use: most sends start no effect, and a send must stay cheap.
-  private fibers: Map<Fiber.RuntimeFiber<unknown, unknown>, unknown> | undefined
+  private fibers: Map<Running, unknown> | undefined
   private children: Set<TaskNode> | undefined
   private done: Deferred.Deferred<void> | undefined
 
@@ -77,7 +92,7 @@ export class TaskNode implements Store.Task {
     return this.pending > 0
   }
 
-  /** Live fibers in this node and every pending descendant. */
+  /** Live fibers and jobs in this node and every pending descendant. */
   get fiberCount(): number {
     let n = this.fibers?.size ?? 0
     if (this.children !== undefined) for (const child of this.children) n += child.fiberCount
@@ -91,6 +106,17 @@ export class TaskNode implements Store.Task {
     fiber.addObserver(() => {
       if (this.fibers!.delete(fiber)) this.decrement()
     })
+  }
+
+  /** Registers a job; the node stays pending until {@link endJob}. */
+  addJob(job: Job, startedBy: unknown): void {
+    ;(this.fibers ??= new Map()).set(job, startedBy)
+    this.increment()
+  }
+
+  /** The job has ended (it said so, or it was stopped). */
+  endJob(job: Job): void {
+    if (this.fibers?.delete(job)) this.decrement()
   }
 
   /**
@@ -156,25 +182,32 @@ export class TaskNode implements Store.Task {
     })
   }
 
-  /** Interrupts every fiber of this node and its descendants, and waits for them to end. */
+  /**
+   * Stops every job and interrupts every fiber of this node and its descendants, and waits for the
+   * fibers to end (a job ends as it is stopped).
+   */
   interruptAll(): Effect.Effect<void> {
     return Effect.suspend(() => {
+      const running: Array<Running> = []
+      this.collect(running)
       const fibers: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
-      this.collect(fibers)
+      for (const each of running) {
+        if (isFiber(each)) fibers.push(each)
+        else each.stop()
+      }
       return fibers.length === 0 ? Effect.void : Fiber.interruptAll(fibers)
     })
   }
 
-  /** The fibers still running here and in pending descendants, each with the action that started it. */
-  running(): Array<readonly [Fiber.RuntimeFiber<unknown, unknown>, unknown]> {
-    const out: Array<readonly [Fiber.RuntimeFiber<unknown, unknown>, unknown]> = this.fibers === undefined ? [] : [...this.fibers]
+  /** The fibers and jobs still running here and in pending descendants, each with the action that started it. */
+  running(): Array<readonly [Running, unknown]> {
+    const out: Array<readonly [Running, unknown]> = this.fibers === undefined ? [] : [...this.fibers]
     if (this.children !== undefined) for (const child of this.children) out.push(...child.running())
     return out
   }
 
-
-  private collect(into: Array<Fiber.RuntimeFiber<unknown, unknown>>): void {
-    if (this.fibers !== undefined) for (const fiber of this.fibers.keys()) into.push(fiber)
+  private collect(into: Array<Running>): void {
+    if (this.fibers !== undefined) for (const running of this.fibers.keys()) into.push(running)
     if (this.children !== undefined) for (const child of this.children) child.collect(into)
   }
 }

@@ -3,7 +3,6 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import type * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"
@@ -15,7 +14,7 @@ import { Overrides } from "./dependencies.js"
 import { diff, equals, show } from "./diff.js"
 import { actionTag } from "./runner.js"
 import { makeImpl, type StoreImpl } from "./store.js"
-import type { TaskNode } from "./task.js"
+import type { Running, TaskNode } from "./task.js"
 import { requireDuration } from "./validate.js"
 
 /** @internal */
@@ -100,7 +99,7 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
   private readonly defects: Array<{ readonly action: A; readonly defect: unknown; readonly where: "reducer" | "effect" }> = []
   private readonly unhandled: Array<string> = []
   /** Effects `skipInFlightEffects` stopped tracking: `finish` does not report them. */
-  private readonly untracked = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
+  private readonly untracked = new Set<Running>()
   private arrival: Deferred.Deferred<void> | undefined
   private finished = false
   /** The state the last step asserted (or skipped to): what the next expectation function is given. */
@@ -341,7 +340,7 @@ export class TestStoreImpl<S, A, R> implements TestStore.TestStore<S, A> {
   }
 
   /** The effects running that the test still tracks (not given up by `skipInFlightEffects`). */
-  private tracked(): ReadonlyArray<readonly [Fiber.RuntimeFiber<unknown, unknown>, unknown]> {
+  private tracked(): ReadonlyArray<readonly [Running, unknown]> {
     return this.store.runningEffects.filter(([fiber]) => !this.untracked.has(fiber))
   }
 
