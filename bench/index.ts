@@ -23,9 +23,15 @@ const raw = (how: store.RawIdle) => {
   return raws.get(how)!
 }
 
-// One run of the SSE fan-out (StoreHttp and its node:http floor, alternated) gives its three keys.
+// One run of the SSE fan-out (StoreHttp, its node:http floor and a bare @effect/platform PubSub server,
+// alternated) gives all of its keys; what the clients saw during the intake windows goes to stderr.
 let fanoutRun: ReturnType<typeof fanout.sseFanout> | undefined
-const sse = () => fanoutRun ??= fanout.sseFanout()
+const sse = () =>
+  fanoutRun ??= fanout.sseFanout().then((r) => {
+    process.stderr.write(`${fanout.describeIntake(r.details).replace(/^/gm, "    ")}\n`)
+    return r
+  })
+const sseKey = (key: keyof fanout.Fanout) => () => sse().then((r) => r[key])
 
 // One run of each idle peer (5 rounds: heap per idle one, time to cancel 10,000) gives both of its keys.
 const idlePeers = new Map<keyof typeof cancelPeers.idlePeers, Promise<cancelPeers.IdleCost>>()
@@ -70,10 +76,25 @@ const measurements: ReadonlyArray<readonly [key: string, run: () => Promise<numb
   ["send_per_sec_1_subscriber", () => store.sendPerSecWithSubscribers(1).then(perSec)],
   ["send_per_sec_10_subscribers", () => store.sendPerSecWithSubscribers(10).then(perSec)],
   ["send_per_sec_traced", () => store.sendPerSecTraced().then(perSec)],
-  // Server CPU per delivered SSE event: 200 clients in a child process, 50 actions one at a time.
-  ["sse_fanout_floor_us_per_delivery", () => sse().then((r) => r.floorUsPerDelivery)],
-  ["sse_fanout_us_per_delivery", () => sse().then((r) => r.usPerDelivery)],
-  ["sse_fanout_vs_floor", () => sse().then((r) => r.ratio)],
+  // SSE fan-out, 1,000 clients in a child process, StoreHttp (`sse_*`, `bytes_per_sse_client`) beside a
+  // node:http floor (`node_*`) and a bare @effect/platform server streaming a PubSub (`platform_*`).
+  // Server CPU per delivery and deliveries per second: 20 actions sent one at a time to 1,000 clients.
+  ["sse_fanout_cpu_us_per_delivery", sseKey("sse_fanout_cpu_us_per_delivery")],
+  ["node_sse_cpu_us_per_delivery", sseKey("node_sse_cpu_us_per_delivery")],
+  ["platform_sse_cpu_us_per_delivery", sseKey("platform_sse_cpu_us_per_delivery")],
+  ["sse_fanout_vs_floor", sseKey("sse_fanout_vs_floor")],
+  ["sse_fanout_deliveries_per_sec", sseKey("sse_fanout_deliveries_per_sec")],
+  ["node_sse_deliveries_per_sec", sseKey("node_sse_deliveries_per_sec")],
+  ["platform_sse_deliveries_per_sec", sseKey("platform_sse_deliveries_per_sec")],
+  // Server heap per idle connected client (1,000 connected, each past its `: connected` comment).
+  ["bytes_per_sse_client", sseKey("bytes_per_sse_client")],
+  ["node_sse_bytes_per_client", sseKey("node_sse_bytes_per_client")],
+  ["platform_sse_bytes_per_client", sseKey("platform_sse_bytes_per_client")],
+  // POST /actions accepted per second (concurrency 10, 3 s) while 1,000 clients read, and with none.
+  ["sse_intake_actions_per_sec", sseKey("sse_intake_actions_per_sec")],
+  ["sse_intake_actions_per_sec_0", sseKey("sse_intake_actions_per_sec_0")],
+  ["node_sse_intake_actions_per_sec", sseKey("node_sse_intake_actions_per_sec")],
+  ["sse_intake_vs_idle", sseKey("sse_intake_vs_idle")],
   // POST /actions at concurrency 10 from a child process: StoreHttp beside a bare @effect/platform route.
   ["post_per_sec", () => posts().then((r) => r.perSec)],
   ["platform_post_per_sec", () => posts().then((r) => r.platformPerSec)],
@@ -97,6 +118,9 @@ const targets: Array<[string, number, number]> = [
   ["heap growth MiB (<= 4)", results["stream_1m_heap_growth_bytes"]! / 2 ** 20, -4],
   ["bytes per idle stream (<= 4096)", results["bytes_per_idle_stream"]!, -4096],
   ["cancel 10k ms (<= 100)", results["cancel_10k_ms"]!, -100],
+  ["sse cpu / node (<= 4)", results["sse_fanout_vs_floor"]!, -4],
+  ["sse intake with 1000 clients / none (>= 0.5)", results["sse_intake_vs_idle"]!, 0.5],
+  ["bytes per SSE client (<= 16384)", results["bytes_per_sse_client"]!, -16384],
   ["post / platform (>= 0.8)", results["post_vs_platform"]!, 0.8]
 ]
 console.log("\n| target | value | holds |\n| --- | --- | --- |")
