@@ -94,9 +94,32 @@ export const outside = (_handle: CancelHandle): boolean => false
  * @internal
  */
 export class CancelRegistry {
-  private readonly byId = MutableHashMap.empty<unknown, Set<CancelHandle>>()
+  /**
+   * The handles under each id: one handle, or a Set once there are several. Primitive ids (strings,
+   * numbers: nearly all of them) are kept in a native Map, whose equality is theirs; others (`Data`
+   * values, tuples of `Data`) in a `MutableHashMap`, made with the first. A Set and a hash bucket per id
+   * would be most of what an idle cancellable effect holds.
+   */
+  private readonly primitive = new Map<unknown, Entry>()
+  private structural: MutableHashMap.MutableHashMap<unknown, Entry> | undefined = undefined
 
   constructor(private readonly onCancelled: (count: number) => void, readonly now: () => bigint) {}
+
+  private get(id: unknown): Entry | undefined {
+    if (isPrimitive(id)) return this.primitive.get(id)
+    // Hashed even while nothing is registered: an id whose hash throws fails where it is used, every time.
+    return Option.getOrUndefined(MutableHashMap.get(this.structural ??= MutableHashMap.empty(), id))
+  }
+
+  private set(id: unknown, entry: Entry): void {
+    if (isPrimitive(id)) this.primitive.set(id, entry)
+    else MutableHashMap.set(this.structural ??= MutableHashMap.empty(), id, entry)
+  }
+
+  private delete(id: unknown): void {
+    if (isPrimitive(id)) this.primitive.delete(id)
+    else if (this.structural !== undefined) MutableHashMap.remove(this.structural, id)
+  }
 
   /**
    * Registers a new effect under `id`, first cancelling the running ones when `cancelInFlight`, except
@@ -106,9 +129,10 @@ export class CancelRegistry {
   register(id: unknown, cancelInFlight: boolean, encloses: (handle: CancelHandle) => boolean = outside): CancelHandle {
     if (cancelInFlight) this.cancelInFlight(id, encloses)
     const handle = new CancelHandle(id, this)
-    const existing = MutableHashMap.get(this.byId, id)
-    if (Option.isSome(existing)) existing.value.add(handle)
-    else MutableHashMap.set(this.byId, id, new Set([handle]))
+    const existing = this.get(id)
+    if (existing === undefined) this.set(id, handle)
+    else if (existing instanceof CancelHandle) this.set(id, new Set([existing, handle]))
+    else existing.add(handle)
     return handle
   }
 
@@ -131,32 +155,35 @@ export class CancelRegistry {
 
   /** Cancels every effect under `id` but those `spare` keeps; returns how many. */
   cancel(id: unknown, spare?: (handle: CancelHandle) => boolean): number {
-    const handles = MutableHashMap.get(this.byId, id)
-    if (Option.isNone(handles)) return 0
-    let cancelled = handles.value
-    if (spare === undefined) {
-      MutableHashMap.remove(this.byId, id)
-    } else {
-      cancelled = new Set()
-      for (const handle of handles.value) {
-        if (!spare(handle)) cancelled.add(handle)
-      }
-      for (const handle of cancelled) handles.value.delete(handle)
-      if (handles.value.size === 0) MutableHashMap.remove(this.byId, id)
-    }
+    const entry = this.get(id)
+    if (entry === undefined) return 0
+    const handles = entry instanceof CancelHandle ? [entry] : [...entry]
+    const cancelled = spare === undefined ? handles : handles.filter((handle) => !spare(handle))
+    if (cancelled.length === 0) return 0
+    const kept = cancelled.length === handles.length ? [] : handles.filter((handle) => !cancelled.includes(handle))
+    if (kept.length === 0) this.delete(id)
+    else this.set(id, kept.length === 1 ? kept[0]! : new Set(kept))
     for (const handle of cancelled) handle.cancel()
-    if (cancelled.size > 0) this.onCancelled(cancelled.size)
-    return cancelled.size
+    this.onCancelled(cancelled.length)
+    return cancelled.length
   }
 
   remove(handle: CancelHandle): void {
-    const handles = MutableHashMap.get(this.byId, handle.id)
-    if (Option.isNone(handles)) return
-    handles.value.delete(handle)
-    if (handles.value.size === 0) MutableHashMap.remove(this.byId, handle.id)
+    const entry = this.get(handle.id)
+    if (entry === undefined) return
+    if (entry === handle) return this.delete(handle.id)
+    if (entry instanceof CancelHandle) return
+    entry.delete(handle)
+    if (entry.size === 1) this.set(handle.id, entry.values().next().value!)
+    else if (entry.size === 0) this.delete(handle.id)
   }
 
   get size(): number {
-    return MutableHashMap.size(this.byId)
+    return this.primitive.size + (this.structural === undefined ? 0 : MutableHashMap.size(this.structural))
   }
 }
+
+type Entry = CancelHandle | Set<CancelHandle>
+
+/** Ids whose equality is `===` (a native Map's), so no hashing is needed. */
+const isPrimitive = (id: unknown): boolean => (typeof id !== "object" && typeof id !== "function") || id === null

@@ -263,10 +263,7 @@ export class Runner<A, R> {
    * is what makes an idle `Fx.subscribe` cost an object and a listener, not a suspended fiber.
    */
   private startSource(fx: Fx.Subscribe<A, R>, run: Run<A>, handle: CancelHandle | undefined): void {
-    const source: Source<A> = this.source(fx, run, () => {
-      run.task.endJob(source)
-      handle?.release()
-    })
+    const source = new Source<A>(this, run, handle, fx.bufferSize, fx.overflow)
     run.task.addJob(source, run.cause)
     handle?.attachJob(source)
     // After the reduction, as a stream's first pull: a cancel reduced next finds it not yet listening.
@@ -283,18 +280,25 @@ export class Runner<A, R> {
     return Effect.ensuring(yieldFirst ? Effect.zipRight(Effect.yieldNow(), register) : register, Effect.sync(() => source.abandon()))
   }
 
-  /** A source feeding `run`; `ended` runs once it is over, after a throwing cleanup was reported. */
-  private source(fx: Fx.Subscribe<A, R>, run: Run<A>, ended: () => void): Source<A> {
-    return new Source<A>({
-      alive: () => run.alive,
-      feed: (action) => this.feedback(action, run.task, run.span, run),
-      mustWait: () => this.host.actions.mustWait,
-      whenRoom: (then) => void this.host.fork(Effect.zipRight(this.host.actions.awaitRoom, Effect.sync(then))),
-      ended: (defect) => {
-        if (defect !== undefined) this.host.fork(this.died("subscribe", run, Cause.die(defect.thrown), undefined))
-        ended()
-      }
-    }, fx.bufferSize, fx.overflow)
+  // The runner is every source's owner (see `SourceOwner`): a source keeps no closures of its own.
+
+  feedSource(action: A, run: Run<A>): void {
+    this.feedback(action, run.task, run.span, run)
+  }
+
+  get mustWait(): boolean {
+    return this.host.actions.mustWait
+  }
+
+  whenRoom(source: Source<A>): void {
+    this.host.fork(Effect.zipRight(this.host.actions.awaitRoom, Effect.sync(() => source.drain())))
+  }
+
+  sourceEnded(source: Source<A>, defect: { readonly thrown: unknown } | undefined): void {
+    if (defect !== undefined) this.host.fork(this.died("subscribe", source.run, Cause.die(defect.thrown), undefined))
+    if (source.onEnd !== undefined) return source.onEnd()
+    source.run.task.endJob(source)
+    source.handle?.release()
   }
 
   private forkRun(effect: Effect.Effect<void, never, R>, run: Run<A>): Fiber.RuntimeFiber<void, never> {
@@ -519,15 +523,12 @@ export class Runner<A, R> {
         // Inside a fiber (a step of a sequence, under a timeout): the fiber waits for the source to end,
         // so the combinators around it see it run; interrupting the fiber stops the source.
         return Effect.suspend(() => {
-          let done: (() => void) | undefined
+          const source = new Source<A>(this, run, undefined, fx.bufferSize, fx.overflow)
           let over = false
-          const source = this.source(fx, run, () => {
-            over = true
-            done?.()
-          })
+          source.onEnd = () => void (over = true)
           const untilEnded = Effect.async<void>((resume) => {
             if (over) return resume(Effect.void)
-            done = () => resume(Effect.void)
+            source.onEnd = () => resume(Effect.void)
             return Effect.sync(() => source.stop())
           })
           return Effect.zipRight(this.registerSource(fx, source, run), untilEnded)

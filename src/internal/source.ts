@@ -1,33 +1,36 @@
 import type * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import type * as Fx from "../Fx.js"
+import type { CancelHandle } from "./cancel.js"
+import type { Run } from "./run.js"
 
-/** What a running push source needs from the store that runs it. @internal */
-export interface SourceHost<A> {
-  /** Whether the effect is still wanted (no cancel, no interruption); emits after that are ignored. */
-  readonly alive: () => boolean
-  /** Feeds one action back: reduced now, or queued behind the action being reduced. */
-  readonly feed: (action: A) => void
+/**
+ * What a running push source needs from the store that runs it: one object (the runner) for all its
+ * sources, so a source holds no closures of its own beyond its `emit`.
+ *
+ * @internal
+ */
+export interface SourceOwner<A> {
+  /** Feeds one action back for `run`: reduced now, or queued behind the action being reduced. */
+  feedSource(action: A, run: Run<A>): void
   /** Whether a backpressuring subscriber is full, so the source must wait. */
-  readonly mustWait: () => boolean
-  /** Calls `then` once subscribers have room again (a short-lived fiber, only while waiting). */
-  readonly whenRoom: (then: () => void) => void
-  /** The source ended (it said so, it was stopped, or its cleanup threw, passed here). */
-  readonly ended: (defect: { readonly thrown: unknown } | undefined) => void
+  readonly mustWait: boolean
+  /** Calls `source.drain()` once subscribers have room again (a short-lived fiber, only while waiting). */
+  whenRoom(source: Source<A>): void
+  /** The source is over (it ended, was stopped, or its cleanup threw: `thrown` is set). */
+  sourceEnded(source: Source<A>, defect: { readonly thrown: unknown } | undefined): void
 }
 
-/** A registration's parts, whichever form the user returned. */
-interface Parts {
-  readonly cleanup: (() => void) | undefined
-  readonly pause: (() => void) | undefined
-  readonly resume: (() => void) | undefined
-}
+/** The parts of a registration, whichever form the user returned (kept as returned: nothing copied). */
+const cleanupOf = (r: Fx.Registration): (() => void) | undefined => typeof r === "function" ? r : r?.cleanup
+const pauseOf = (r: Fx.Registration): (() => void) | undefined => typeof r === "object" && r !== null ? r.pause : undefined
+const resumeOf = (r: Fx.Registration): (() => void) | undefined => typeof r === "object" && r !== null ? r.resume : undefined
 
-const parts = (registration: Fx.Registration): Parts => {
-  if (typeof registration === "function") return { cleanup: registration, pause: undefined, resume: undefined }
-  if (typeof registration !== "object" || registration === null) return { cleanup: undefined, pause: undefined, resume: undefined }
-  return { cleanup: registration.cleanup, pause: registration.pause, resume: registration.resume }
-}
+const ATTACHED = 1
+const DONE = 2
+const WAITING = 4
+const PAUSED = 8
+const ENDING = 16
 
 /**
  * One running `Fx.subscribe`: the user's source calls `emit` with each item, and the item is fed to the
@@ -41,26 +44,71 @@ const parts = (registration: Fx.Registration): Parts => {
  * @internal
  */
 export class Source<A> {
-  private parts: Parts | undefined
-  private attached = false
-  private done = false
-  private waiting = false
-  private paused = false
+  private registration: Fx.Registration = undefined
+  // Five flags in one number: thousands of idle sources each keep only what they must.
+  private flags = 0
+  private flag(bit: number): boolean {
+    return (this.flags & bit) !== 0
+  }
+  private setFlag(bit: number, on: boolean): void {
+    this.flags = on ? this.flags | bit : this.flags & ~bit
+  }
+  /** The registration has returned. */
+  private get attached(): boolean {
+    return this.flag(ATTACHED)
+  }
+  private set attached(on: boolean) {
+    this.setFlag(ATTACHED, on)
+  }
+  /** Ended or stopped: emits are ignored, the cleanup has run or will when the registration returns. */
+  private get done(): boolean {
+    return this.flag(DONE)
+  }
+  private set done(on: boolean) {
+    this.setFlag(DONE, on)
+  }
+  /** Waiting for subscribers to have room: emits go to the buffer. */
+  private get waiting(): boolean {
+    return this.flag(WAITING)
+  }
+  private set waiting(on: boolean) {
+    this.setFlag(WAITING, on)
+  }
+  /** Its `pause` was called, and not its `resume` yet. */
+  private get paused(): boolean {
+    return this.flag(PAUSED)
+  }
+  private set paused(on: boolean) {
+    this.setFlag(PAUSED, on)
+  }
   /** The source said it is done, with items still waiting for room. */
-  private ending = false
-  private readonly buffer: Array<A> = []
+  private get ending(): boolean {
+    return this.flag(ENDING)
+  }
+  private set ending(on: boolean) {
+    this.setFlag(ENDING, on)
+  }
+  /** What waits for room; made when first needed. */
+  private buffer: Array<A> | undefined = undefined
   /** What the user's source calls. */
   readonly emit: Fx.Emit<A>
   /** The fiber running the registration, until it has: stopping the source meanwhile interrupts it. */
   registering: Fiber.RuntimeFiber<void, never> | undefined = undefined
 
+  /** Set by a fiber that waits for the end (a source inside a sequence or a timeout). */
+  onEnd: (() => void) | undefined = undefined
+
   constructor(
-    private readonly host: SourceHost<A>,
+    private readonly owner: SourceOwner<A>,
+    readonly run: Run<A>,
+    /** The cancellation handle that stops it, when no fiber does. */
+    readonly handle: CancelHandle | undefined,
     private readonly bufferSize: number,
     private readonly overflow: Fx.Overflow
   ) {
     const emit = (action: A) => this.push(action)
-    this.emit = Object.assign(emit, { end: () => this.end() })
+    ;(emit as { end?: () => void }).end = () => this.end()
+    this.emit = emit as Fx.Emit<A>
   }
 
   /** Whether the source has ended (or was stopped). */
@@ -72,50 +120,53 @@ export class Source<A> {
   attach(registration: Fx.Registration): void {
     this.attached = true
     this.registering = undefined
-    this.parts = parts(registration)
+    this.registration = registration
     // Ended (or cancelled) while registering: clean up what it just set up.
     if (this.done) this.cleanup()
   }
 
   private push(action: A): void {
     if (this.done || this.ending) return
-    if (!this.host.alive()) return this.stop()
+    if (!this.run.alive) return this.stop()
     if (this.waiting) return this.hold(action)
-    this.host.feed(action)
-    if (this.host.mustWait()) this.waitForRoom()
+    this.owner.feedSource(action, this.run)
+    if (this.owner.mustWait) this.waitForRoom()
   }
 
   private hold(action: A): void {
-    if (this.buffer.length < this.bufferSize) {
-      this.buffer.push(action)
+    const buffer = this.buffer ??= []
+    if (buffer.length < this.bufferSize) {
+      buffer.push(action)
     } else if (this.overflow === "sliding") {
-      this.buffer.shift()
-      this.buffer.push(action)
+      buffer.shift()
+      buffer.push(action)
     }
   }
 
   private waitForRoom(): void {
     this.waiting = true
-    if (this.parts?.pause !== undefined && !this.paused) {
+    const pause = pauseOf(this.registration)
+    if (pause !== undefined && !this.paused) {
       this.paused = true
-      this.parts.pause()
+      pause()
     }
-    this.host.whenRoom(() => this.drain())
+    this.owner.whenRoom(this)
   }
 
   /** Room again: what waited is fed, in order, until the source must wait again or all of it is fed. */
-  private drain(): void {
+  drain(): void {
     if (this.done) return
     this.waiting = false
-    while (this.buffer.length > 0) {
-      if (!this.host.alive()) return this.stop()
-      this.host.feed(this.buffer.shift()!)
-      if (this.host.mustWait()) return this.waitForRoom()
+    const buffer = this.buffer
+    while (buffer !== undefined && buffer.length > 0) {
+      if (!this.run.alive) return this.stop()
+      this.owner.feedSource(buffer.shift()!, this.run)
+      if (this.owner.mustWait) return this.waitForRoom()
     }
     if (this.ending) return this.stop()
     if (this.paused) {
       this.paused = false
-      this.parts?.resume?.()
+      resumeOf(this.registration)?.()
     }
   }
 
@@ -129,7 +180,7 @@ export class Source<A> {
   stop(): void {
     if (this.done) return
     this.done = true
-    this.buffer.length = 0
+    this.buffer = undefined
     // Not registered yet: `attach` cleans up, or `abandon` ends it once the registration is interrupted.
     if (this.attached) this.cleanup()
     else this.registering?.unsafeInterruptAsFork(FiberId.none)
@@ -139,19 +190,19 @@ export class Source<A> {
   abandon(): void {
     if (this.attached) return
     this.done = true
-    this.buffer.length = 0
-    this.host.ended(undefined)
+    this.buffer = undefined
+    this.owner.sourceEnded(this, undefined)
   }
 
   private cleanup(): void {
-    const cleanup = this.parts?.cleanup
-    this.parts = undefined
+    const cleanup = cleanupOf(this.registration)
+    this.registration = undefined
     let defect: { readonly thrown: unknown } | undefined
     try {
       cleanup?.()
     } catch (thrown) {
       defect = { thrown }
     }
-    this.host.ended(defect)
+    this.owner.sourceEnded(this, defect)
   }
 }

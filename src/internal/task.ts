@@ -64,8 +64,13 @@ const isFiber = (running: Running): running is Fiber.RuntimeFiber<unknown, unkno
  */
 export class TaskNode implements Store.Task {
   private pending = 0
-  /** Live fibers and jobs, each with the action whose reduction started it. */
-  // Created on first use: most sends start no effect, and a send must stay cheap.
+  /**
+   * Live fibers and jobs, each with the action whose reduction started it. Most sends start at most one:
+   * that one is kept in `only` (a Map costs more than everything else an idle effect holds); the Map is
+   * made for the second.
+   */
+  private only: Running | undefined
+  private onlyStartedBy: unknown
   private fibers: Map<Running, unknown> | undefined
   private children: Set<TaskNode> | undefined
   private done: Deferred.Deferred<void> | undefined
@@ -94,29 +99,46 @@ export class TaskNode implements Store.Task {
 
   /** Live fibers and jobs in this node and every pending descendant. */
   get fiberCount(): number {
-    let n = this.fibers?.size ?? 0
+    let n = (this.fibers?.size ?? 0) + (this.only === undefined ? 0 : 1)
     if (this.children !== undefined) for (const child of this.children) n += child.fiberCount
     return n
   }
 
   /** Registers a fiber; the node stays pending until the fiber ends. */
   add(fiber: Fiber.RuntimeFiber<unknown, unknown>, startedBy: unknown): void {
-    ;(this.fibers ??= new Map()).set(fiber, startedBy)
-    this.increment()
+    this.track(fiber, startedBy)
     fiber.addObserver(() => {
-      if (this.fibers!.delete(fiber)) this.decrement()
+      if (this.untrack(fiber)) this.decrement()
     })
   }
 
   /** Registers a job; the node stays pending until {@link endJob}. */
   addJob(job: Job, startedBy: unknown): void {
-    ;(this.fibers ??= new Map()).set(job, startedBy)
-    this.increment()
+    this.track(job, startedBy)
   }
 
   /** The job has ended (it said so, or it was stopped). */
   endJob(job: Job): void {
-    if (this.fibers?.delete(job)) this.decrement()
+    if (this.untrack(job)) this.decrement()
+  }
+
+  private track(running: Running, startedBy: unknown): void {
+    if (this.only === undefined && this.fibers === undefined) {
+      this.only = running
+      this.onlyStartedBy = startedBy
+    } else {
+      ;(this.fibers ??= new Map()).set(running, startedBy)
+    }
+    this.increment()
+  }
+
+  private untrack(running: Running): boolean {
+    if (this.only === running) {
+      this.only = undefined
+      this.onlyStartedBy = undefined
+      return true
+    }
+    return this.fibers?.delete(running) ?? false
   }
 
   /**
@@ -202,11 +224,13 @@ export class TaskNode implements Store.Task {
   /** The fibers and jobs still running here and in pending descendants, each with the action that started it. */
   running(): Array<readonly [Running, unknown]> {
     const out: Array<readonly [Running, unknown]> = this.fibers === undefined ? [] : [...this.fibers]
+    if (this.only !== undefined) out.unshift([this.only, this.onlyStartedBy])
     if (this.children !== undefined) for (const child of this.children) out.push(...child.running())
     return out
   }
 
   private collect(into: Array<Running>): void {
+    if (this.only !== undefined) into.push(this.only)
     if (this.fibers !== undefined) for (const running of this.fibers.keys()) into.push(running)
     if (this.children !== undefined) for (const child of this.children) child.collect(into)
   }
