@@ -24,7 +24,7 @@
  * each. A client `clientBuffer` events behind skips events until it reads again; an SSE client is then
  * sent a `gap` event naming the ids it missed (it can reconnect with `Last-Event-ID` to get them from the
  * replay buffer), a WebSocket client loses the newest while it is that far behind. `/changes` clients
- * skip to the newest state. Under load, writes to clients take at most a third of the process's time, so
+ * skip to the newest state. Under load, writes to clients take at most a quarter of the process's time, so
  * `POST`s keep being accepted while thousands listen.
  *
  * @since 0.1.0
