@@ -5,6 +5,7 @@
  */
 import * as cancelPeers from "./cancelPeers.js"
 import * as fanout from "./fanout.js"
+import * as idleStore from "./idleStore.js"
 import * as peers from "./peers.js"
 import * as post from "./post.js"
 import * as store from "./store.js"
@@ -54,9 +55,14 @@ const measurements: ReadonlyArray<readonly [key: string, run: () => Promise<numb
   ["raw_stream_per_sec", () => peers.rawStreamPerSec().then(perSec)],
   ["rxjs_epic_items_per_sec", () => peers.rxjsEpicItemsPerSec().then(perSec)],
   ["stream_1m_heap_growth_bytes", store.streamHeapGrowth],
-  ["bytes_per_idle_stream", store.bytesPerIdleStream],
-  ["cancel_10k_ms", store.cancel10kMs],
+  ["bytes_per_idle_stream", () => store.bytesPerIdleStream("stream")],
+  ["cancel_10k_ms", () => store.cancel10kMs("stream")],
   ["broadcast_deliveries_per_sec", () => store.broadcastDeliveriesPerSec().then(perSec)],
+  // 10,000 stores, each with one action reduced and nothing running.
+  ["bytes_per_idle_store", () => idleStore.bytesPerIdleStore()],
+  // The push leaf (`Fx.subscribe`, a registration with a cleanup) idle, and 10,000 of them cancelled by id.
+  ["bytes_per_idle_push_effect", () => store.bytesPerIdleStream("push")],
+  ["cancel_10k_push_ms", () => store.cancel10kMs("push")],
   // Effect's own floor under the idle-stream targets: streams run by bare fibers, no store. `raw_*` pulls
   // as the store does, `raw_foreach_*` runs `Stream.runForEachChunk`, `raw_fiber_*` has no stream at all.
   ["raw_bytes_per_idle_stream", () => raw("pull").then((r) => r.bytes)],
@@ -118,6 +124,9 @@ const targets: Array<[string, number, number]> = [
   ["heap growth MiB (<= 4)", results["stream_1m_heap_growth_bytes"]! / 2 ** 20, -4],
   ["bytes per idle stream (<= 4096)", results["bytes_per_idle_stream"]!, -4096],
   ["cancel 10k ms (<= 100)", results["cancel_10k_ms"]!, -100],
+  ["bytes per idle store (<= 4096)", results["bytes_per_idle_store"]!, -4096],
+  ["bytes per idle push effect (<= 1024)", results["bytes_per_idle_push_effect"]!, -1024],
+  ["cancel 10k push ms (<= 20)", results["cancel_10k_push_ms"]!, -20],
   ["sse cpu / node (<= 4)", results["sse_fanout_vs_floor"]!, -4],
   ["sse intake with 1000 clients / none (>= 0.5)", results["sse_intake_vs_idle"]!, 0.5],
   ["bytes per SSE client (<= 16384)", results["bytes_per_sse_client"]!, -16384],

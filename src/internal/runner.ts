@@ -263,7 +263,7 @@ export class Runner<A, R> {
    * is what makes an idle `Fx.subscribe` cost an object and a listener, not a suspended fiber.
    */
   private startSource(fx: Fx.Subscribe<A, R>, run: Run<A>, handle: CancelHandle | undefined): void {
-    const source = new Source<A>(this, run, handle, fx.bufferSize, fx.overflow)
+    const source = new Source<A>(this, run, fx.bufferSize, fx.overflow)
     run.task.addJob(source, run.cause)
     handle?.attachJob(source)
     // After the reduction, as a stream's first pull: a cancel reduced next finds it not yet listening.
@@ -298,7 +298,8 @@ export class Runner<A, R> {
     if (defect !== undefined) this.host.fork(this.died("subscribe", source.run, Cause.die(defect.thrown), undefined))
     if (source.onEnd !== undefined) return source.onEnd()
     source.run.task.endJob(source)
-    source.handle?.release()
+    // Without a fiber, the source's run carries the handle that stops it (see `startUnder`).
+    source.run.handle?.release()
   }
 
   private forkRun(effect: Effect.Effect<void, never, R>, run: Run<A>): Fiber.RuntimeFiber<void, never> {
@@ -523,7 +524,7 @@ export class Runner<A, R> {
         // Inside a fiber (a step of a sequence, under a timeout): the fiber waits for the source to end,
         // so the combinators around it see it run; interrupting the fiber stops the source.
         return Effect.suspend(() => {
-          const source = new Source<A>(this, run, undefined, fx.bufferSize, fx.overflow)
+          const source = new Source<A>(this, run, fx.bufferSize, fx.overflow)
           let over = false
           source.onEnd = () => void (over = true)
           const untilEnded = Effect.async<void>((resume) => {

@@ -1,7 +1,6 @@
 import type * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import type * as Fx from "../Fx.js"
-import type { CancelHandle } from "./cancel.js"
 import type { Run } from "./run.js"
 
 /**
@@ -101,8 +100,6 @@ export class Source<A> {
   constructor(
     private readonly owner: SourceOwner<A>,
     readonly run: Run<A>,
-    /** The cancellation handle that stops it, when no fiber does. */
-    readonly handle: CancelHandle | undefined,
     private readonly bufferSize: number,
     private readonly overflow: Fx.Overflow
   ) {
