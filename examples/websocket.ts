@@ -2,11 +2,18 @@
  * WebSocket message streams: a store consuming a WebSocket feed (each message an action, the close an
  * action too) and serving its own actions out over WebSocket (and SSE) with `composable-effect/http`.
  *
+ * The feed is a push leaf (`Fx.subscribe`), not a Stream: a socket pushes its messages through callbacks,
+ * and the leaf reduces each one in the socket's own `"message"` callback. An idle feed (a quiet market, a
+ * socket still connecting) then costs a listener on the socket, not a fiber parked on a queue and a stream
+ * around it. Backpressure goes through the socket's own `pause`/`resume`: while a backpressuring subscriber
+ * of the store is full, the leaf pauses the socket, so it stops reading; the kernel's receive buffer fills
+ * and TCP flow control holds the server back (its `bufferedAmount` grows, not our memory).
+ *
  * Run it against any feed that sends JSON quotes: `tsx examples/websocket.ts ws://localhost:9000`; the
  * store is then served on http://localhost:3001 (`/ws`, `/events`, `/actions`).
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Context, Effect, Layer, Option, Queue, Schema, Stream } from "effect"
+import { Context, Effect, Layer, Schema, Stream } from "effect"
 import { pathToFileURL } from "node:url"
 import WebSocket from "ws"
 import { Fx, Reducer, Store } from "../src/index.js"
@@ -29,80 +36,79 @@ export interface State {
 export const initialState: State = { status: "idle", prices: {}, received: 0 }
 
 const Quote = Schema.parseJson(Schema.Struct({ symbol: Schema.String, price: Schema.Number }))
+const decode = Schema.decodeUnknownOption(Quote)
 
-/** How many messages the feed holds for a consumer that has fallen behind before it stops reading. */
-export const FEED_BUFFER_SIZE = 256
+/** A message as an action: a `Quote`, or `Unreadable` if it does not decode (errors are actions). */
+const toAction = (data: WebSocket.RawData): Action => {
+  const text = String(data)
+  const quote = decode(text)
+  return quote._tag === "Some" ? { _tag: "Quote", ...quote.value } : { _tag: "Unreadable", text }
+}
+
+/**
+ * How many messages the feed holds, while the socket is paused, until the store has room again: more than a
+ * paused socket can still hand over, so none is dropped. It still hands over the rest of what it had read
+ * (a read of at most 64 KiB, plus, with permessage-deflate, what `ws` had queued to inflate: under 256 KiB
+ * in all), and a message takes at least 2 bytes on the wire. The buffer only grows while in use, so the
+ * bound costs nothing until then.
+ */
+export const FEED_BUFFER_SIZE = 131_072
 
 export interface FeedOptions {
-  /** Messages held before the socket stops reading (default `FEED_BUFFER_SIZE`). */
+  /** Messages held while the socket is paused (default `FEED_BUFFER_SIZE`). */
   readonly bufferSize?: number
   /** Opens the socket (default `new WebSocket(url)`): pass headers or TLS options here. */
   readonly open?: (url: string) => WebSocket
 }
 
 /**
- * The feed as a Stream of actions: each message decodes to a `Quote` (or `Unreadable`: errors are actions),
- * and the close becomes `Closed`, which ends the stream.
+ * The feed as a push leaf: the socket is opened when the effect starts; each message becomes a `Quote` (or
+ * `Unreadable`), and the close becomes `Closed`, which ends the effect.
  *
- * With backpressure, end to end: the socket's callbacks cannot wait, so each message goes into a Queue, and
- * once `bufferSize` are waiting the socket stops reading (`socket.pause()`). The kernel's receive buffer then
- * fills and TCP flow control holds the server back (its `bufferedAmount` grows, not our memory). Taking a
- * message makes room, and reading resumes. The Queue itself is unbounded because a paused socket still hands
- * over what it had already read (the rest of one read, at most 64 KiB): a bounded Queue would have to drop
- * those messages. (`Stream.async` cannot do this: its `emit` cannot pause the socket, and an `emit` whose
- * promise nobody awaits just piles up without bound.)
+ * While a backpressuring subscriber of the store is full, the leaf pauses the socket (`socket.pause()` in
+ * `ws`) and resumes it once there is room; what the socket still hands over meanwhile waits in the leaf's
+ * buffer (`bufferSize`). Cancelling the effect closes the socket. (`Fx.fromWebSocket` listens to a socket
+ * that someone else opens and closes; this feed owns its socket, so it opens it in the registration.)
  */
-export const feed = (url: string, options: FeedOptions = {}): Stream.Stream<Action> => {
-  const bufferSize = options.bufferSize ?? FEED_BUFFER_SIZE
-  const open = options.open ?? ((url: string) => new WebSocket(url))
-  return Stream.unwrapScoped(Effect.gen(function*() {
-    const queue = yield* Effect.acquireRelease(Queue.unbounded<Action>(), Queue.shutdown)
-    const waiting = () => Option.getOrElse(queue.unsafeSize(), () => 0)
-    const onMessage = function(this: WebSocket, data: WebSocket.RawData) {
-      const text = String(data)
-      const quote = Schema.decodeUnknownOption(Quote)(text)
-      queue.unsafeOffer(quote._tag === "Some" ? { _tag: "Quote", ...quote.value } : { _tag: "Unreadable", text })
-      if (waiting() >= bufferSize) this.pause()
-    }
-    const socket = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const socket = open(url)
-        socket.on("message", onMessage)
-        socket.on("close", (code) => queue.unsafeOffer({ _tag: "Closed", code }))
-        socket.on("error", () => socket.close())
-        return socket
-      }),
-      (socket) =>
-        Effect.sync(() => {
-          // Interrupted while paused: read (and discard) what is left, up to the server's reply to the close.
-          if (socket.isPaused) socket.off("message", onMessage).resume()
+export const listen = (url: string, options: FeedOptions = {}): Fx.Fx<Action> =>
+  Fx.subscribe<Action>((emit) =>
+    Effect.sync((): Fx.Registration => {
+      const socket = (options.open ?? ((url: string) => new WebSocket(url)))(url)
+      const onMessage = (data: WebSocket.RawData) => emit(toAction(data))
+      const onClose = (code: number) => {
+        emit({ _tag: "Closed", code })
+        emit.end()
+      }
+      // An error is followed by the close (code 1006 if the connection failed), which is the action.
+      socket.on("message", onMessage).on("close", onClose).on("error", () => socket.close())
+      return {
+        cleanup: () => {
+          socket.off("message", onMessage).off("close", onClose)
+          // Stopped while paused: read (and discard) what is left, up to the server's reply to the close.
+          if (socket.isPaused) socket.resume()
           socket.close()
-        })
-    )
-    // One message per pull, so that room is made when the consumer takes a message, not a whole batch.
-    return Stream.fromQueue(queue, { maxChunkSize: 1 }).pipe(
-      Stream.tap(() =>
-        Effect.sync(() => {
-          if (socket.isPaused && waiting() < bufferSize) socket.resume()
-        })
-      ),
-      Stream.takeUntil((action) => action._tag === "Closed")
-    )
-  }))
-}
+        },
+        pause: () => socket.pause(),
+        resume: () => socket.resume()
+      }
+    }), { bufferSize: options.bufferSize ?? FEED_BUFFER_SIZE })
 
-export const reducer = Reducer.make((state: State, action: Action): readonly [State, Fx.Fx<Action>] => {
-  switch (action._tag) {
-    case "Connect":
-      return [{ ...state, status: "open" }, Fx.cancellable(Fx.stream(feed(action.url)), "feed", { cancelInFlight: true })]
-    case "Quote":
-      return [{ ...state, prices: { ...state.prices, [action.symbol]: action.price }, received: state.received + 1 }, Fx.none]
-    case "Unreadable":
-      return [{ ...state, received: state.received + 1 }, Fx.none]
-    case "Closed":
-      return [{ ...state, status: "closed" }, Fx.none]
-  }
-})
+/** The reducer, its feed opened with `options` (the tests pass their own `open` and `bufferSize`). */
+export const makeReducer = (options: FeedOptions = {}) =>
+  Reducer.make((state: State, action: Action): readonly [State, Fx.Fx<Action>] => {
+    switch (action._tag) {
+      case "Connect":
+        return [{ ...state, status: "open" }, Fx.cancellable(listen(action.url, options), "feed", { cancelInFlight: true })]
+      case "Quote":
+        return [{ ...state, prices: { ...state.prices, [action.symbol]: action.price }, received: state.received + 1 }, Fx.none]
+      case "Unreadable":
+        return [{ ...state, received: state.received + 1 }, Fx.none]
+      case "Closed":
+        return [{ ...state, status: "closed" }, Fx.none]
+    }
+  })
+
+export const reducer = makeReducer()
 
 export class Quotes extends Context.Tag("examples/Quotes")<Quotes, Store.Store<State, Action>>() {}
 

@@ -1,8 +1,9 @@
 import { HttpServer } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Context, Effect, Layer, Schedule, Stream } from "effect"
+import { Context, Effect, Layer, Schedule, Stream } from "effect"
 import WebSocket, { WebSocketServer } from "ws"
-import { FEED_BUFFER_SIZE, feed, Quotes, QuotesLive } from "../../examples/websocket.js"
+import { type Action, initialState, makeReducer, Quotes, QuotesLive } from "../../examples/websocket.js"
+import { Store } from "../../src/index.js"
 
 /** A real WebSocket feed on loopback: sends its messages to each client, then closes with 4000. */
 const feedServer = (messages: ReadonlyArray<string>) =>
@@ -34,6 +35,30 @@ const watch = (url: string, count: number) =>
     socket.on("open", () => resume(Effect.succeed({ frames, ready: finished })))
   })
 
+/** Polls `condition` over the real sockets (every 5 ms) until it holds; fails after 10 seconds. */
+const until = (condition: () => boolean) =>
+  Effect.sync(condition).pipe(
+    Effect.repeat({ until: (holds) => holds, schedule: Schedule.spaced("5 millis") }),
+    Effect.timeout("10 seconds")
+  )
+
+/**
+ * A flood: `count` quotes of about 16 KiB (padding the decoder ignores), far more than loopback's socket
+ * buffers hold, sent as fast as the server can; the client's socket counts what it hands over.
+ */
+const flood = (count: number) =>
+  Effect.gen(function*() {
+    const pad = "x".repeat(16 * 1024)
+    const server = yield* feedServer(Array.from({ length: count }, (_, i) => JSON.stringify({ symbol: "ACME", price: i, pad })))
+    const client: { socket: WebSocket | undefined; received: number } = { socket: undefined, received: 0 }
+    const open = (url: string) => {
+      const socket = new WebSocket(url)
+      socket.on("message", () => client.received++)
+      return client.socket = socket
+    }
+    return { url: `ws://127.0.0.1:${(server.address() as { port: number }).port}`, server, client, open }
+  })
+
 describe("examples/websocket", () => {
   it.live("consumes a WebSocket feed as actions, the close included, and serves its own actions out", () =>
     Effect.gen(function*() {
@@ -56,53 +81,65 @@ describe("examples/websocket", () => {
       expect(watcher.frames.at(-1)!.action).toEqual({ _tag: "Closed", code: 4000 })
     }).pipe(Effect.scoped))
 
-  it.live("holds at most FEED_BUFFER_SIZE messages for a consumer that holds off, then delivers every one in order", () =>
+  it.live("a full backpressuring subscriber pauses the socket, so the rest waits on the server; reading resumes and every message arrives in order", () =>
     Effect.gen(function*() {
-      // Quotes of about 16 KiB (padding the decoder ignores), far more than loopback's socket buffers hold,
-      // sent as fast as the server can: without backpressure the client would read them all at once.
       const count = 2_000
-      const size = 16 * 1024
-      const pad = "x".repeat(size)
-      const server = yield* feedServer(Array.from({ length: count }, (_, i) => JSON.stringify({ symbol: "ACME", price: i, pad })))
-      let client: WebSocket | undefined
-      let received = 0
-      const open = (url: string) => {
-        client = new WebSocket(url)
-        client.on("message", () => received++)
-        return client
-      }
-      // The consumer takes an action, then holds off until it is given a permit for it.
-      const permits = yield* Effect.makeSemaphore(0)
-      let taken = 0
-      const run = yield* Effect.forkScoped(
-        feed(`ws://127.0.0.1:${(server.address() as { port: number }).port}`, { open }).pipe(
-          Stream.tap(() => Effect.zipRight(Effect.sync(() => taken++), permits.take(1))),
-          Stream.runCollect
-        )
-      )
-      /** Waits until the client has read more than `after` messages and stopped reading; checks what it holds. */
+      // A paused socket still hands over the rest of its read (at most 64 KiB: a few of these messages).
+      const bufferSize = 8
+      const capacity = 16
+      const { client, open, server, url } = yield* flood(count)
+      const store = yield* Store.make({ initialState, reducer: makeReducer({ open, bufferSize }) })
+      // A subscriber that must see every action, and stops reading.
+      const pull = yield* Stream.toPull(yield* store.subscribe({ capacity, overflow: "backpressure" }))
+      const taken: Array<Action> = []
+      const take = Effect.map(pull, (chunk) => taken.push(...chunk))
+      yield* store.send({ _tag: "Connect", url })
+
+      /** Waits until the client has read more than `after` messages and is paused; checks where the rest is. */
       const heldBack = (after: number) =>
         Effect.gen(function*() {
-          yield* Effect.sync(() => received > after && client?.isPaused === true).pipe(
-            Effect.repeat({ until: (paused) => paused, schedule: Schedule.spaced("5 millis") }),
-            Effect.timeout("10 seconds")
-          )
-          // A paused socket still delivers the rest of the read it was in (at most 64 KiB: a few messages here).
-          expect(received - taken).toBeLessThanOrEqual(FEED_BUFFER_SIZE + Math.ceil(64 * 1024 / size) + 1)
-          expect(received).toBeLessThan(count)
+          yield* until(() => client.received > after && client.socket?.isPaused === true)
+          const reduced = (yield* store.state).received
+          // Reduced: what the subscriber took, and what it holds (at most `capacity`, the Connect included).
+          expect(1 + reduced).toBeLessThanOrEqual(taken.length + capacity)
+          // Handed over by the socket but not reduced yet: held in the feed's buffer, nothing dropped.
+          expect(client.received - reduced).toBeLessThanOrEqual(bufferSize)
+          expect(client.received).toBeLessThan(count)
           // The rest waits on the server: TCP flow control holds its sends back.
           expect([...server.clients][0]!.bufferedAmount).toBeGreaterThan(0)
         })
 
       yield* heldBack(0)
-      // Taking just enough to get below the bound makes room: the client reads again, and stops again.
-      const before = received
-      yield* permits.release(received - taken - FEED_BUFFER_SIZE + 1)
+      // Taking what the subscriber holds makes room: the socket reads again, and is paused again.
+      const before = client.received
+      yield* take
       yield* heldBack(before)
 
-      yield* permits.release(count)
-      const actions = Chunk.toReadonlyArray(yield* run.await.pipe(Effect.flatten, Effect.timeout("10 seconds")))
-      expect(actions.slice(0, -1)).toEqual(Array.from({ length: count }, (_, i) => ({ _tag: "Quote", symbol: "ACME", price: i })))
-      expect(actions.at(-1)).toEqual({ _tag: "Closed", code: 4000 })
+      // Reading from here on: everything arrives, in order, then the close.
+      yield* Effect.repeat(take, { until: () => taken.at(-1)?._tag === "Closed" }).pipe(Effect.timeout("10 seconds"))
+      expect(taken[0]).toEqual({ _tag: "Connect", url })
+      expect(taken.slice(1, -1)).toEqual(Array.from({ length: count }, (_, i) => ({ _tag: "Quote", symbol: "ACME", price: i })))
+      expect(taken.at(-1)).toEqual({ _tag: "Closed", code: 4000 })
+      expect(yield* store.state).toEqual({ status: "closed", prices: { ACME: count - 1 }, received: count })
+    }).pipe(Effect.scoped))
+
+  it.live("a feed cancelled while paused closes its socket at once and reduces nothing more", () =>
+    Effect.gen(function*() {
+      const { client, open, url } = yield* flood(2_000)
+      const store = yield* Store.make({ initialState, reducer: makeReducer({ open, bufferSize: 8 }) })
+      const pull = yield* Stream.toPull(yield* store.subscribe({ capacity: 16, overflow: "backpressure" }))
+      const task = yield* store.send({ _tag: "Connect", url })
+      yield* until(() => client.socket?.isPaused === true)
+      const reduced = (yield* store.state).received
+      yield* task.cancel
+      // The cleanup ran within the cancel: the socket is closing.
+      expect(client.socket!.readyState).not.toBe(WebSocket.OPEN)
+      // The subscriber makes room: a feed still running would now be resumed, and reduce again.
+      yield* pull
+      // Closed at once, not after ws's 30-second close timeout: a paused socket would not read the server's
+      // reply to the close, so the cleanup resumes it to read (and discard) what is left.
+      yield* until(() => client.socket!.readyState === WebSocket.CLOSED)
+      expect(yield* store.state).toMatchObject({ status: "open", received: reduced })
+      expect(yield* task.isRunning).toBe(false)
     }).pipe(Effect.scoped))
 })
