@@ -293,12 +293,13 @@ export const layer = <Id, S, A, I, SI>(
     // Bound to loopback, the server answers for loopback names only unless told otherwise: a page on a
     // domain rebound to 127.0.0.1 (DNS rebinding) would otherwise be same-origin with it.
     const loopback = options.host !== undefined && [...loopbackNames, "::1"].includes(options.host)
-    const routes = yield* internal.routerEndingOn(
+    const { direct, router: routes } = yield* internal.routerEndingOn(
       store,
       loopback && options.allowedHosts === undefined ? { ...options, allowedHosts: loopbackNames } : options,
       closing
     )
-    const server = NodeHttpServer.layer(() => createServer(options), {
+    // The server is this layer's own: its SSE requests can skip the platform's per-request fiber.
+    const server = NodeHttpServer.layer(() => nodeServer.servingDirect(createServer(options), direct), {
       port: options.port ?? 0,
       ...(options.host ? { host: options.host } : {})
     })

@@ -10,16 +10,17 @@ import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import type { IncomingMessage, ServerResponse } from "node:http"
 import type * as Store from "../Store.js"
 import type * as StoreHttp from "../StoreHttp.js"
 import { EventLog, type LogEvent } from "./eventLog.js"
-import { answerFailure, guardDefects, internal, notFound, originPolicy, refuse, routes } from "./httpGuard.js"
+import { admission, answerFailure, guardDefects, internal, notFound, originPolicy, refuse, routes } from "./httpGuard.js"
 import { decodeAction, parseEventId, parseIdempotencyKey, type Refusal, refusal } from "./httpInput.js"
 import { readBody } from "./httpBody.js"
 import { Idempotency } from "./idempotency.js"
 import { actionTag } from "./runner.js"
 import { SocketLimit } from "./socketLimit.js"
-import { bytes, SseClient, SseClients, sseHead, sseResponse } from "./sseClient.js"
+import { bytes, SseClient, SseClients, sseHead, sseHeaders, sseResponse } from "./sseClient.js"
 import { followLog } from "./sseEvents.js"
 import { StateFeed } from "./stateFeed.js"
 import { actionTags } from "./tags.js"
@@ -104,10 +105,16 @@ export const router = <S, A, I, SI>(
   const resolved = resolve(options)
   return Effect.flatMap(Deferred.make<void>(), (closing) =>
     Effect.zipLeft(
-      routerEndingOn(store, options, closing, resolved),
+      Effect.map(routerEndingOn(store, options, closing, resolved), (served) => served.router),
       // The router's scope closing ends its open client streams too.
       Effect.addFinalizer(() => Deferred.succeed(closing, undefined))
     ))
+}
+
+/** The routes, and the direct path for SSE requests on a server the caller owns (see `direct`). @internal */
+export interface Served {
+  readonly router: HttpRouter.HttpRouter
+  readonly direct: (req: IncomingMessage, res: ServerResponse) => boolean
 }
 
 /**
@@ -121,7 +128,7 @@ export const routerEndingOn = <S, A, I, SI>(
   options: StoreHttp.Options<S, A, I, SI>,
   closing: Deferred.Deferred<void>,
   resolved: ReturnType<typeof resolve> = resolve(options)
-): Effect.Effect<HttpRouter.HttpRouter, never, Scope.Scope> =>
+): Effect.Effect<Served, never, Scope.Scope> =>
   Effect.gen(function*() {
     const { heartbeat, maxBodyBytes, maxWait } = resolved
     const log = yield* EventLog.make(store, { replay: resolved.replay })
@@ -230,24 +237,26 @@ export const routerEndingOn = <S, A, I, SI>(
       return toResponse(yield* idempotency.once(key, fingerprint, run, replyRefusal(keyReused)))
     })
 
+    /** An `/events` client's starting point: its `Last-Event-ID` (an empty one is none), or `?lastEventId=`. */
+    const eventIdOf = (header: string | undefined, url: string) =>
+      header !== undefined
+        ? parseEventId(header)
+        : parseEventId(new URL(url, "http://local").searchParams.get("lastEventId") ?? undefined)
+
+    /** A new `/events` client, subscribed: it misses nothing reduced after this returns. */
+    const openEvents = (id: number | undefined): SseClient =>
+      clients.add(followLog(log, log.resume(id), { clientBuffer: resolved.clientBuffer, frameOf, head: retryField + connected }))
+
     const events = Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       if (log.ended) return refuse(shutDown)
-      // An empty header is no id (what EventSource sends before its first event): the query may give one.
       const header = request.headers["last-event-id"] || undefined
-      const id = header !== undefined
-        ? parseEventId(header)
-        : parseEventId(new URL(request.url, "http://local").searchParams.get("lastEventId") ?? undefined)
+      const id = eventIdOf(header, request.url)
       if (id === "invalid") {
         return refuse(refusal(400, header !== undefined ? "InvalidHeader" : "InvalidQuery", "Last-Event-ID must be a decimal event id"))
       }
       if (request.method === "HEAD") return sseHead
-      const client = clients.add(followLog(log, log.resume(id), {
-        clientBuffer: resolved.clientBuffer,
-        frameOf,
-        head: retryField + connected
-      }))
-      return sseResponse(client)
+      return sseResponse(openEvents(id))
     })
 
     const unpublished = refuse(refusal(404, "NotFound", "this store does not publish its state"))
@@ -268,15 +277,54 @@ export const routerEndingOn = <S, A, I, SI>(
      * frame is a whole, current snapshot.
      */
     const feed = options.state === undefined ? undefined : yield* StateFeed.make(store, stateFrame(Schema.encodeEither(options.state)))
+    /** A new `/changes` client: the current state first, then the `connected` comment, then newer states. */
+    const openChanges = (feed: StateFeed<S>): SseClient => {
+      const client: SseClient = clients.add(new SseClient(1, () => feed.caughtUp(client)))
+      feed.add(client, retryField, connected)
+      return client
+    }
+
     const changes = Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
       if (feed === undefined) return unpublished
       if (log.ended) return refuse(shutDown)
       if (request.method === "HEAD") return sseHead
-      const client: SseClient = clients.add(new SseClient(1, () => feed.caughtUp(client)))
-      // The current state first; the `connected` comment after it says the client will see every later one.
-      feed.add(client, retryField, connected)
-      return sseResponse(client)
+      return sseResponse(openChanges(feed))
     })
+
+    const admit = admission({ originAllowed: resolved.originAllowed, allowedHosts: options.allowedHosts })
+
+    /**
+     * `GET /events` and `GET /changes` served straight from Node's request event, with the same checks,
+     * for a server that `StoreHttp.layer` owns. Through the platform, each open SSE response keeps a
+     * handler fiber, a tracer span and Node's `stream.pipeline` for as long as the client listens (about
+     * 30 KB, measured); here it is the client's stream piped into the response (about 4 KB over Node's
+     * own). Anything else, including every refusal, is left to the routes (false).
+     */
+    const direct = (req: IncomingMessage, res: ServerResponse): boolean => {
+      if (req.method !== "GET" || log.ended) return false
+      const url = req.url ?? ""
+      const query = url.indexOf("?")
+      const path = query < 0 ? url : url.slice(0, query)
+      if (path !== "/events" && (path !== "/changes" || feed === undefined)) return false
+      const admitted = admit(req.headers.host, req.headers.origin)
+      if ("status" in admitted) return false
+      let client: SseClient
+      if (path === "/events") {
+        const header = req.headers["last-event-id"]
+        if (Array.isArray(header)) return false
+        const id = eventIdOf(header || undefined, url)
+        if (id === "invalid") return false
+        client = openEvents(id)
+      } else {
+        client = openChanges(feed!)
+      }
+      res.writeHead(200, { ...sseHeaders, ...admitted.cors })
+      // The client left (or the connection failed): its stream is destroyed, which unsubscribes it.
+      res.once("close", () => client.destroy())
+      res.on("error", () => client.destroy())
+      client.pipe(res)
+      return true
+    }
 
     const socket = Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
@@ -338,13 +386,14 @@ export const routerEndingOn = <S, A, I, SI>(
 
     const upgradeRequired = refuse(refusal(426, "UpgradeRequired", "GET /ws is a WebSocket endpoint: connect with a WebSocket client"))
 
-    return routes({
+    const router = routes({
       "/actions": { POST: post },
       "/events": { GET: events },
       "/state": { GET: state },
       "/changes": { GET: changes },
       "/ws": { GET: Effect.catchTag(socket, "RequestError", () => Effect.succeed(upgradeRequired)) }
     }, { originAllowed: resolved.originAllowed, allowedHosts: options.allowedHosts })
+    return { router, direct }
   })
 
 /** A state's `/changes` frame, or an `error` frame if it does not match its schema. */

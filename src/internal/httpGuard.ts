@@ -106,6 +106,31 @@ export const answerFailure = <A>(onDefect: Effect.Effect<A>) => <E>(cause: Cause
 export const guardDefects = <A, R>(handler: Effect.Effect<A, never, R>, onDefect: Effect.Effect<A>): Effect.Effect<A, never, R> =>
   Effect.catchAllCause(handler, answerFailure(onDefect))
 
+/** A request's `Host` and `Origin` judged: refused, or let in with the CORS headers its answer needs. @internal */
+export type Admission = Refusal | { readonly cors: Record<string, string> }
+
+const forbiddenHost: Refusal = { status: 403, error: "ForbiddenHost", message: "this server does not answer for that host name" }
+const forbiddenOrigin: Refusal = { status: 403, error: "ForbiddenOrigin", message: "cross-origin requests from that origin are not allowed" }
+
+/**
+ * The `Host` and `Origin` checks of every route, synchronous, so the direct SSE path (see `StoreHttp.layer`)
+ * applies exactly the same ones.
+ *
+ * @internal
+ */
+export const admission = (options: GuardOptions) => {
+  // A listed name with a port matches that host and port only; without one, any port.
+  const hosts = options.allowedHosts?.map((h) => h.toLowerCase())
+  const hostAllowed = (host: string | undefined) =>
+    hosts === undefined || (host !== undefined && (hosts.includes(host.toLowerCase()) || hosts.includes(hostname(host))))
+  return (host: string | undefined, origin: string | undefined): Admission => {
+    if (!hostAllowed(host)) return forbiddenHost
+    const cross = origin !== undefined && !sameOrigin(origin, host)
+    if (cross && !options.originAllowed(origin)) return forbiddenOrigin
+    return { cors: cross ? { "access-control-allow-origin": origin, vary: "Origin" } : {} }
+  }
+}
+
 /**
  * The routes of `table`, each matched on exactly one spelling (the router's own matching ignores case,
  * duplicate and trailing slashes, and percent-encoding) and answering every method: the ones it has, a
@@ -117,11 +142,7 @@ export const routes = <R>(
   table: Readonly<Record<`/${string}`, Methods<R>>>,
   options: GuardOptions
 ): HttpRouter.HttpRouter<never, HttpRouter.HttpRouter.ExcludeProvided<R>> => {
-  // A listed name with a port matches that host and port only; without one, any port.
-  const hosts = options.allowedHosts?.map((h) => h.toLowerCase())
-  const hostAllowed = (host: string | undefined) =>
-    hosts === undefined || (host !== undefined && (hosts.includes(host.toLowerCase()) || hosts.includes(hostname(host))))
-  const originAllowed = options.originAllowed
+  const admit = admission(options)
   const route = (path: string, methods: Methods<R>) => {
     // HEAD is answered as GET (the platform writes the head only), as HTTP asks of a server with GET.
     const allow = [...Object.keys(methods), ...("GET" in methods ? ["HEAD"] : []), "OPTIONS"].join(", ")
@@ -129,16 +150,10 @@ export const routes = <R>(
       const request = yield* HttpServerRequest.HttpServerRequest
       const query = request.url.indexOf("?")
       if ((query < 0 ? request.url : request.url.slice(0, query)) !== path) return notFound
-      const host = request.headers["host"]
-      if (!hostAllowed(host)) {
-        return refuse({ status: 403, error: "ForbiddenHost", message: "this server does not answer for that host name" })
-      }
-      const origin = request.headers["origin"]
-      const cross = origin !== undefined && !sameOrigin(origin, host)
-      if (cross && !originAllowed(origin)) {
-        return refuse({ status: 403, error: "ForbiddenOrigin", message: "cross-origin requests from that origin are not allowed" })
-      }
-      const cors: Record<string, string> = cross ? { "access-control-allow-origin": origin, vary: "Origin" } : {}
+      const admitted = admit(request.headers["host"], request.headers["origin"])
+      if ("status" in admitted) return refuse(admitted)
+      const { cors } = admitted
+      const cross = "vary" in cors
       if (request.method === "OPTIONS") {
         return HttpServerResponse.empty({
           status: 204,

@@ -1,4 +1,6 @@
+import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as http from "node:http"
 import type * as Net from "node:net"
 import type * as StoreHttp from "../StoreHttp.js"
@@ -57,4 +59,39 @@ export const createServer = (options: StoreHttp.ServerOptions = {}): http.Server
     response.end(JSON.stringify({ error: "ExpectationFailed", message: "only Expect: 100-continue is supported" }))
   })
   return server
+}
+
+/**
+ * `server`, answering first with `direct` each request it takes (it returns whether it did); the others
+ * reach the `request` listeners as usual. The platform adds its listener itself, so this is the one place
+ * to step in before it.
+ *
+ * @internal
+ */
+export const servingDirect = (
+  server: http.Server,
+  direct: (req: http.IncomingMessage, res: http.ServerResponse) => boolean
+): http.Server => {
+  const emit = server.emit
+  server.emit = function(this: http.Server, event: string | symbol, ...args: Array<any>): boolean {
+    if (event === "request" && answeredDirectly(direct, args[0], args[1])) return true
+    return Reflect.apply(emit, this, [event, ...args]) as boolean
+  } as typeof server.emit
+  return server
+}
+
+/** A throw in the direct path is logged, never thrown into Node's event loop; the routes answer instead. */
+const answeredDirectly = (
+  direct: (req: http.IncomingMessage, res: http.ServerResponse) => boolean,
+  req: http.IncomingMessage,
+  res: http.ServerResponse
+): boolean => {
+  try {
+    return direct(req, res)
+  } catch (defect) {
+    Effect.runFork(Effect.logError("StoreHttp: serving an SSE request failed", Cause.die(defect)))
+    if (!res.headersSent) return false
+    res.destroy()
+    return true
+  }
 }

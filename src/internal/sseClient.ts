@@ -75,8 +75,8 @@ const encoder = new TextEncoder()
 /** Bytes of an SSE text, for a frame shared by every client. @internal */
 export const bytes = (text: string): Uint8Array => encoder.encode(text)
 
-/** The headers of every SSE response: no caching, and no buffering by proxies (nginx's header). */
-const sseHeaders = { "content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no" }
+/** The headers of every SSE response: no caching, and no buffering by proxies (nginx's header). @internal */
+export const sseHeaders = { "content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no" }
 
 /** The response streaming `client` to the browser. @internal */
 export const sseResponse = (client: SseClient) =>
