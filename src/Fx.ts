@@ -599,7 +599,10 @@ export const stream: <A, R>(stream: EffectStream.Stream<A, never, R>) => Fx<A, R
  *
  * Backpressure: while a backpressuring subscriber is full, a source with `pause`/`resume` is paused, and
  * items still emitted (or emitted by a source that cannot pause) wait in a buffer of `bufferSize`
- * (default 1024) that drops by `overflow` (default `"sliding"`: the oldest) when full.
+ * (default 1024) that drops by `overflow` (default `"sliding"`: the oldest) when full, counting each drop
+ * in `StoreMetrics.streamItemsDropped`. A paused source may still hand over what it had already read: a
+ * `ws` socket delivers the rest of its current read (up to 64 KiB, thousands of small messages), so size
+ * `bufferSize` for that where no message may be lost.
  *
  * Use a `Stream` ({@link stream}) for anything pulled, transformed or combined; `subscribe` for what
  * pushes (emitters, sockets, listeners) where many may sit idle: see docs/performance.md for the costs.

@@ -68,7 +68,8 @@ export const effectsCancelled = internal.effectsCancelled
 export const effectsTimedOut = internal.effectsTimedOut
 
 /**
- * `store.stream_items.dropped`: items `Fx.rateLimit` with `strategy: "enforce"` dropped.
+ * `store.stream_items.dropped`: items `Fx.rateLimit` with `strategy: "enforce"` dropped, and items a full
+ * `Fx.subscribe` buffer dropped while the source waited for room.
  *
  * @example
  * ```ts

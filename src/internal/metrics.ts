@@ -34,7 +34,7 @@ const keys = {
   effectsCancelled: counterKey("store.effects.cancelled", "Effects cancelled by id, cancel-in-flight or debounce"),
   effectsTimedOut: counterKey("store.effects.timed_out", "Effects ended by Fx.timeout or Fx.idleTimeout"),
   streamItemsProcessed: counterKey("store.stream_items.processed", "Items pulled from stream effects"),
-  streamItemsDropped: counterKey("store.stream_items.dropped", "Items dropped by Fx.rateLimit \"enforce\""),
+  streamItemsDropped: counterKey("store.stream_items.dropped", "Items dropped by Fx.rateLimit \"enforce\" or by a full Fx.subscribe buffer"),
   streamItemsTotal: MetricKey.histogram(
     "store.stream_items.total",
     MetricBoundaries.exponential({ start: 1, factor: 4, count: 12 }),

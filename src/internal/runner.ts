@@ -290,6 +290,10 @@ export class Runner<A, R> {
     return this.host.actions.mustWait
   }
 
+  sourceDropped(): void {
+    this.host.metrics.streamItemsDropped(1)
+  }
+
   whenRoom(source: Source<A>): void {
     this.host.fork(Effect.zipRight(this.host.actions.awaitRoom, Effect.sync(() => source.drain())))
   }

@@ -14,6 +14,8 @@ export interface SourceOwner<A> {
   feedSource(action: A, run: Run<A>): void
   /** Whether a backpressuring subscriber is full, so the source must wait. */
   readonly mustWait: boolean
+  /** Counts an item its full buffer dropped (`store.stream_items.dropped`). */
+  sourceDropped(): void
   /** Calls `source.drain()` once subscribers have room again (a short-lived fiber, only while waiting). */
   whenRoom(source: Source<A>): void
   /** The source is over (it ended, was stopped, or its cleanup threw: `thrown` is set). */
@@ -132,9 +134,9 @@ export class Source<A> {
 
   private hold(action: A): void {
     const buffer = this.buffer ??= []
-    if (buffer.length < this.bufferSize) {
-      buffer.push(action)
-    } else if (this.overflow === "sliding") {
+    if (buffer.length < this.bufferSize) return void buffer.push(action)
+    this.owner.sourceDropped()
+    if (this.overflow === "sliding") {
       buffer.shift()
       buffer.push(action)
     }

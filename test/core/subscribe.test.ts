@@ -174,6 +174,21 @@ describe("Fx.subscribe: a push source", () => {
       }
     }))
 
+  it.scoped("every item a full buffer drops is counted in store.stream_items.dropped", () =>
+    Effect.gen(function*() {
+      const label = uniqueLabel("subscribe-dropped")
+      const store = yield* Store.make({ initialState: { items: [], done: false } as State, reducer, label })
+      const slow = yield* store.subscribe({ capacity: 2, overflow: "backpressure" })
+      const pull = yield* Stream.toPull(slow)
+      const source = new Manual()
+      yield* store.send({ _tag: "Listen", fx: source.fx({ bufferSize: 2 }) })
+      yield* pull
+      yield* settle
+      // 1 and 2 fill the subscriber; 3 and 4 wait; 5 and 6 find the buffer full.
+      for (let n = 1; n <= 6; n++) source.emit(n)
+      expect(yield* counter(StoreMetrics.streamItemsDropped, label)).toBe(2)
+    }))
+
   it.scoped("the registration is an Effect with its services, provided like any leaf", () =>
     Effect.gen(function*() {
       class Feed extends Context.Tag("test/Feed")<Feed, EventEmitter>() {}
