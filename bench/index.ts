@@ -45,9 +45,21 @@ const idle = (peer: keyof typeof cancelPeers.idlePeers) => {
 let postRun: ReturnType<typeof post.postThroughput> | undefined
 const posts = () => postRun ??= post.postThroughput()
 
+const sendVsRedux = async () => {
+  const ratios: Array<number> = []
+  for (let round = 0; round < 5; round++) {
+    const send = perSec(await store.sendPerSec())
+    ratios.push(send / perSec(await peers.reduxDispatchPerSec()))
+  }
+  return ratios.sort((a, b) => a - b)[2]!
+}
+
 const measurements: ReadonlyArray<readonly [key: string, run: () => Promise<number>]> = [
   ["send_per_sec", () => store.sendPerSec().then(perSec)],
   ["redux_dispatch_per_sec", () => peers.reduxDispatchPerSec().then(perSec)],
+  // The target's ratio: send and Redux alternated (A B A B ...), the median of the 5 pairwise ratios, so
+  // a machine that speeds up or slows down moves both sides alike.
+  ["send_vs_redux", sendVsRedux],
   ["rtk_dispatch_per_sec", () => peers.rtkDispatchPerSec().then(perSec)],
   ["xstate_send_per_sec", () => peers.xstateSendPerSec().then(perSec)],
   ["machine_send_per_sec", () => peers.machineSendPerSec().then(perSec)],
@@ -117,7 +129,7 @@ for (const [key, run] of measurements) {
 
 const ratio = (a: string, b: string) => results[a]! / results[b]!
 const targets: Array<[string, number, number]> = [
-  ["send / redux (>= 0.5)", ratio("send_per_sec", "redux_dispatch_per_sec"), 0.5],
+  ["send / redux, alternated (>= 0.5)", results["send_vs_redux"]!, 0.5],
   ["send / xstate (>= 5)", ratio("send_per_sec", "xstate_send_per_sec"), 5],
   ["stream / raw stream (>= 0.4)", ratio("stream_items_per_sec", "raw_stream_per_sec"), 0.4],
   ["stream / rxjs epic (>= 1)", ratio("stream_items_per_sec", "rxjs_epic_items_per_sec"), 1],
