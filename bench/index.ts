@@ -60,6 +60,7 @@ const measurements: ReadonlyArray<readonly [key: string, run: () => Promise<numb
   // The target's ratio: send and Redux alternated (A B A B ...), the median of the 5 pairwise ratios, so
   // a machine that speeds up or slows down moves both sides alike.
   ["send_vs_redux", sendVsRedux],
+  ["effect_yield_per_sec", () => peers.effectYieldPerSec().then(perSec)],
   ["rtk_dispatch_per_sec", () => peers.rtkDispatchPerSec().then(perSec)],
   ["xstate_send_per_sec", () => peers.xstateSendPerSec().then(perSec)],
   ["machine_send_per_sec", () => peers.machineSendPerSec().then(perSec)],

@@ -1,6 +1,6 @@
 import { Machine } from "@effect/experimental"
 import { configureStore, createSlice } from "@reduxjs/toolkit"
-import { Effect, Request, Stream } from "effect"
+import { Effect, Exit, Request, Stream } from "effect"
 import { legacy_createStore } from "redux"
 import { combineEpics, createEpicMiddleware, ofType } from "redux-observable"
 import { applyMiddleware } from "redux"
@@ -113,4 +113,15 @@ export const rxjsEpicItemsPerSec = () => {
       finished = resolve
       store.dispatch({ type: "start" })
     }), { samples: 5, warmup: 1 })
+}
+
+/**
+ * `effect_yield_per_sec`: the floor under `send_per_sec`: `yield* Exit.void` in one `Effect.gen` loop, the
+ * generator step every `yield* store.send(action)` takes before the store does anything.
+ */
+export const effectYieldPerSec = () => {
+  const program = Effect.gen(function*() {
+    for (let i = 0; i < SENDS; i++) yield* Exit.void
+  })
+  return rate("effect yield", SENDS, () => Effect.runPromise(program))
 }
