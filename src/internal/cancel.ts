@@ -157,6 +157,13 @@ export class CancelRegistry {
   cancel(id: unknown, spare?: (handle: CancelHandle) => boolean): number {
     const entry = this.get(id)
     if (entry === undefined) return 0
+    // The common case, one effect under the id and nothing spared: no arrays.
+    if (entry instanceof CancelHandle && (spare === undefined || !spare(entry))) {
+      this.delete(id)
+      entry.cancel()
+      this.onCancelled(1)
+      return 1
+    }
     const handles = entry instanceof CancelHandle ? [entry] : [...entry]
     const cancelled = spare === undefined ? handles : handles.filter((handle) => !spare(handle))
     if (cancelled.length === 0) return 0

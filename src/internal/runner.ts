@@ -394,7 +394,8 @@ export class Runner<A, R> {
    */
   cancel(id: unknown, task: TaskNode): void {
     this.cancellations.cancel(id, (handle) => handle.waitingIn !== undefined && this.isStepOf(task, handle.waitingIn))
-    this.cancellations.cancel(pendingKey(id))
+    // A throttled effect waits under its own key only once some throttle has decided: none, no look-up.
+    if (this.throttleWindows !== undefined) this.cancellations.cancel(pendingKey(id))
   }
 
   /** Whether `task` is, or descends from, a step of a sequence in the effect reduction `reduction` started. */
