@@ -2,8 +2,9 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Readable } from "node:stream"
 
 /**
- * One Server-Sent Events client: a Node `Readable` the platform pipes into the response, so delivering an
- * event is a buffer write, not a fiber's worth of stream steps. The bytes written are shared by every
+ * One Server-Sent Events client: a Node `Readable` piped into the response (by the platform, or directly
+ * on a server `StoreHttp.layer` owns), so delivering an event is a buffer write, not a fiber's worth of
+ * stream steps. The bytes written are shared by every
  * client (encoded once per flush).
  *
  * Node asks for data (`_read`) while the response keeps up, and each write goes straight through. Once
