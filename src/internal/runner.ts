@@ -3,6 +3,7 @@ import type * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
+import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import type * as Tracer from "effect/Tracer"
 import type * as Fx from "../Fx.js"
@@ -626,10 +627,12 @@ export class Runner<A, R> {
       // thunk, not the built effect tree (about 0.5 KB less per idle stream).
       const guarded = (span: Tracer.Span | undefined) =>
         Effect.catchAllCause(
-          // A delay runs no code of the user's; everything else may call `Fx.cancelNow`.
+          // A delay runs no code of the user's; everything else may call `Fx.cancelNow`. Set on the fiber,
+          // not `Effect.locally`: the fiber runs only this store's effects (each leaf sets its own on
+          // start), and a locally's restore frames stay on an idle stream's stack (about 1 KB).
           type === "delay"
             ? Effect.suspend(() => body(span))
-            : Effect.locally(Effect.suspend(() => body(span)), currentInEffect, this.inEffect(run)),
+            : Effect.zipRight(FiberRef.set(currentInEffect, this.inEffect(run)), Effect.suspend(() => body(span))),
           (failure) => Cause.isInterruptedOnly(failure) ? Effect.failCause(failure) : this.died(type, run, failure, span)
         )
       if (!this.host.traced) return guarded(undefined)
