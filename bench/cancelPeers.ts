@@ -10,7 +10,7 @@
 import { Observable, type Subscription } from "rxjs"
 import { fileURLToPath } from "node:url"
 import { createActor, createMachine, fromCallback } from "xstate"
-import { heapAfterGc } from "./harness.js"
+import { heapAfterGc, median } from "./harness.js"
 
 const COUNT = 10_000
 const ROUNDS = 5
@@ -21,11 +21,6 @@ export interface IdleCost {
   readonly cancelMs: number
 }
 
-const median = (xs: ReadonlyArray<number>) => {
-  const sorted = [...xs].sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
 
 /**
  * One round: `open` makes `COUNT` idle ones and returns how to cancel them all (resolving once every

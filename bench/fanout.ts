@@ -51,7 +51,8 @@ import type { AddressInfo } from "node:net"
 import { fileURLToPath } from "node:url"
 import { Reducer, Store } from "../src/index.js"
 import * as StoreHttp from "../src/StoreHttp.js"
-import { heapAfterGc } from "./harness.js"
+import { heapAfterGc, median, monotonicUs } from "./harness.js"
+import { spawnLoad } from "./post.js"
 
 const Tick = Schema.TaggedStruct("Tick", { i: Schema.Number })
 type Tick = typeof Tick.Type
@@ -353,32 +354,6 @@ const spawnClients = () => {
   return { child, next, ask }
 }
 
-type ToLoad = { readonly type: "run"; readonly url: string; readonly requests?: number; readonly ms?: number }
-type FromLoad =
-  | { readonly type: "done"; readonly completed: number; readonly elapsedMs: number }
-  | { readonly type: "failed"; readonly message: string }
-
-/** `bench/post.ts`'s load child (`--load-child`), the same POSTs as `post_per_sec`. */
-const spawnLoad = () => {
-  const child = spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL("./post.ts", import.meta.url)), "--load-child"], {
-    stdio: ["ignore", "inherit", "inherit", "ipc"]
-  })
-  let waiting: { resolve: (m: FromLoad & { type: "done" }) => void; reject: (e: Error) => void } | undefined
-  child.on("message", (m: FromLoad) => {
-    const w = waiting
-    waiting = undefined
-    if (m.type === "done") w?.resolve(m)
-    else w?.reject(new Error(`POST load failed: ${m.message}`))
-  })
-  child.on("exit", (code) => waiting?.reject(new Error(`POST load child exited (${code})`)))
-  const run = (message: ToLoad) =>
-    new Promise<FromLoad & { type: "done" }>((resolve, reject) => {
-      waiting = { resolve, reject }
-      child.send(message)
-    })
-  return { child, run }
-}
-
 const stop = async (child: ReturnType<typeof spawn>) => {
   if (child.exitCode !== null || child.signalCode !== null) return
   const exited = new Promise((resolve) => child.once("exit", resolve))
@@ -386,7 +361,6 @@ const stop = async (child: ReturnType<typeof spawn>) => {
   await exited
 }
 
-const monotonicUs = () => Number(process.hrtime.bigint() / 1000n)
 const window = (subject: Subject, phase: string, startUs: number) => {
   if (process.env["FANOUT_WINDOWS"] !== undefined) process.stderr.write(`window ${subject} ${phase} ${startUs} ${monotonicUs()}\n`)
 }
@@ -539,12 +513,6 @@ const round = async (
   }
 }
 
-const median = (xs: ReadonlyArray<number>) => {
-  if (xs.length === 0) return Number.NaN
-  const sorted = [...xs].sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
 
 /** The keys, by their names in `npm run bench`. A subject not measured (`subjects`) gives NaN. */
 export interface Fanout {

@@ -44,3 +44,14 @@ export const heapAfterGc = (): number => {
   gc()
   return process.memoryUsage().heapUsed
 }
+
+/** The median of `xs` (the mean of the middle two for an even count; `NaN` for none). */
+export const median = (xs: ReadonlyArray<number>): number => {
+  if (xs.length === 0) return Number.NaN
+  const sorted = [...xs].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+/** Microseconds on the monotonic clock V8's profiler uses, to cut a `--cpu-prof` to measured windows. */
+export const monotonicUs = (): number => Number(process.hrtime.bigint() / 1000n)

@@ -23,6 +23,7 @@ import * as http from "node:http"
 import { fileURLToPath } from "node:url"
 import { Reducer, Store } from "../src/index.js"
 import * as StoreHttp from "../src/StoreHttp.js"
+import { median, monotonicUs } from "./harness.js"
 
 const Tick = Schema.TaggedStruct("Tick", { i: Schema.Number })
 type Tick = typeof Tick.Type
@@ -80,8 +81,9 @@ const servers: Record<Subject, () => Promise<Server>> = { store: storeServer, pl
 
 // ---- the load, in a child process -----------------------------------------------------------------
 
-type ToChild = { readonly type: "run"; readonly url: string; readonly requests?: number; readonly ms?: number }
-type FromChild =
+/** A run the load child does: `requests` POSTs, or POSTs for `ms`. */
+export type ToChild = { readonly type: "run"; readonly url: string; readonly requests?: number; readonly ms?: number }
+export type FromChild =
   | { readonly type: "done"; readonly completed: number; readonly elapsedMs: number }
   | { readonly type: "failed"; readonly message: string }
 
@@ -141,7 +143,8 @@ const runLoad = () => {
 
 // ---- the parent ----------------------------------------------------------------------------------------
 
-const spawnLoad = () => {
+/** The load child (this file, `--load-child`): `run` sends it a run and resolves with what it did. */
+export const spawnLoad = () => {
   // Not `fork`'s default execArgv: a `--cpu-prof` of this process must not profile the child too.
   const child = spawn(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "--load-child"], {
     stdio: ["ignore", "inherit", "inherit", "ipc"]
@@ -162,7 +165,6 @@ const spawnLoad = () => {
   return { child, run }
 }
 
-const monotonicUs = () => Number(process.hrtime.bigint() / 1000n)
 
 /** One round of one subject: a fresh server, warmed up, then loaded for `ms`. */
 const round = async (load: ReturnType<typeof spawnLoad>, subject: Subject, ms: number) => {
@@ -181,11 +183,6 @@ const round = async (load: ReturnType<typeof spawnLoad>, subject: Subject, ms: n
   }
 }
 
-const median = (xs: ReadonlyArray<number>) => {
-  const sorted = [...xs].sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
 
 export interface Post {
   /** StoreHttp: median requests per second. */
