@@ -27,10 +27,15 @@ const cleanupOf = (r: Fx.Registration): (() => void) | undefined => typeof r ===
 const pauseOf = (r: Fx.Registration): (() => void) | undefined => typeof r === "object" && r !== null ? r.pause : undefined
 const resumeOf = (r: Fx.Registration): (() => void) | undefined => typeof r === "object" && r !== null ? r.resume : undefined
 
+/** The registration has returned. */
 const ATTACHED = 1
+/** Ended or stopped: emits are ignored; the cleanup has run, or runs when the registration returns. */
 const DONE = 2
+/** Waiting for subscribers to have room: emits go to the buffer. */
 const WAITING = 4
+/** Its `pause` was called, and not its `resume` yet. */
 const PAUSED = 8
+/** The source said it is done, with items still waiting for room. */
 const ENDING = 16
 
 /**
@@ -46,48 +51,13 @@ const ENDING = 16
  */
 export class Source<A> {
   private registration: Fx.Registration = undefined
-  // Five flags in one number: thousands of idle sources each keep only what they must.
+  // Five flags in one number (see ATTACHED...ENDING): thousands of idle sources keep only what they must.
   private flags = 0
-  private flag(bit: number): boolean {
-    return (this.flags & bit) !== 0
+  private is(flag: number): boolean {
+    return (this.flags & flag) !== 0
   }
-  private setFlag(bit: number, on: boolean): void {
-    this.flags = on ? this.flags | bit : this.flags & ~bit
-  }
-  /** The registration has returned. */
-  private get attached(): boolean {
-    return this.flag(ATTACHED)
-  }
-  private set attached(on: boolean) {
-    this.setFlag(ATTACHED, on)
-  }
-  /** Ended or stopped: emits are ignored, the cleanup has run or will when the registration returns. */
-  private get done(): boolean {
-    return this.flag(DONE)
-  }
-  private set done(on: boolean) {
-    this.setFlag(DONE, on)
-  }
-  /** Waiting for subscribers to have room: emits go to the buffer. */
-  private get waiting(): boolean {
-    return this.flag(WAITING)
-  }
-  private set waiting(on: boolean) {
-    this.setFlag(WAITING, on)
-  }
-  /** Its `pause` was called, and not its `resume` yet. */
-  private get paused(): boolean {
-    return this.flag(PAUSED)
-  }
-  private set paused(on: boolean) {
-    this.setFlag(PAUSED, on)
-  }
-  /** The source said it is done, with items still waiting for room. */
-  private get ending(): boolean {
-    return this.flag(ENDING)
-  }
-  private set ending(on: boolean) {
-    this.setFlag(ENDING, on)
+  private mark(flag: number, on = true): void {
+    this.flags = on ? this.flags | flag : this.flags & ~flag
   }
   /** What waits for room; made when first needed. */
   private buffer: Array<A> | undefined = undefined
@@ -110,24 +80,19 @@ export class Source<A> {
     this.emit = emit as Fx.Emit<A>
   }
 
-  /** Whether the source has ended (or was stopped). */
-  get ended(): boolean {
-    return this.done
-  }
-
   /** The registration returned: from now on, a stop runs its cleanup. */
   attach(registration: Fx.Registration): void {
-    this.attached = true
+    this.mark(ATTACHED)
     this.registering = undefined
     this.registration = registration
     // Ended (or cancelled) while registering: clean up what it just set up.
-    if (this.done) this.cleanup()
+    if (this.is(DONE)) this.cleanup()
   }
 
   private push(action: A): void {
-    if (this.done || this.ending) return
+    if (this.is(DONE) || this.is(ENDING)) return
     if (!this.run.alive) return this.stop()
-    if (this.waiting) return this.hold(action)
+    if (this.is(WAITING)) return this.hold(action)
     this.owner.feedSource(action, this.run)
     if (this.owner.mustWait) this.waitForRoom()
   }
@@ -143,10 +108,10 @@ export class Source<A> {
   }
 
   private waitForRoom(): void {
-    this.waiting = true
+    this.mark(WAITING)
     const pause = pauseOf(this.registration)
-    if (pause !== undefined && !this.paused) {
-      this.paused = true
+    if (pause !== undefined && !this.is(PAUSED)) {
+      this.mark(PAUSED)
       pause()
     }
     this.owner.whenRoom(this)
@@ -154,41 +119,41 @@ export class Source<A> {
 
   /** Room again: what waited is fed, in order, until the source must wait again or all of it is fed. */
   drain(): void {
-    if (this.done) return
-    this.waiting = false
+    if (this.is(DONE)) return
+    this.mark(WAITING, false)
     const buffer = this.buffer
     while (buffer !== undefined && buffer.length > 0) {
       if (!this.run.alive) return this.stop()
       this.owner.feedSource(buffer.shift()!, this.run)
       if (this.owner.mustWait) return this.waitForRoom()
     }
-    if (this.ending) return this.stop()
-    if (this.paused) {
-      this.paused = false
+    if (this.is(ENDING)) return this.stop()
+    if (this.is(PAUSED)) {
+      this.mark(PAUSED, false)
       resumeOf(this.registration)?.()
     }
   }
 
   /** The source said it is done: what waits is still fed as room comes; then it ends. */
   private end(): void {
-    this.ending = true
-    if (!this.waiting) this.stop()
+    this.mark(ENDING)
+    if (!this.is(WAITING)) this.stop()
   }
 
   /** Stops the source (cancelled, interrupted, or ended): runs its cleanup once, synchronously. */
   stop(): void {
-    if (this.done) return
-    this.done = true
+    if (this.is(DONE)) return
+    this.mark(DONE)
     this.buffer = undefined
     // Not registered yet: `attach` cleans up, or `abandon` ends it once the registration is interrupted.
-    if (this.attached) this.cleanup()
+    if (this.is(ATTACHED)) this.cleanup()
     else this.registering?.unsafeInterruptAsFork(FiberId.none)
   }
 
   /** The registration never completed (interrupted, or it died): nothing to clean up, the source is over. */
   abandon(): void {
-    if (this.attached) return
-    this.done = true
+    if (this.is(ATTACHED)) return
+    this.mark(DONE)
     this.buffer = undefined
     this.owner.sourceEnded(this, undefined)
   }
