@@ -17,12 +17,17 @@ const results: Record<string, number> = {}
 const perSec = (r: { opsPerSec: number }) => r.opsPerSec
 const format = (n: number) => n >= 1000 ? Math.round(n).toLocaleString("en-US") : n.toFixed(2)
 
-// One run of each raw floor gives both of its keys.
-const raws = new Map<store.RawIdle, ReturnType<typeof store.rawIdleStreams>>()
-const raw = (how: store.RawIdle) => {
-  if (!raws.has(how)) raws.set(how, store.rawIdleStreams(how))
-  return raws.get(how)!
+/** `run`, once per key: one run of a subject gives several keys. */
+const oncePerKey = <K, V>(run: (key: K) => Promise<V>) => {
+  const runs = new Map<K, Promise<V>>()
+  return (key: K): Promise<V> => {
+    if (!runs.has(key)) runs.set(key, run(key))
+    return runs.get(key)!
+  }
 }
+
+// One run of each raw floor gives both of its keys.
+const raw = oncePerKey(store.rawIdleStreams)
 
 // One run of the SSE fan-out (StoreHttp, its node:http floor and a bare @effect/platform PubSub server,
 // alternated) gives all of its keys; what the clients saw during the intake windows goes to stderr.
@@ -35,11 +40,7 @@ const sse = () =>
 const sseKey = (key: keyof fanout.Fanout) => () => sse().then((r) => r[key])
 
 // One run of each idle peer (5 rounds: heap per idle one, time to cancel 10,000) gives both of its keys.
-const idlePeers = new Map<keyof typeof cancelPeers.idlePeers, Promise<cancelPeers.IdleCost>>()
-const idle = (peer: keyof typeof cancelPeers.idlePeers) => {
-  if (!idlePeers.has(peer)) idlePeers.set(peer, cancelPeers.idlePeers[peer]())
-  return idlePeers.get(peer)!
-}
+const idle = oncePerKey((peer: keyof typeof cancelPeers.idlePeers) => cancelPeers.idlePeers[peer]())
 
 // One run of the POST load (StoreHttp and a bare @effect/platform server, alternated) gives its three keys.
 let postRun: ReturnType<typeof post.postThroughput> | undefined
