@@ -14,7 +14,7 @@ import type { IncomingMessage, ServerResponse } from "node:http"
 import type * as Store from "../Store.js"
 import type * as StoreHttp from "../StoreHttp.js"
 import { EventLog, type LogEvent } from "./eventLog.js"
-import { admission, answerFailure, guardDefects, internal, notFound, originPolicy, refuse, routes } from "./httpGuard.js"
+import { admission, answerFailure, guardDefects, internal, notFound, originPolicy, pathOf, refuse, routes } from "./httpGuard.js"
 import { decodeAction, parseEventId, parseIdempotencyKey, type Refusal, refusal } from "./httpInput.js"
 import { readBody } from "./httpBody.js"
 import { Idempotency } from "./idempotency.js"
@@ -303,8 +303,7 @@ export const routerEndingOn = <S, A, I, SI>(
     const direct = (req: IncomingMessage, res: ServerResponse): boolean => {
       if (req.method !== "GET" || log.ended) return false
       const url = req.url ?? ""
-      const query = url.indexOf("?")
-      const path = query < 0 ? url : url.slice(0, query)
+      const path = pathOf(url)
       if (path !== "/events" && (path !== "/changes" || feed === undefined)) return false
       const admitted = admit(req.headers.host, req.headers.origin)
       if ("status" in admitted) return false

@@ -106,6 +106,12 @@ export const answerFailure = <A>(onDefect: Effect.Effect<A>) => <E>(cause: Cause
 export const guardDefects = <A, R>(handler: Effect.Effect<A, never, R>, onDefect: Effect.Effect<A>): Effect.Effect<A, never, R> =>
   Effect.catchAllCause(handler, answerFailure(onDefect))
 
+/** A request URL's path, without its query, as it was sent (not decoded or normalized). @internal */
+export const pathOf = (url: string): string => {
+  const query = url.indexOf("?")
+  return query < 0 ? url : url.slice(0, query)
+}
+
 /** A request's `Host` and `Origin` judged: refused, or let in with the CORS headers its answer needs. @internal */
 export type Admission = Refusal | { readonly cors: Record<string, string> }
 
@@ -148,8 +154,7 @@ export const routes = <R>(
     const allow = [...Object.keys(methods), ...("GET" in methods ? ["HEAD"] : []), "OPTIONS"].join(", ")
     return Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
-      const query = request.url.indexOf("?")
-      if ((query < 0 ? request.url : request.url.slice(0, query)) !== path) return notFound
+      if (pathOf(request.url) !== path) return notFound
       const admitted = admit(request.headers["host"], request.headers["origin"])
       if ("status" in admitted) return refuse(admitted)
       const { cors } = admitted

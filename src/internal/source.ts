@@ -23,7 +23,8 @@ export interface SourceOwner<A> {
 }
 
 /** The parts of a registration, whichever form the user returned (kept as returned: nothing copied). */
-const cleanupOf = (r: Fx.Registration): (() => void) | undefined => typeof r === "function" ? r : r?.cleanup
+/** @internal */
+export const cleanupOf = (r: Fx.Registration): (() => void) | undefined => typeof r === "function" ? r : r?.cleanup
 const pauseOf = (r: Fx.Registration): (() => void) | undefined => typeof r === "object" && r !== null ? r.pause : undefined
 const resumeOf = (r: Fx.Registration): (() => void) | undefined => typeof r === "object" && r !== null ? r.resume : undefined
 

@@ -16,6 +16,12 @@ export interface EventEmitterLike {
   resume?: (() => unknown) | undefined
 }
 
+/** The source's own `pause`/`resume`, if it has them (a Node stream, a `ws` socket), bound to it. */
+const pausing = (source: { readonly pause?: (() => unknown) | undefined; readonly resume?: (() => unknown) | undefined }) => ({
+  pause: typeof source.pause === "function" ? () => void source.pause!() : undefined,
+  resume: typeof source.resume === "function" ? () => void source.resume!() : undefined
+})
+
 /** @internal */
 export const fromEventEmitter = <Args extends ReadonlyArray<any>, A>(
   emitter: EventEmitterLike,
@@ -34,8 +40,7 @@ export const fromEventEmitter = <Args extends ReadonlyArray<any>, A>(
           emitter.off(event, onEvent)
           if (end !== undefined) emitter.off(end, emit.end)
         },
-        pause: typeof emitter.pause === "function" ? () => emitter.pause!() : undefined,
-        resume: typeof emitter.resume === "function" ? () => emitter.resume!() : undefined
+        ...pausing(emitter)
       }
     })
   )
@@ -92,8 +97,7 @@ export const fromWebSocket = <A>(
           socket.removeEventListener("message", onMessage)
           socket.removeEventListener("close", onClose)
         },
-        pause: typeof socket.pause === "function" ? () => socket.pause!() : undefined,
-        resume: typeof socket.resume === "function" ? () => socket.resume!() : undefined
+        ...pausing(socket)
       }
     })
   )

@@ -6,6 +6,7 @@ import type * as Fx from "../Fx.js"
 import type { CancelHandle } from "./cancel.js"
 import { isFx } from "./fx.js"
 import { BatchRun, Dropped, type Produced, type Run } from "./run.js"
+import { cleanupOf } from "./source.js"
 import type { Runner } from "./runner.js"
 
 /** A push source as a stream: the registration's cleanup runs when the stream ends or is interrupted. */
@@ -13,7 +14,7 @@ const sourceStream = <A, R>(fx: Fx.Subscribe<A, R>): Stream.Stream<A, never, R> 
   Stream.asyncPush<A, never, R>((emit) =>
     Effect.acquireRelease(
       fx.register(Object.assign((action: A) => void emit.single(action), { end: () => void emit.end() })),
-      (registration) => Effect.sync(() => typeof registration === "function" ? registration() : registration?.cleanup?.())
+      (registration) => Effect.sync(() => cleanupOf(registration)?.())
     ), { bufferSize: fx.bufferSize, strategy: fx.overflow })
 
 /** The failure that ends a stream at its time limit; caught right away and turned into `onTimeout`. */
