@@ -66,7 +66,10 @@ export class StateFeed<S> {
     for (const client of this.clients.keys()) this.catchUp(client)
   }
 
-  /** A client room for states to come; `onRoom` of its {@link SseClient} must call {@link caughtUp}. */
+  /**
+   * Adds a client: writes `before`, the current state and `after` to it, then newer states as they come.
+   * Its {@link SseClient}'s `onRoom` must call {@link caughtUp}.
+   */
   add(client: SseClient, before: string, after: string): void {
     if (this.ended) return client.end()
     client.write(bytes(before + this.encode(this.current) + after), 1)
