@@ -77,3 +77,32 @@ export class ShutdownTimeoutError extends Data.TaggedError("ShutdownTimeoutError
     return `store "${this.label}": ${this.remaining} effect(s) still running after ${String(this.timeout)} were interrupted`
   }
 }
+
+/**
+ * A `StoreHost` could not restore a store from what its persistence holds: the snapshot or a journal
+ * entry no longer decodes with the host's Schemas, or the reducer threw replaying it. The store is not
+ * activated (it never silently starts over); `version` is the schema version the failing row was written
+ * with, `seq` its journal number (for a snapshot, the last journal number it covers).
+ *
+ * @example
+ * ```ts
+ * import { StoreError } from "composable-effect"
+ *
+ * const error = new StoreError.RestoreError({ host: "chat", id: "c1", version: 1, seq: 7, reason: "the snapshot does not decode" })
+ * error.message // 'host "chat", store "c1": the snapshot does not decode (written with version 1, seq 7)'
+ * ```
+ * @since 0.2.0
+ * @category errors
+ */
+export class RestoreError extends Data.TaggedError("RestoreError")<{
+  readonly host: string
+  readonly id: string
+  readonly version: number
+  readonly seq: number
+  readonly reason: string
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    return `host "${this.host}", store "${this.id}": ${this.reason} (written with version ${this.version}, seq ${this.seq})`
+  }
+}

@@ -26,6 +26,20 @@ export * as Reducer from "./Reducer.js"
 export * as Store from "./Store.js"
 
 /**
+ * A host of keyed stores: made on first use, passivated when idle, restored from persistence.
+ *
+ * @since 0.2.0
+ */
+export * as StoreHost from "./StoreHost.js"
+
+/**
+ * Where a host keeps its stores' journals and snapshots.
+ *
+ * @since 0.2.0
+ */
+export * as Persistence from "./Persistence.js"
+
+/**
  * The store's typed errors.
  *
  * @since 0.1.0

@@ -1,0 +1,141 @@
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
+import * as Queue from "effect/Queue"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import type * as Persistence from "../Persistence.js"
+
+/** A row waiting to be committed. @internal */
+export type Row =
+  | { readonly _tag: "Journal"; readonly entry: Persistence.JournalEntry }
+  | { readonly _tag: "Snapshot"; readonly snapshot: Persistence.Snapshot }
+
+/** At most this many rows per transaction: a burst is several commits, not one that holds the database. */
+const MAX_BATCH = 4096
+
+/** A failed commit is retried this way before its waiters are told; its rows stay first in line. */
+const retry = Schedule.exponential("10 millis", 2).pipe(Schedule.intersect(Schedule.recurs(5)))
+
+/** After a commit failed for good, the next try waits this long, so a database that is down is not hammered. */
+const PAUSE_AFTER_FAILURE = "1 second"
+
+/**
+ * Writes a host's journal entries and snapshots through `Persistence`, in the order they were offered,
+ * as group commits: rows offered while a commit runs go together in the next one. There is no timer: a
+ * quiet host commits each row at once, a busy one commits as often as the database allows, with batches
+ * as large as the rows that arrived meanwhile (Effect's `Queue.takeBetween`).
+ *
+ * Each row has a ticket (its place in line); `committed(ticket)` waits until every row up to it is written,
+ * which is what `durability: "sync"` waits for.
+ *
+ * @internal
+ */
+export class Committer {
+  private readonly queue: Queue.Queue<Row>
+  /** Rows offered so far: the ticket of the last one. */
+  private offered = 0
+  /** Rows written so far, in order. */
+  private written = 0
+  /** Rows of a batch whose commit failed, retried ahead of the queue. */
+  private carried: Array<Row> = []
+  /** Waiters for a ticket, in ticket order (tickets only grow). */
+  private readonly waiters: Array<{ readonly ticket: number; readonly done: Deferred.Deferred<void, Persistence.PersistenceError> }> = []
+
+  private constructor(private readonly persistence: Persistence.Persistence["Type"], queue: Queue.Queue<Row>) {
+    this.queue = queue
+  }
+
+  /** A committer writing until its scope closes; closing writes what is queued first. */
+  static make(persistence: Persistence.Persistence["Type"]): Effect.Effect<Committer, never, Scope.Scope> {
+    return Effect.gen(function*() {
+      const committer = new Committer(persistence, yield* Queue.unbounded<Row>())
+      yield* Effect.forever(committer.commitNext).pipe(
+        // Stopped with rows unwritten (the flush below could not finish): nobody waits for them forever.
+        Effect.onInterrupt(() => Effect.sync(() => committer.settle(Exit.interrupt(FiberId.none), Number.POSITIVE_INFINITY))),
+        Effect.forkScoped
+      )
+      // Whatever was offered before the scope closed is written before it is closed.
+      yield* Effect.addFinalizer(() => committer.flush)
+      return committer
+    })
+  }
+
+  /** Queues `row` (synchronously, from inside a reduction); its ticket. */
+  offer(row: Row): number {
+    this.queue.unsafeOffer(row)
+    return ++this.offered
+  }
+
+  /** The ticket of the last row offered: waiting for it waits for everything before it too. */
+  get last(): number {
+    return this.offered
+  }
+
+  /** Succeeds once every row up to `ticket` is written; fails if the commit holding it failed for good. */
+  committed(ticket: number): Effect.Effect<void, Persistence.PersistenceError> {
+    if (ticket <= this.written) return Effect.void
+    return Effect.suspend(() => {
+      if (ticket <= this.written) return Effect.void
+      const done = Deferred.unsafeMake<void, Persistence.PersistenceError>(FiberId.none)
+      this.waiters.push({ ticket, done })
+      return Deferred.await(done)
+    })
+  }
+
+  /** Writes everything offered so far (for passivation and shutdown); its failure is the last commit's. */
+  get flush(): Effect.Effect<void> {
+    return Effect.suspend(() => Effect.ignore(this.committed(this.offered)))
+  }
+
+  private get commitNext(): Effect.Effect<void> {
+    if (this.carried.length > 0) {
+      const rows = this.carried
+      this.carried = []
+      return this.write(rows)
+    }
+    return Effect.flatMap(Queue.takeBetween(this.queue, 1, MAX_BATCH), (rows) => this.write(Array.from(rows)))
+  }
+
+  private write(rows: ReadonlyArray<Row>): Effect.Effect<void> {
+    // Each attempt runs to its end: whether its rows were written is then known.
+    return Effect.uninterruptible(this.persistence.commit(toCommit(rows))).pipe(
+      Effect.retry(retry),
+      Effect.matchCauseEffect({
+        onSuccess: () =>
+          Effect.sync(() => {
+            this.written += rows.length
+            this.settle(Exit.void, this.written)
+          }),
+        onFailure: (cause) => {
+          // The rows stay first in line, written once the database is back; those waiting on them hear of
+          // the failure now (a later wait on them succeeds once they are written).
+          this.carried = [...rows]
+          this.settle(Exit.failCause(cause), this.written + rows.length)
+          return Effect.logError("persistence: a commit failed; its rows are kept and retried", cause).pipe(
+            Effect.zipRight(Effect.sleep(PAUSE_AFTER_FAILURE))
+          )
+        }
+      })
+    )
+  }
+
+  /** Completes the waiters whose tickets are written (or, on failure, those up to `upTo`). */
+  settle(exit: Exit.Exit<void, Persistence.PersistenceError>, upTo: number): void {
+    let n = 0
+    while (n < this.waiters.length && this.waiters[n]!.ticket <= upTo) Deferred.unsafeDone(this.waiters[n++]!.done, exit)
+    if (n > 0) this.waiters.splice(0, n)
+  }
+}
+
+/** One commit of `rows`: the journal in order, and per store only its latest snapshot. */
+const toCommit = (rows: ReadonlyArray<Row>): Persistence.Commit => {
+  const journal: Array<Persistence.JournalEntry> = []
+  const snapshots = new Map<string, Persistence.Snapshot>()
+  for (const row of rows) {
+    if (row._tag === "Journal") journal.push(row.entry)
+    else snapshots.set(`${row.snapshot.host}\u0000${row.snapshot.id}`, row.snapshot)
+  }
+  return { journal, snapshots: Array.from(snapshots.values()) }
+}

@@ -1,0 +1,462 @@
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
+import * as Metric from "effect/Metric"
+import type { Predicate } from "effect/Predicate"
+import * as Runtime from "effect/Runtime"
+import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import { Persistence, type PersistenceError } from "../Persistence.js"
+import type * as Store from "../Store.js"
+import { type RestoreError, type ShutdownTimeoutError, StoreShutdownError, type WaitTimeoutError } from "../StoreError.js"
+import type * as StoreHost from "../StoreHost.js"
+import { Committer } from "./committer.js"
+import { type Codec, encodeJson, journaledBy, restore } from "./journal.js"
+import { makeImpl, type StoreImpl } from "./store.js"
+import { requireDuration, requireOneOf, requirePositive } from "./validate.js"
+
+type HostError = StoreShutdownError | RestoreError | PersistenceError
+
+/** The defaults a host's options fall back to. @internal */
+export const hostDefaults = {
+  idleTimeout: Duration.minutes(5),
+  snapshotActions: 100,
+  snapshotInterval: Duration.seconds(30),
+  shutdownTimeout: Duration.seconds(10)
+}
+
+/** Host metrics: one series per host name. @internal */
+export const hostMetrics = {
+  resident: Metric.gauge("store_host.resident", { description: "Stores resident in memory" }),
+  activated: Metric.counter("store_host.activated", { description: "Stores activated (created or restored)", incremental: true }),
+  passivated: Metric.counter("store_host.passivated", { description: "Stores passivated (idle, evicted or shut down)", incremental: true }),
+  restoreFailures: Metric.counter("store_host.restore_failures", { description: "Activations refused: the stored state did not restore", incremental: true })
+}
+
+/** A resident store's bookkeeping. */
+class Entry<S, A> {
+  phase: "activating" | "resident" | "passivating" = "activating"
+  store: StoreImpl<S, A, any> | undefined = undefined
+  scope: Scope.CloseableScope | undefined = undefined
+  /** Settled when activation ends; a failed one leaves the map, so the next get tries again. */
+  readonly ready = Deferred.unsafeMake<StoreImpl<S, A, any>, HostError>(FiberId.none)
+  /** Set while passivating: settled when the entry has left the map (or, if passivation failed, stayed). */
+  gone: Deferred.Deferred<void> | undefined = undefined
+  /** Scopes holding the store resident (`get`, `subscribe`, `changes`, a wait). */
+  leases = 0
+  /** Used since the last sweep looked. */
+  active = true
+  /** When a sweep last found it in use, in clock millis. */
+  idleSince = 0
+  /** The last journal number given, and what the last snapshot covers. */
+  seq = 0
+  /** Reductions since the last snapshot, and when it was taken. */
+  sinceSnapshot = 0
+  snapshotAt = 0
+}
+
+
+/** What a host needs to persist: its codec and settings. */
+interface Persisting<S, A> {
+  readonly codec: Codec<S, A>
+  readonly committer: Committer
+  readonly sync: boolean
+  readonly snapshotActions: number
+  readonly snapshotInterval: number
+  readonly restored: ((id: string) => A) | undefined
+}
+
+const MAX_ID_LENGTH = 512
+
+/** @internal */
+export const requireId = (where: string, id: string): string => {
+  if (typeof id !== "string" || id.length === 0 || id.length > MAX_ID_LENGTH) {
+    throw new RangeError(`${where}: a store id must be a non-empty string of at most ${MAX_ID_LENGTH} characters`)
+  }
+  return id
+}
+
+/** @internal */
+export class HostImpl<S, A, R> implements StoreHost.StoreHost<S, A> {
+  private readonly entries = new Map<string, Entry<S, A>>()
+  private closed = false
+  private readonly resident: Metric.Metric.Gauge<number>
+  private readonly activated: Metric.Metric.Counter<number>
+  private readonly passivated: Metric.Metric.Counter<number>
+  private readonly restoreFailures: Metric.Metric.Counter<number>
+  private readonly lru: boolean
+
+  constructor(
+    private readonly options: StoreHost.Options<S, A, R>,
+    private readonly runtime: Runtime.Runtime<R>,
+    private readonly persisting: Persisting<S, A> | undefined,
+    private readonly persistence: Persistence["Type"] | undefined,
+    private readonly idleTimeout: number,
+    private readonly maxResident: number
+  ) {
+    const tagged = <M extends Metric.Metric<any, any, any>>(m: M) => Metric.tagged(m, "store_host", options.name) as M
+    this.resident = tagged(hostMetrics.resident)
+    this.activated = tagged(hostMetrics.activated)
+    this.passivated = tagged(hostMetrics.passivated)
+    this.restoreFailures = tagged(hostMetrics.restoreFailures)
+    this.lru = Number.isFinite(maxResident)
+  }
+
+  get name(): string {
+    return this.options.name
+  }
+
+  // ---------------------------------------------------------------------------
+  // public API
+  // ---------------------------------------------------------------------------
+
+  get(id: string): Effect.Effect<Store.Store<S, A>, HostError, Scope.Scope> {
+    requireId("StoreHost.get", id)
+    return Effect.map(
+      Effect.acquireRelease(
+        Effect.map(this.entryOf(id), (entry) => {
+          entry.leases++
+          return entry
+        }),
+        (entry) =>
+          Effect.sync(() => {
+            entry.leases--
+            entry.active = true
+          })
+      ),
+      (entry) => entry.store!
+    )
+  }
+
+  send(id: string, action: A): Effect.Effect<Store.Task, HostError> {
+    requireId("StoreHost.send", id)
+    const persisting = this.persisting
+    return this.withStore(id, (store) =>
+      persisting === undefined || !persisting.sync
+        ? store.send(action)
+        // Acknowledged once committed: everything journaled up to and with this action.
+        : Effect.tap(store.send(action), () => Effect.suspend(() => persisting.committer.committed(persisting.committer.last))))
+  }
+
+  sendAndWaitFor(
+    id: string,
+    action: A,
+    predicate: Predicate<A>,
+    options: { readonly timeout: Duration.DurationInput }
+  ): Effect.Effect<A, HostError | WaitTimeoutError> {
+    requireId("StoreHost.sendAndWaitFor", id)
+    requireDuration("StoreHost.sendAndWaitFor", "timeout", options.timeout)
+    const persisting = this.persisting
+    return Effect.scoped(Effect.flatMap(this.get(id), (store) => {
+      const waited = store.sendAndWaitFor(action, predicate, options) as Effect.Effect<A, StoreShutdownError | WaitTimeoutError>
+      return persisting === undefined || !persisting.sync
+        ? waited
+        : Effect.tap(waited, () => Effect.suspend(() => persisting.committer.committed(persisting.committer.last)))
+    }))
+  }
+
+  state(id: string): Effect.Effect<S, HostError> {
+    requireId("StoreHost.state", id)
+    return this.withStore(id, (store) => store.state)
+  }
+
+  subscribe(id: string, options?: Store.SubscribeOptions): Effect.Effect<Stream.Stream<A>, HostError, Scope.Scope> {
+    requireId("StoreHost.subscribe", id)
+    return Effect.flatMap(this.get(id), (store) => store.subscribe(options))
+  }
+
+  changes(id: string): Stream.Stream<S, HostError> {
+    requireId("StoreHost.changes", id)
+    return Stream.unwrapScoped(Effect.map(this.get(id), (store) => store.changes))
+  }
+
+  get residentIds(): Effect.Effect<ReadonlyArray<string>> {
+    return Effect.sync(() => Array.from(this.entries.keys()))
+  }
+
+  get ids(): Effect.Effect<ReadonlyArray<string>, PersistenceError> {
+    const persistence = this.persistence
+    return Effect.suspend(() => {
+      const resident = Array.from(this.entries.keys())
+      if (persistence === undefined) return Effect.succeed(resident)
+      return Effect.map(persistence.list(this.name), (stored) => Array.from(new Set([...stored, ...resident])))
+    })
+  }
+
+  passivate(id: string): Effect.Effect<void, PersistenceError> {
+    requireId("StoreHost.passivate", id)
+    return Effect.suspend(() => {
+      const entry = this.entries.get(id)
+      if (entry === undefined) return Effect.void
+      if (entry.phase === "activating") return Effect.flatMap(Effect.exit(Deferred.await(entry.ready)), () => this.passivate(id))
+      if (entry.phase === "passivating") return Deferred.await(entry.gone!)
+      return this.passivateEntry(id, entry)
+    })
+  }
+
+  shutdown(options?: { readonly timeout?: Duration.DurationInput }): Effect.Effect<void, ShutdownTimeoutError> {
+    const timeout = options?.timeout ?? this.options.shutdownTimeout ?? hostDefaults.shutdownTimeout
+    requireDuration("StoreHost.shutdown", "timeout", timeout)
+    return Effect.gen(this, function*() {
+      this.closed = true
+      // Activations under way finish (or fail) first, so each resident store is drained once.
+      for (const entry of Array.from(this.entries.values())) yield* Effect.exit(Deferred.await(entry.ready))
+      const resident = Array.from(this.entries.entries()).filter(([, entry]) => entry.phase === "resident")
+      // Every store drains at once, within the one timeout; their final snapshots are written after.
+      const drained = yield* Effect.forEach(resident, ([, entry]) => Effect.either(entry.store!.shutdown({ timeout })), {
+        concurrency: "unbounded"
+      })
+      yield* Effect.forEach(resident, ([id, entry]) => Effect.ignore(this.passivateEntry(id, entry)), { discard: true })
+      const timedOut = drained.find(Either.isLeft)
+      if (timedOut !== undefined) return yield* Effect.fail(timedOut.left)
+    }).pipe(Effect.withSpan("store_host.shutdown", { attributes: { "store_host.name": this.name } }))
+  }
+
+  // ---------------------------------------------------------------------------
+  // residency
+  // ---------------------------------------------------------------------------
+
+  /** Runs `f` with the store for `id`, activating it first if needed. */
+  private withStore<B, E>(id: string, f: (store: StoreImpl<S, A, any>) => Effect.Effect<B, E>): Effect.Effect<B, E | HostError> {
+    const entry = this.entries.get(id)
+    if (entry !== undefined && entry.phase === "resident") {
+      this.touch(id, entry)
+      return f(entry.store!)
+    }
+    return Effect.flatMap(this.entryOf(id), (entry) => f(entry.store!))
+  }
+
+  /** The resident entry for `id`: activated now, or by the get already doing it. */
+  private entryOf(id: string): Effect.Effect<Entry<S, A>, HostError> {
+    return Effect.suspend(() => {
+      const entry = this.entries.get(id)
+      if (entry === undefined) {
+        if (this.closed) return Effect.fail(new StoreShutdownError({ label: `${this.name}/${id}`, action: undefined }))
+        const fresh = new Entry<S, A>()
+        this.entries.set(id, fresh)
+        // In the host's runtime, not the caller's fiber: an interrupted caller does not strand the others
+        // waiting on the same activation, and the store's effects get the host's services.
+        Runtime.runFork(this.runtime)(Effect.flatMap(Effect.exit(this.activate(id, fresh)), (exit) => Deferred.done(fresh.ready, exit)))
+        return Effect.as(Deferred.await(fresh.ready), fresh)
+      }
+      if (entry.phase === "resident") {
+        this.touch(id, entry)
+        return Effect.succeed(entry)
+      }
+      if (entry.phase === "activating") return Effect.as(Deferred.await(entry.ready), entry)
+      // Passivating: wait until it is gone (or stayed), then look again.
+      return Effect.zipRight(Deferred.await(entry.gone!), this.entryOf(id))
+    })
+  }
+
+  private touch(id: string, entry: Entry<S, A>): void {
+    entry.active = true
+    if (this.lru) {
+      // Map order is use order: the first idle entry is the least recently used one.
+      this.entries.delete(id)
+      this.entries.set(id, entry)
+    }
+  }
+
+  /** Runs in the host's runtime (see `entryOf`), which provides `R`. */
+  private activate(id: string, entry: Entry<S, A>): Effect.Effect<StoreImpl<S, A, any>, HostError, R> {
+    return Effect.gen(this, function*() {
+      yield* this.makeRoom(id)
+      const persisting = this.persisting
+      let initialState: S
+      let found = false
+      if (persisting !== undefined) {
+        const stored = yield* this.persistence!.load({ host: this.name, id })
+        const restored = restore(persisting.codec, id, stored, () => this.options.initialState(id), this.options.reducer)
+        if (Either.isLeft(restored)) {
+          yield* Metric.increment(this.restoreFailures)
+          return yield* Effect.fail(restored.left)
+        }
+        initialState = restored.right.state
+        entry.seq = restored.right.seq
+        found = restored.right.found
+        entry.snapshotAt = yield* Clock.currentTimeMillis
+      } else {
+        initialState = this.options.initialState(id)
+      }
+      const scope = yield* Scope.make()
+      const store = yield* Scope.extend(
+        makeImpl<S, A, R>({
+          initialState,
+          reducer: this.options.reducer,
+          label: this.name,
+          subscriberCapacity: this.options.subscriberCapacity,
+          subscriberOverflow: this.options.subscriberOverflow
+        }),
+        scope
+      )
+      if (persisting !== undefined) yield* Scope.extend(store.actions.listen((action) => this.journal(id, entry, action)), scope)
+      entry.store = store
+      entry.scope = scope
+      entry.phase = "resident"
+      entry.idleSince = yield* Clock.currentTimeMillis
+      yield* Metric.increment(this.activated)
+      yield* Metric.set(this.resident, this.entries.size)
+      // Effects on: the feature decides what to restart (a chat re-asks, an export resumes).
+      if (found && persisting?.restored !== undefined) yield* Effect.ignore(store.send(persisting.restored(id)))
+      return store
+    }).pipe(
+      Effect.tapError(() => Effect.sync(() => this.entries.delete(id))),
+      Effect.withSpan("store_host.activate", { attributes: { "store_host.name": this.name, "store.id": id } })
+    )
+  }
+
+  /** With `maxResident` reached: passivates the least recently used idle stores, while any is. */
+  private makeRoom(id: string): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (this.entries.size <= this.maxResident) return Effect.void
+      for (const [other, entry] of this.entries) {
+        if (other !== id && this.isIdle(entry)) return Effect.zipRight(Effect.ignore(this.passivateEntry(other, entry)), this.makeRoom(id))
+      }
+      // Every resident store is in use: this one is resident beyond the bound until others are idle.
+      return Effect.void
+    })
+  }
+
+  private isIdle(entry: Entry<S, A>): boolean {
+    return entry.phase === "resident" && entry.leases === 0 && entry.store!.runningEffectCount === 0
+  }
+
+  /** Writes a last snapshot if the store changed, waits for it to be committed, then closes the store. */
+  private passivateEntry(id: string, entry: Entry<S, A>): Effect.Effect<void, PersistenceError> {
+    return Effect.gen(this, function*() {
+      entry.phase = "passivating"
+      const gone = entry.gone = Deferred.unsafeMake<void>(FiberId.none)
+      const persisting = this.persisting
+      if (persisting !== undefined) {
+        if (entry.sinceSnapshot > 0) this.snapshot(id, entry)
+        const committed = yield* Effect.exit(persisting.committer.committed(persisting.committer.last))
+        if (Exit.isFailure(committed)) {
+          // Not written: closing now would restore an older state next time. It stays resident.
+          entry.phase = "resident"
+          entry.gone = undefined
+          yield* Deferred.succeed(gone, undefined)
+          return yield* committed
+        }
+      }
+      this.entries.delete(id)
+      yield* Scope.close(entry.scope!, Exit.void)
+      yield* Metric.increment(this.passivated)
+      yield* Metric.set(this.resident, this.entries.size)
+      yield* Deferred.succeed(gone, undefined)
+    }).pipe(Effect.withSpan("store_host.passivate", { attributes: { "store_host.name": this.name, "store.id": id } }))
+  }
+
+  /**
+   * Passivates the stores idle for `idleTimeout` and snapshots those changed `snapshotInterval` ago: one
+   * pass over the resident stores, made every quarter of the shorter of the two.
+   */
+  sweep(): Effect.Effect<void> {
+    return Effect.gen(this, function*() {
+      const now = yield* Clock.currentTimeMillis
+      const persisting = this.persisting
+      for (const [id, entry] of Array.from(this.entries)) {
+        if (entry.phase !== "resident") continue
+        if (persisting !== undefined && entry.sinceSnapshot > 0 && now - entry.snapshotAt >= persisting.snapshotInterval) {
+          this.snapshot(id, entry)
+        }
+        if (entry.active || !this.isIdle(entry)) {
+          entry.active = false
+          entry.idleSince = now
+        } else if (now - entry.idleSince >= this.idleTimeout) {
+          yield* Effect.ignore(this.passivateEntry(id, entry))
+        }
+      }
+    })
+  }
+
+  // ---------------------------------------------------------------------------
+  // persistence
+  // ---------------------------------------------------------------------------
+
+  /** Told of every action the store reduces, as it does (see `Hub.listen`). */
+  private journal(id: string, entry: Entry<S, A>, action: A): void {
+    const persisting = this.persisting!
+    entry.active = true
+    entry.sinceSnapshot++
+    const { codec } = persisting
+    if (codec.journaled(action)) {
+      const text = encodeJson(codec.actions, action)
+      if (text === undefined) {
+        // The action Schema refuses an action the reducer took: a bug in the feature, reported loudly.
+        Runtime.runFork(this.runtime)(Effect.logError(`host "${this.name}", store "${id}": an action does not encode with the action Schema; it was not journaled`))
+      } else {
+        persisting.committer.offer({ _tag: "Journal", entry: { host: this.name, id, seq: ++entry.seq, version: codec.version, action: text } })
+      }
+    }
+    if (entry.sinceSnapshot >= persisting.snapshotActions) this.snapshot(id, entry)
+  }
+
+  private snapshot(id: string, entry: Entry<S, A>): void {
+    const persisting = this.persisting!
+    const store = entry.store!
+    const text = encodeJson(persisting.codec.state, store.stateNow)
+    entry.sinceSnapshot = 0
+    entry.snapshotAt = store.clock.unsafeCurrentTimeMillis()
+    if (text === undefined) {
+      Runtime.runFork(this.runtime)(Effect.logError(`host "${this.name}", store "${id}": the state does not encode with the state Schema; no snapshot was written`))
+      return
+    }
+    persisting.committer.offer({
+      _tag: "Snapshot",
+      snapshot: { host: this.name, id, seq: entry.seq, version: persisting.codec.version, state: text }
+    })
+  }
+}
+
+/** @internal */
+export const make = <S, A, R, SI, AI>(
+  options: StoreHost.Options<S, A, R> & { readonly persistence?: StoreHost.PersistenceOptions<S, A, SI, AI> | undefined }
+): Effect.Effect<StoreHost.StoreHost<S, A>, never, any> => {
+  const where = "StoreHost.make"
+  if (typeof options.name !== "string" || options.name.length === 0) throw new RangeError(`${where}: name must be a non-empty string`)
+  const idleTimeout = Duration.toMillis(requireDuration(where, "idleTimeout", options.idleTimeout ?? hostDefaults.idleTimeout))
+  const maxResident = options.maxResident === undefined ? Number.POSITIVE_INFINITY : requirePositive(where, "maxResident", options.maxResident, true)
+  if (options.shutdownTimeout !== undefined) requireDuration(where, "shutdownTimeout", options.shutdownTimeout)
+  const p = options.persistence
+  if (p !== undefined) {
+    if (p.durability !== undefined) requireOneOf(where, "persistence.durability", p.durability, ["group", "sync"])
+    if (p.version !== undefined) requirePositive(where, "persistence.version", p.version, true)
+    if (p.snapshotEvery?.actions !== undefined) requirePositive(where, "persistence.snapshotEvery.actions", p.snapshotEvery.actions, true)
+    if (p.snapshotEvery?.interval !== undefined) requireDuration(where, "persistence.snapshotEvery.interval", p.snapshotEvery.interval)
+  }
+  const codec: Codec<S, A> | undefined = p === undefined ? undefined : {
+    host: options.name,
+    version: p.version ?? 1,
+    state: p.state,
+    actions: p.actions,
+    journaled: journaledBy(p.actions, p.journal)
+  }
+  return Effect.gen(function*() {
+    const runtime = yield* Effect.runtime<R>()
+    const persistence = p === undefined ? undefined : yield* Persistence
+    const committer = persistence === undefined ? undefined : yield* Committer.make(persistence)
+    const snapshotInterval = Duration.toMillis(Duration.decode(p?.snapshotEvery?.interval ?? hostDefaults.snapshotInterval))
+    const persisting: Persisting<S, A> | undefined = p === undefined ? undefined : {
+      codec: codec!,
+      committer: committer!,
+      sync: p.durability === "sync",
+      snapshotActions: p.snapshotEvery?.actions ?? hostDefaults.snapshotActions,
+      snapshotInterval,
+      restored: p.restored
+    }
+    const host = new HostImpl<S, A, R>(options, runtime, persisting, persistence, idleTimeout, maxResident)
+    // Drains the stores when the scope closes: after the committer's finalizer is added, so it runs first.
+    yield* Effect.addFinalizer(() => Effect.ignore(host.shutdown()))
+    const period = Math.min(idleTimeout, persisting === undefined ? Number.POSITIVE_INFINITY : snapshotInterval) / 4
+    if (Number.isFinite(period)) {
+      yield* Effect.forkScoped(Effect.repeat(host.sweep(), Schedule.spaced(Duration.millis(Math.max(1, period)))))
+    }
+    return host
+  })
+}

@@ -1,0 +1,239 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Chunk, Duration, Effect, Exit, Fiber, Metric, Option, Ref, Schema, Scope, Stream, TestClock } from "effect"
+import { Persistence, Reducer, StoreHost } from "../../src/index.js"
+import { Action, Gate, initialState, makeReducer, memoryBackend, State } from "./fixture.js"
+
+let hosts = 0
+const uniqueName = (prefix: string) => `${prefix}-${++hosts}`
+
+/** A host of the notes feature over `backend`, in the current scope. */
+const notesHost = (
+  backend: Persistence.Persistence["Type"],
+  options: Partial<StoreHost.Options<State, Action, never>> & {
+    readonly persistence?: Partial<StoreHost.PersistenceOptions<State, Action, typeof State.Encoded, typeof Action.Encoded>>
+  } = {}
+) =>
+  Effect.gen(function*() {
+    const effectsRun = yield* Ref.make(0)
+    const { persistence, ...rest } = options
+    const host = yield* StoreHost.make({
+      name: "notes",
+      initialState,
+      reducer: makeReducer(effectsRun),
+      ...rest,
+      persistence: { state: State, actions: Action, restored: (): Action => ({ _tag: "Restored" }), ...persistence }
+    }).pipe(Effect.provideService(Persistence.Persistence, backend))
+    return { host, effectsRun }
+  })
+
+const counting = Reducer.fromState((n: number, _: "inc") => n + 1)
+
+describe("StoreHost: keyed stores", () => {
+  it.scoped("a store is made on first use, one per id; concurrent gets of one id share it", () =>
+    Effect.gen(function*() {
+      const name = uniqueName("counters")
+      const host = yield* StoreHost.make({ name, initialState: () => 0, reducer: counting })
+      const [a1, a2, b] = yield* Effect.all([host.get("a"), host.get("a"), host.get("b")], { concurrency: "unbounded" })
+      expect(a1).toBe(a2)
+      expect(a1).not.toBe(b)
+      yield* host.send("a", "inc")
+      yield* host.send("a", "inc")
+      yield* host.send("b", "inc")
+      expect([yield* host.state("a"), yield* host.state("b")]).toEqual([2, 1])
+      expect([...(yield* host.residentIds)].sort()).toEqual(["a", "b"])
+      const activated = yield* Metric.value(Metric.tagged(StoreHost.metrics.activated, "store_host", name))
+      expect(activated.count).toBe(2)
+    }))
+
+  it.scoped("ids are checked where given: empty or too long is a RangeError, before anything runs", () =>
+    Effect.gen(function*() {
+      const host = yield* StoreHost.make({ name: uniqueName("counters"), initialState: () => 0, reducer: counting })
+      expect(() => host.send("", "inc")).toThrow(RangeError)
+      expect(() => host.state("x".repeat(513))).toThrow(RangeError)
+      expect(() => host.get(42 as unknown as string)).toThrow(RangeError)
+      expect(yield* host.residentIds).toEqual([])
+    }))
+
+  it("options are checked where the host is made", () => {
+    const base = { name: "n", initialState: () => 0, reducer: counting }
+    for (const bad of [{ idleTimeout: Number.NaN }, { maxResident: 0 }, { maxResident: 1.5 }, { name: "" }, { shutdownTimeout: "soon" }]) {
+      expect(() => StoreHost.make({ ...base, ...bad } as StoreHost.Options<number, "inc", never>)).toThrow(RangeError)
+    }
+    // A Schema that marks nothing would persist nothing but snapshots: refused, with the fix in the message.
+    expect(() => StoreHost.make({ ...base, persistence: { state: Schema.Number, actions: Schema.Literal("inc") } })).toThrow(/Persistence\.persisted/)
+    expect(() => StoreHost.make({ ...base, persistence: { state: Schema.Number, actions: Schema.Literal("inc"), durability: "eventual" as "sync" } })).toThrow(RangeError)
+  })
+})
+
+describe("StoreHost: passivation", () => {
+  it.scoped("an idle store is passivated after idleTimeout; use, a lease or a running effect keeps it", () =>
+    Effect.gen(function*() {
+      const name = uniqueName("idle")
+      const effectsRun = yield* Ref.make(0)
+      const host = yield* StoreHost.make({ name, initialState, reducer: makeReducer(effectsRun), idleTimeout: "1 minute" })
+      yield* host.send("used", { _tag: "Ping" })
+      yield* host.send("busy", { _tag: "Slow" })
+      yield* host.send("held", { _tag: "Ping" })
+      yield* host.send("idle", { _tag: "Ping" })
+      const lease = yield* Scope.make()
+      yield* Scope.extend(host.get("held"), lease)
+      for (let i = 0; i < 8; i++) {
+        yield* TestClock.adjust("15 seconds")
+        yield* host.send("used", { _tag: "Ping" })
+      }
+      expect([...(yield* host.residentIds)].sort()).toEqual(["busy", "held", "used"])
+      // The effect ends and the lease is released: both go after a further idleTimeout.
+      yield* host.send("busy", { _tag: "Stop" })
+      yield* Scope.close(lease, Exit.void)
+      yield* TestClock.adjust("30 seconds")
+      expect([...(yield* host.residentIds)].sort()).toEqual(["busy", "held", "used"])
+      yield* TestClock.adjust("1 minute")
+      expect(yield* host.residentIds).toEqual([])
+      const passivated = yield* Metric.value(Metric.tagged(StoreHost.metrics.passivated, "store_host", name))
+      expect(passivated.count).toBe(4)
+    }))
+
+  it.scoped("a subscriber keeps its store resident while it listens", () =>
+    Effect.gen(function*() {
+      const host = yield* StoreHost.make({ name: uniqueName("listened"), initialState: () => 0, reducer: counting, idleTimeout: "1 minute" })
+      const listening = yield* Scope.make()
+      const stream = yield* Scope.extend(host.subscribe("a"), listening)
+      const seen = yield* Effect.fork(Stream.runCollect(Stream.take(stream, 2)))
+      yield* TestClock.adjust("10 minutes")
+      expect(yield* host.residentIds).toEqual(["a"])
+      yield* host.send("a", "inc")
+      yield* host.send("a", "inc")
+      expect(Chunk.toArray(yield* Fiber.join(seen))).toEqual(["inc", "inc"])
+      yield* Scope.close(listening, Exit.void)
+      yield* TestClock.adjust("2 minutes")
+      expect(yield* host.residentIds).toEqual([])
+    }))
+
+  it.scoped("maxResident passivates the least recently used idle store; stores in use are never evicted", () =>
+    Effect.gen(function*() {
+      const host = yield* StoreHost.make({ name: uniqueName("bounded"), initialState: () => 0, reducer: counting, maxResident: 2 })
+      yield* host.send("a", "inc")
+      yield* host.send("b", "inc")
+      yield* host.send("a", "inc") // b is now the least recently used
+      yield* host.send("c", "inc")
+      expect([...(yield* host.residentIds)].sort()).toEqual(["a", "c"])
+      const lease = yield* Scope.make()
+      yield* Scope.extend(Effect.all([host.get("a"), host.get("c")]), lease)
+      yield* host.send("d", "inc")
+      // Both others are held: the bound is exceeded rather than a store in use closed.
+      expect([...(yield* host.residentIds)].sort()).toEqual(["a", "c", "d"])
+      // Without persistence, a passivated store starts over: that is what persistence is for.
+      expect(yield* host.state("b")).toBe(0)
+    }))
+})
+
+describe("StoreHost: persistence", () => {
+  it.scoped("a restarted host restores each store: snapshot, then the journal replayed without effects, then `restored` with effects", () =>
+    Effect.gen(function*() {
+      const backend = yield* memoryBackend
+      const first = yield* Scope.make()
+      const { host, effectsRun } = yield* Scope.extend(notesHost(backend), first)
+      yield* host.send("c1", { _tag: "Add", note: "one" })
+      yield* host.send("c1", { _tag: "Add", note: "two" })
+      yield* host.send("c2", { _tag: "Add", note: "other" })
+      expect(yield* Ref.get(effectsRun)).toBe(3)
+      const before = yield* host.state("c1")
+      expect(before.notes).toEqual(["one", "echo:one", "two", "echo:two"])
+      yield* Scope.close(first, Exit.void)
+
+      const again = yield* notesHost(backend)
+      const restored = yield* again.host.state("c1")
+      // The last snapshot (written at shutdown) holds the echoes too; `Restored` was reduced once.
+      expect(restored).toEqual({ notes: before.notes, restored: 1 })
+      expect(yield* Ref.get(again.effectsRun)).toBe(0)
+      expect([...(yield* again.host.ids)].sort()).toEqual(["c1", "c2"])
+    }))
+
+  it.scoped("without a snapshot, the journal alone restores: marked actions replayed, their effects not run", () =>
+    Effect.gen(function*() {
+      const backend = yield* memoryBackend
+      yield* backend.commit({
+        journal: [
+          { host: "notes", id: "j", seq: 1, version: 1, action: `{"_tag":"Add","note":"a"}` },
+          { host: "notes", id: "j", seq: 2, version: 1, action: `{"_tag":"Add","note":"b"}` }
+        ],
+        snapshots: []
+      })
+      const { effectsRun, host } = yield* notesHost(backend)
+      expect(yield* host.state("j")).toEqual({ notes: ["a", "b"], restored: 1 })
+      expect(yield* Ref.get(effectsRun)).toBe(0)
+      // A store with nothing stored starts from initialState, with no `Restored`.
+      expect(yield* host.state("new")).toEqual({ notes: [], restored: 0 })
+    }))
+
+  it.scoped("every snapshotEvery.actions reductions a snapshot is written, and the journal it covers deleted", () =>
+    Effect.gen(function*() {
+      const backend = yield* memoryBackend
+      const { host } = yield* notesHost(backend, { persistence: { snapshotEvery: { actions: 4 } } })
+      for (let i = 0; i < 3; i++) yield* host.send("s", { _tag: "Ping" })
+      yield* Effect.yieldNow()
+      const early = yield* backend.load({ host: "notes", id: "s" })
+      expect([Option.isNone(early.snapshot), early.journal.map((e) => e.seq)]).toEqual([true, [1, 2, 3]])
+      yield* host.send("s", { _tag: "Ping" })
+      yield* host.send("s", { _tag: "Add", note: "x" }) // reduced with its Echo: 6 reductions in all
+      yield* Effect.yieldNow()
+      const later = yield* backend.load({ host: "notes", id: "s" })
+      expect(Option.map(later.snapshot, (s) => s.seq)).toEqual(Option.some(4))
+      expect(later.journal.map((e) => e.seq)).toEqual([5])
+    }))
+
+  it.scoped("a store that changed gets a snapshot snapshotEvery.interval later, without more actions", () =>
+    Effect.gen(function*() {
+      const backend = yield* memoryBackend
+      const { host } = yield* notesHost(backend, { idleTimeout: Duration.infinity, persistence: { snapshotEvery: { interval: "10 seconds" } } })
+      yield* host.send("t", { _tag: "Add", note: "x" })
+      yield* TestClock.adjust("5 seconds")
+      expect(Option.isNone((yield* backend.load({ host: "notes", id: "t" })).snapshot)).toBe(true)
+      yield* TestClock.adjust("10 seconds")
+      const stored = yield* backend.load({ host: "notes", id: "t" })
+      expect(Option.map(stored.snapshot, (s) => JSON.parse(s.state))).toEqual(Option.some({ notes: ["x", "echo:x"], restored: 0 }))
+    }))
+
+  it.scoped("a passivated store comes back from persistence on its next use", () =>
+    Effect.gen(function*() {
+      const backend = yield* memoryBackend
+      const { host } = yield* notesHost(backend, { idleTimeout: "1 minute" })
+      yield* host.send("p", { _tag: "Add", note: "kept" })
+      yield* TestClock.adjust("2 minutes")
+      expect(yield* host.residentIds).toEqual([])
+      expect(yield* host.state("p")).toEqual({ notes: ["kept", "echo:kept"], restored: 1 })
+    }))
+
+  it.scoped("a stored state that no longer decodes fails activation with a RestoreError naming id and version; others go on", () =>
+    Effect.gen(function*() {
+      const backend = yield* memoryBackend
+      yield* backend.commit({ journal: [], snapshots: [{ host: "notes", id: "old", seq: 3, version: 1, state: `{"items":[]}` }] })
+      yield* backend.commit({ journal: [{ host: "notes", id: "bad", seq: 1, version: 1, action: `{"_tag":"Gone"}` }], snapshots: [] })
+      const { host } = yield* notesHost(backend, { persistence: { version: 2 } })
+      const old = yield* Effect.flip(host.state("old"))
+      expect(old).toMatchObject({ _tag: "RestoreError", host: "notes", id: "old", version: 1, seq: 3 })
+      expect(old.message).toContain("snapshot does not decode")
+      const bad = yield* Effect.flip(host.send("bad", { _tag: "Ping" }))
+      expect(bad).toMatchObject({ _tag: "RestoreError", id: "bad", version: 1, seq: 1 })
+      // Never silently reset: asking again fails again, and the stored rows are untouched.
+      expect((yield* Effect.flip(host.state("old")))._tag).toBe("RestoreError")
+      expect(Option.isSome((yield* backend.load({ host: "notes", id: "old" })).snapshot)).toBe(true)
+      yield* host.send("fine", { _tag: "Add", note: "ok" })
+      expect((yield* host.state("fine")).notes).toEqual(["ok", "echo:ok"])
+    }))
+
+  it.scoped("durability sync: a send is acknowledged only once its action is committed", () =>
+    Effect.gen(function*() {
+      const gate = yield* Gate.make
+      const backend = yield* memoryBackend
+      const { host } = yield* notesHost(gate.backend(backend), { persistence: { durability: "sync" } })
+      yield* gate.close
+      const send = yield* Effect.fork(host.send("d", { _tag: "Add", note: "x" }))
+      yield* TestClock.adjust("1 second")
+      expect(send.unsafePoll()).toBeNull()
+      yield* gate.open
+      yield* Fiber.join(send)
+      expect((yield* backend.load({ host: "notes", id: "d" })).journal.map((e) => e.action)).toEqual([`{"_tag":"Add","note":"x"}`])
+    }))
+})
+
