@@ -5,6 +5,7 @@ import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import * as Persistence from "../Persistence.js"
 
 /**
@@ -73,22 +74,6 @@ const chunks = <A>(rows: ReadonlyArray<A>): ReadonlyArray<ReadonlyArray<A>> => {
 }
 
 /**
- * The journal entries of a commit without repeats of one `(host, id, seq)`: the first is kept, as a row
- * already stored is kept (`ON CONFLICT DO NOTHING`).
- */
-const distinctEntries = (journal: ReadonlyArray<Persistence.JournalEntry>): ReadonlyArray<Persistence.JournalEntry> => {
-  const seen = new Set<string>()
-  const out: Array<Persistence.JournalEntry> = []
-  for (const entry of journal) {
-    const key = JSON.stringify([entry.host, entry.id, entry.seq])
-    if (seen.has(key)) continue
-    seen.add(key)
-    out.push(entry)
-  }
-  return out
-}
-
-/**
  * One snapshot per store: the one covering the most, the later of equals, which is what applying them in
  * order leaves. PostgreSQL refuses an upsert that touches one row twice, so a commit with two snapshots
  * of a store must send one.
@@ -135,6 +120,7 @@ const make = (
   const fail = (operation: Persistence.PersistenceError["operation"]) => (cause: SqlError) =>
     new Persistence.PersistenceError({ operation, cause })
 
+  // An entry already stored, or twice in the commit, is kept as first written: the journal is idempotent.
   const insertJournal = (rows: ReadonlyArray<Persistence.JournalEntry>) =>
     sql`INSERT INTO ${journal} ${
       sql.insert(rows.map(({ action, host, id, seq, version }) => ({ host, id, seq, version, action })))
@@ -186,10 +172,9 @@ ORDER BY kind, seq`.pipe(
 
     commit: (commit) => {
       if (commit.journal.length === 0 && commit.snapshots.length === 0) return Effect.void
-      const entries = distinctEntries(commit.journal)
       const latest = latestSnapshots(commit.snapshots)
       return sql.withTransaction(Effect.gen(function*() {
-        for (const rows of chunks(entries)) yield* insertJournal(rows)
+        for (const rows of chunks(commit.journal)) yield* insertJournal(rows)
         for (const rows of chunks(latest)) yield* upsertSnapshots(rows)
         for (const [host, ids] of byHost(latest)) {
           for (const chunk of chunks(ids)) yield* deleteCovered(host, chunk)
@@ -199,7 +184,7 @@ ORDER BY kind, seq`.pipe(
         Effect.withSpan("persistence.commit", {
           attributes: {
             "persistence.hosts": [...new Set([...commit.journal, ...commit.snapshots].map((row) => row.host))],
-            "persistence.journal_entries": entries.length,
+            "persistence.journal_entries": commit.journal.length,
             "persistence.snapshots": latest.length
           },
           captureStackTrace: false
@@ -247,7 +232,13 @@ export const layer = (
       const sql = (yield* SqlClient.SqlClient).withoutTransforms()
       yield* durable(sql)
       yield* Migrator.make({})({ loader: migrations(names), table: names.migrations }).pipe(
-        Effect.provideService(SqlClient.SqlClient, sql)
+        Effect.provideService(SqlClient.SqlClient, sql),
+        // Applications starting at once on a fresh PostgreSQL database (replicas of one deployment) race
+        // to create the migrations table: the migrator looks for it, then creates it, outside any lock,
+        // and the losers fail with "relation already exists". Once it exists the migrator locks it, so a
+        // retry waits for the winner's migrations and finds them done. Migrations run in a transaction,
+        // so a failed attempt left nothing behind.
+        Effect.retry({ times: 3, schedule: Schedule.spaced("50 millis"), while: (error) => error._tag === "SqlError" })
       )
       return make(sql, names)
     })

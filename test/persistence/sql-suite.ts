@@ -102,6 +102,20 @@ export const sqlSuite = <R>(
         expect(counts).toEqual([11, 4, 2, 1])
       }))
 
+    it.effect("an entry at or below the stored snapshot, committed late, is never loaded, and the next snapshot deletes it", () =>
+      Effect.gen(function*() {
+        const found = yield* Effect.gen(function*() {
+          yield* commit([entry("h", "s", 1), entry("h", "s", 2), entry("h", "s", 3)], [snapshot("h", "s", 2)])
+          // A retried commit from before the snapshot, arriving after it: replayed on the snapshot, it would
+          // apply its action twice.
+          yield* commit([entry("h", "s", 1), entry("h", "s", 2, `"late"`), entry("h", "s", 4)])
+          const loaded = yield* load("h", "s")
+          yield* commit([], [snapshot("h", "s", 3)])
+          return [loaded, yield* count("late_journal", "h")] as const
+        }).pipe(Effect.provide(started("late")))
+        expect(found).toEqual([{ snapshot: Option.some(snapshot("h", "s", 2)), journal: [entry("h", "s", 3), entry("h", "s", 4)] }, 1])
+      }))
+
     it.effect("a database error is a PersistenceError naming the operation, with the SqlError as its cause", () =>
       Effect.gen(function*() {
         const errors = yield* Effect.gen(function*() {
