@@ -89,14 +89,16 @@ export class Committer {
     return Effect.suspend(() => Effect.ignore(this.committed(this.offered)))
   }
 
-  private get commitNext(): Effect.Effect<void> {
+  /** One commit: of the rows a failed one kept, if any, else of the queued ones (waiting for one). */
+  private readonly commitNext: Effect.Effect<void> = Effect.suspend(() => {
     if (this.carried.length > 0) {
-      const rows = this.carried
+      // Rows queued meanwhile go with them: their waiters hear of this try too, not only of the next.
+      const carried = this.carried
       this.carried = []
-      return this.write(rows)
+      return Effect.flatMap(Queue.takeUpTo(this.queue, Math.max(0, MAX_BATCH - carried.length)), (rows) => this.write([...carried, ...rows]))
     }
     return Effect.flatMap(Queue.takeBetween(this.queue, 1, MAX_BATCH), (rows) => this.write(Array.from(rows)))
-  }
+  })
 
   private write(rows: ReadonlyArray<Row>): Effect.Effect<void> {
     // Each attempt runs to its end: whether its rows were written is then known.

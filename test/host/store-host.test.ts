@@ -235,5 +235,100 @@ describe("StoreHost: persistence", () => {
       yield* Fiber.join(send)
       expect((yield* backend.load({ host: "notes", id: "d" })).journal.map((e) => e.action)).toEqual([`{"_tag":"Add","note":"x"}`])
     }))
+
+  it.scoped("durability group (the default): a send is acknowledged once reduced; its commit follows", () =>
+    Effect.gen(function*() {
+      const gate = yield* Gate.make
+      const backend = yield* memoryBackend
+      const { host } = yield* notesHost(gate.backend(backend))
+      yield* gate.close
+      yield* host.send("g", { _tag: "Add", note: "x" })
+      expect((yield* backend.load({ host: "notes", id: "g" })).journal).toEqual([])
+      yield* gate.open
+      yield* Effect.yieldNow()
+      expect((yield* backend.load({ host: "notes", id: "g" })).journal.map((e) => e.seq)).toEqual([1])
+    }))
+
+  it.scoped("sends made while a commit runs share the next one", () =>
+    Effect.gen(function*() {
+      const gate = yield* Gate.make
+      const backend = yield* memoryBackend
+      const { host } = yield* notesHost(gate.backend(backend), { persistence: { durability: "sync" } })
+      for (const id of ["b", "c", "d"]) yield* host.state(id)
+      yield* gate.close
+      const first = yield* Effect.fork(host.send("b", { _tag: "Ping" }))
+      yield* Effect.yieldNow()
+      const rest = yield* Effect.fork(Effect.forEach(["b", "c", "d"], (id) => host.send(id, { _tag: "Ping" }), { concurrency: "unbounded" }))
+      // Lets every fiber run until it waits (the clock moves by nothing that matters here).
+      yield* TestClock.adjust("1 millis")
+      yield* gate.open
+      yield* Fiber.join(first)
+      yield* Fiber.join(rest)
+      // One commit for the first send, one for the three made while it waited.
+      expect(yield* Ref.get(gate.commits)).toBe(2)
+    }))
+
+  it.scoped("a commit that fails: sync sends fail with PersistenceError; the rows are kept and land once the backend is back", () =>
+    Effect.gen(function*() {
+      const gate = yield* Gate.make
+      const backend = yield* memoryBackend
+      const { host } = yield* notesHost(gate.backend(backend), { persistence: { durability: "sync" } })
+      yield* Ref.set(gate.failing, true)
+      const failed = yield* Effect.fork(Effect.flip(host.send("f", { _tag: "Add", note: "x" })))
+      yield* TestClock.adjust("1 second")
+      expect((yield* Fiber.join(failed))._tag).toBe("PersistenceError")
+      // The store kept the action (it was reduced); passivating it now would lose it, so that fails too.
+      expect((yield* host.state("f")).notes).toEqual(["x", "echo:x"])
+      const refused = yield* Effect.fork(Effect.flip(host.passivate("f")))
+      yield* TestClock.adjust("1 second")
+      expect((yield* Fiber.join(refused))._tag).toBe("PersistenceError")
+      expect(yield* host.residentIds).toEqual(["f"])
+      yield* Ref.set(gate.failing, false)
+      yield* TestClock.adjust("2 seconds")
+      // The kept journal entry and the snapshot passivation asked for, in one commit.
+      const stored = yield* backend.load({ host: "notes", id: "f" })
+      expect(Option.map(stored.snapshot, (s) => [s.seq, JSON.parse(s.state).notes])).toEqual(Option.some([1, ["x", "echo:x"]]))
+      yield* host.passivate("f")
+      expect(yield* host.residentIds).toEqual([])
+    }))
+
+  it.scoped("a get while the store is being passivated waits, then gets it restored with everything committed", () =>
+    Effect.gen(function*() {
+      const gate = yield* Gate.make
+      const backend = yield* memoryBackend
+      const { host } = yield* notesHost(gate.backend(backend))
+      yield* host.send("w", { _tag: "Add", note: "x" })
+      yield* Effect.yieldNow()
+      yield* gate.close
+      const passivating = yield* Effect.fork(host.passivate("w"))
+      yield* Effect.yieldNow()
+      const read = yield* Effect.fork(host.state("w"))
+      yield* Effect.yieldNow()
+      expect(read.unsafePoll()).toBeNull()
+      yield* gate.open
+      yield* Fiber.join(passivating)
+      expect(yield* Fiber.join(read)).toEqual({ notes: ["x", "echo:x"], restored: 1 })
+    }))
+
+  it.scoped("shutdown drains every resident store within one timeout, then writes their last snapshots", () =>
+    Effect.gen(function*() {
+      const backend = yield* memoryBackend
+      const { host } = yield* notesHost(backend)
+      yield* host.send("a", { _tag: "Slow" })
+      yield* host.send("b", { _tag: "Slow" })
+      yield* host.send("c", { _tag: "Add", note: "x" })
+      const shutdown = yield* Effect.fork(Effect.flip(host.shutdown({ timeout: "5 seconds" })))
+      yield* TestClock.adjust("4 seconds")
+      expect(shutdown.unsafePoll()).toBeNull()
+      // Refused while draining, as a store refuses sends once its shutdown began.
+      expect((yield* Effect.flip(host.send("a", { _tag: "Ping" })))._tag).toBe("StoreShutdownError")
+      yield* TestClock.adjust("1 second")
+      const timedOut = yield* Fiber.join(shutdown)
+      expect(timedOut._tag).toBe("ShutdownTimeoutError")
+      expect(yield* host.residentIds).toEqual([])
+      const c = yield* backend.load({ host: "notes", id: "c" })
+      expect(Option.map(c.snapshot, (s) => JSON.parse(s.state).notes)).toEqual(Option.some(["x", "echo:x"]))
+      expect((yield* Effect.flip(host.state("new")))._tag).toBe("StoreShutdownError")
+    }))
 })
 
