@@ -11,10 +11,11 @@ const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url),
 
 type Entry = readonly [subpath: string, module: string, load: () => Promise<object>, names: ReadonlyArray<string>]
 const entries: ReadonlyArray<Entry> = [
-  [".", "index", () => import("../src/index.js"), ["Fx", "Reducer", "Store", "StoreError", "StoreMetrics", "TestStore", "ReducerTest"]],
+  [".", "index", () => import("../src/index.js"), ["Fx", "Persistence", "Reducer", "Store", "StoreError", "StoreHost", "StoreMetrics", "TestStore", "ReducerTest"]],
   ["./testing", "testing", () => import("../src/testing.js"), ["TestStore", "ReducerTest"]],
   ["./http", "http", () => import("../src/http.js"), ["StoreHttp"]],
-  ["./otel", "otel", () => import("../src/otel.js"), ["Telemetry"]]
+  ["./otel", "otel", () => import("../src/otel.js"), ["Telemetry"]],
+  ["./sql", "sql", () => import("../src/sql.js"), ["PersistenceSql"]]
 ]
 
 describe("package entry points", () => {
