@@ -73,6 +73,15 @@ export class Committer {
     return this.offered
   }
 
+  /**
+   * For a send that does not wait for its commit: waits only while more than `bound` rows are unwritten,
+   * until at most `bound` are. Senders that never yield would otherwise keep the committer from running,
+   * and a crash could lose any number of acknowledged rows; this bounds it.
+   */
+  room(bound: number): Effect.Effect<void, Persistence.PersistenceError> {
+    return this.offered - this.written <= bound ? Effect.void : this.committed(this.offered - bound)
+  }
+
   /** Succeeds once every row up to `ticket` is written; fails if the commit holding it failed for good. */
   committed(ticket: number): Effect.Effect<void, Persistence.PersistenceError> {
     if (ticket <= this.written) return Effect.void

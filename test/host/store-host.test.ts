@@ -249,6 +249,26 @@ describe("StoreHost: persistence", () => {
       expect((yield* backend.load({ host: "notes", id: "g" })).journal.map((e) => e.seq)).toEqual([1])
     }))
 
+  it.scoped("durability group: once 1,024 rows are unwritten, a send waits, so a crash loses at most that many", () =>
+    Effect.gen(function*() {
+      const gate = yield* Gate.make
+      const backend = yield* memoryBackend
+      const { host } = yield* notesHost(gate.backend(backend), { persistence: { snapshotEvery: { actions: 1_000_000 } } })
+      yield* host.state("q")
+      yield* gate.close
+      // Pings are journaled and start no effect: one row each. The committer holds the first at the gate.
+      for (let i = 0; i < 1024; i++) yield* host.send("q", { _tag: "Ping" })
+      const over = yield* Effect.fork(host.send("q", { _tag: "Ping" }))
+      yield* TestClock.adjust("1 millis")
+      expect(over.unsafePoll()).toBeNull()
+      yield* gate.open
+      yield* Fiber.join(over)
+      // It went on once enough was written; then everything is.
+      expect((yield* backend.load({ host: "notes", id: "q" })).journal.length).toBeGreaterThanOrEqual(1)
+      yield* TestClock.adjust("1 millis")
+      expect((yield* backend.load({ host: "notes", id: "q" })).journal.length).toBe(1025)
+    }))
+
   it.scoped("sends made while a commit runs share the next one", () =>
     Effect.gen(function*() {
       const gate = yield* Gate.make
