@@ -12,11 +12,13 @@
  * anyway).
  */
 import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
 import { execFile } from "node:child_process"
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll } from "vitest"
+import * as Postgres from "../setup/postgres.js"
 
 const root = new URL("../..", import.meta.url).pathname
 const tsc = join(root, "node_modules", "typescript", "bin", "tsc")
@@ -131,11 +133,13 @@ console.log(JSON.stringify({
 }))
 `
 
-/** Every entry point, with the optional peers /http and /otel name installed. */
-const full = `import { Reducer, Store } from "composable-effect"
+/** Every entry point, with the optional peers /http, /otel and /sql name installed. */
+const full = `import { type Persistence, Reducer, Store } from "composable-effect"
 import { StoreHttp } from "composable-effect/http"
 import { Telemetry } from "composable-effect/otel"
+import { PersistenceSql } from "composable-effect/sql"
 import { HttpServer } from "@effect/platform"
+import type { Migrator, SqlClient, SqlError } from "@effect/sql"
 import { Context, Effect, Layer, Schema } from "effect"
 
 class Counter extends Context.Tag("Counter")<Counter, Store.Store<number, "inc">>() {}
@@ -160,7 +164,54 @@ const program = Effect.gen(function*() {
   Effect.scoped
 )
 
-console.log(JSON.stringify(await Effect.runPromise(program)))
+// /sql without a database (sql.ts runs it on one): the layer's published type, and a bad prefix refused.
+const persistence: Layer.Layer<Persistence.Persistence, SqlError.SqlError | Migrator.MigrationError, SqlClient.SqlClient> =
+  PersistenceSql.layer({ tablePrefix: "consumer" })
+const refused = (() => {
+  try {
+    PersistenceSql.layer({ tablePrefix: "consumer; DROP TABLE x" })
+    return false
+  } catch (error) {
+    return error instanceof RangeError
+  }
+})()
+
+console.log(JSON.stringify({ ...await Effect.runPromise(program), sql: { layer: Layer.isLayer(persistence), refused } }))
+`
+
+/** /sql on PostgreSQL through @effect/sql-pg (a driver the app picks, not a peer): commit, then load after a restart. */
+const sql = `import { Persistence } from "composable-effect"
+import { PersistenceSql } from "composable-effect/sql"
+import { PgClient } from "@effect/sql-pg"
+import { Effect, Layer, Option } from "effect"
+
+const [host, port, username, database] = process.argv.slice(2)
+const PersistenceLive = PersistenceSql.layer().pipe(
+  Layer.provide(PgClient.layer({ host, port: Number(port), username, database }))
+)
+
+const write = Effect.flatMap(Persistence.Persistence, (persistence) =>
+  persistence.commit({
+    journal: [1, 2, 3].map((seq) => ({ host: "app", id: "s", seq, version: 1, action: JSON.stringify({ seq }) })),
+    snapshots: [{ host: "app", id: "s", seq: 2, version: 1, state: "{}" }]
+  }))
+const read = Effect.flatMap(Persistence.Persistence, (persistence) =>
+  Effect.all([persistence.load({ host: "app", id: "s" }), persistence.list("app")]))
+
+await Effect.runPromise(Effect.provide(write, PersistenceLive))
+const [stored, ids] = await Effect.runPromise(Effect.provide(read, PersistenceLive))
+console.log(JSON.stringify({ snapshot: Option.getOrNull(stored.snapshot), journal: stored.journal.map((entry) => entry.seq), ids }))
+`
+
+/**
+ * @effect/sql-pg's .d.ts import `pg`, whose types are in @types/pg, which it does not depend on (an app
+ * using it installs them); the app declares the two names those .d.ts use instead, so only the packages
+ * under test are checked in full.
+ */
+const pgTypes = `declare module "pg" {
+  export class Pool {}
+  export type CustomTypesConfig = unknown
+}
 `
 
 describe("the packed package in a fresh app", () => {
@@ -185,7 +236,7 @@ describe("the packed package in a fresh app", () => {
 
   it("the tarball has the LICENSE and the built entry points", () => {
     expect(packed).toContain("LICENSE")
-    for (const entry of ["index", "testing", "http", "otel"]) {
+    for (const entry of ["index", "testing", "http", "otel", "sql"]) {
       expect(packed).toContain(`dist/${entry}.js`)
       expect(packed).toContain(`dist/${entry}.d.ts`)
     }
@@ -240,31 +291,53 @@ describe("the packed package in a fresh app", () => {
     expect(install.stderr).toContain(`peer effect@"${pkg.peerDependencies["effect"]}" from ${pkg.name}@${pkg.version}`)
   }, 240_000)
 
-  it("with the peers /http and /otel need, every entry point type-checks strictly and runs", async () => {
-    const dir = join(temp, "full")
-    // @effect/platform's own .d.ts need the DOM lib (Storage, Transferable), so an app that checks them does too.
-    app(dir, { "main.ts": full }, ["ES2022", "DOM"], ["node"])
-    const peers = [
-      "effect",
-      "@effect/platform",
-      "@effect/platform-node",
-      "@effect/opentelemetry",
-      "@opentelemetry/exporter-prometheus",
-      "@opentelemetry/sdk-metrics",
-      "@opentelemetry/sdk-trace-base"
-    ]
-    expect(Object.keys(pkg.peerDependencies).sort()).toEqual([...peers].sort())
-    const install = await npmInstall(dir, [
-      tarball,
-      ...peers.map((name) => `${name}@${installed(name)}`),
-      `@types/node@${installed("@types/node")}`
-    ])
-    expect(install.code, install.stderr).toBe(0)
-    await ok("node", [tsc, "-p", "tsconfig.json"], dir)
+  /** The app with every peer, installed and compiled once for the two tests that run it. */
+  let fullApp: Promise<string> | undefined
+  const prepareFull = () =>
+    fullApp ??= (async () => {
+      const dir = join(temp, "full")
+      // @effect/platform's own .d.ts need the DOM lib (Storage, Transferable), so an app that checks them does too.
+      app(dir, { "main.ts": full, "sql.ts": sql, "pg.d.ts": pgTypes }, ["ES2022", "DOM"], ["node"])
+      const peers = [
+        "effect",
+        "@effect/experimental",
+        "@effect/platform",
+        "@effect/platform-node",
+        "@effect/opentelemetry",
+        "@effect/sql",
+        "@opentelemetry/exporter-prometheus",
+        "@opentelemetry/sdk-metrics",
+        "@opentelemetry/sdk-trace-base"
+      ]
+      expect(Object.keys(pkg.peerDependencies).sort()).toEqual([...peers].sort())
+      const install = await npmInstall(dir, [
+        tarball,
+        ...[...peers, "@effect/sql-pg"].map((name) => `${name}@${installed(name)}`),
+        `@types/node@${installed("@types/node")}`
+      ])
+      expect(install.code, install.stderr).toBe(0)
+      await ok("node", [tsc, "-p", "tsconfig.json"], dir)
+      return dir
+    })()
+
+  it("with the peers /http, /otel and /sql need, every entry point type-checks strictly and runs", async () => {
+    const dir = await prepareFull()
     expect(JSON.parse(await ok("node", ["out/main.js"], dir))).toEqual({
       posted: { status: 202, body: { accepted: true, id: 1 } },
       state: 1,
-      count: 1
+      count: 1,
+      sql: { layer: true, refused: true }
     })
+  }, 240_000)
+
+  const pgSkipped = Postgres.binDir() === undefined
+  if (pgSkipped) console.warn(`The packed /sql on PostgreSQL is skipped: no PostgreSQL server binaries; ${Postgres.installHint}.`)
+
+  it.skipIf(pgSkipped)("in that app, /sql with @effect/sql-pg commits on PostgreSQL and loads it back after a restart", async () => {
+    const dir = await prepareFull()
+    const output = await Effect.runPromise(Effect.scoped(Effect.flatMap(Postgres.start(), (server) =>
+      Effect.promise(() => ok("node", ["out/sql.js", server.host, String(server.port), server.user, server.database], dir))
+    )))
+    expect(JSON.parse(output)).toEqual({ snapshot: { host: "app", id: "s", seq: 2, version: 1, state: "{}" }, journal: [3], ids: ["s"] })
   }, 240_000)
 })
