@@ -27,6 +27,9 @@
  * skip to the newest state. Under load, writes to clients take at most a quarter of the process's time, so
  * `POST`s keep being accepted while thousands listen.
  *
+ * A `StoreHost` is served the same way, each of its stores under a segment naming it (`POST
+ * /:id/actions`, `GET /:id/events`, ...): see {@link hostRouter} and {@link layerHost}.
+ *
  * @since 0.1.0
  */
 import * as HttpServer from "@effect/platform/HttpServer"
@@ -41,9 +44,11 @@ import * as Layer from "effect/Layer"
 import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type { Server } from "node:http"
+import * as hostHttp from "./internal/hostHttp.js"
 import * as internal from "./internal/http.js"
 import * as nodeServer from "./internal/nodeServer.js"
 import type * as Store from "./Store.js"
+import type * as StoreHost from "./StoreHost.js"
 
 /**
  * @example
@@ -188,6 +193,9 @@ export type ErrorCode =
   | "HeadersTooLarge"
   | "RequestTimeout"
   | "ExpectationFailed"
+  | "InvalidId"
+  | "RestoreFailed"
+  | "PersistenceUnavailable"
   | "Internal"
 
 /**
@@ -286,15 +294,94 @@ export const loopbackNames: ReadonlyArray<string> = ["localhost", "127.0.0.1", "
 export const layer = <Id, S, A, I, SI>(
   tag: Context.Tag<Id, Store.Store<S, A>>,
   options: Options<S, A, I, SI> & ServerOptions & { readonly port?: number; readonly host?: string }
+): Layer.Layer<HttpServer.HttpServer, HttpServerError.ServeError, Id> => serving(Effect.map(tag, internal.oneStore), options)
+
+/**
+ * The routes of a host's stores, to mount on your own router: the routes of {@link router} under a
+ * segment naming the store, `POST /:id/actions`, `GET /:id/events`, `GET /:id/state`, `GET /:id/changes`
+ * and `GET /:id/ws`, with the same checks and limits. An id is 1 to 128 of `A-Z a-z 0-9 . _ ~ -`
+ * (percent-decoded first; never `.` or `..`): anything else is `400 InvalidId`, and is never quoted back.
+ *
+ * A request activates its store (restoring it from persistence if need be): a store that does not
+ * restore answers `500 RestoreFailed` (the server logs why), a failing persistence backend `503
+ * PersistenceUnavailable`, a host that has shut down `503 StoreShutdown`. An SSE, `/changes` or
+ * WebSocket client holds its store (`host.get`) while it is connected, so a store someone listens to is
+ * never passivated for being idle. What the routes keep for a store (its replay buffer, its state feed)
+ * lives only as long as the store stays resident.
+ *
+ * Event ids on these routes are `<epoch>-<n>` (strings, in `POST` answers and WebSocket frames too): the
+ * epoch names the store's current activation. A client that resumes with an id of an earlier activation
+ * (the store was passivated since) gets a `reset` event, as after a server restart: what it missed went
+ * with that activation, so it reloads the state; it never gets events under ids it already saw.
+ * `Idempotency-Key`s are kept for the router, per store, across passivations.
+ *
+ * @example
+ * ```ts
+ * import { HttpRouter } from "@effect/platform"
+ * import { StoreHttp } from "composable-effect/http"
+ * import { Reducer, StoreHost } from "composable-effect"
+ * import { Effect, Schema } from "effect"
+ *
+ * const routes = Effect.gen(function*() {
+ *   const host = yield* StoreHost.make({
+ *     name: "counters",
+ *     initialState: () => 0,
+ *     reducer: Reducer.fromState((n: number, _: "inc") => n + 1)
+ *   })
+ *   const hostRoutes = yield* StoreHttp.hostRouter(host, { actions: Schema.Literal("inc"), state: Schema.Number })
+ *   return HttpRouter.empty.pipe(HttpRouter.mount("/counters", hostRoutes)) // POST /counters/a/actions, ...
+ * })
+ * ```
+ * @since 0.2.0
+ * @category routes
+ */
+export const hostRouter: <S, A, I, SI>(
+  host: StoreHost.StoreHost<S, A>,
+  options: Options<S, A, I, SI>
+) => Effect.Effect<HttpRouter.HttpRouter, never, Scope.Scope> = hostHttp.hostRouter
+
+/**
+ * Serves the host behind `tag` on a port, as {@link layer} serves a store: the routes of
+ * {@link hostRouter} at the root (`/:id/actions`, ...), on a server of its own whose SSE clients skip the
+ * platform's per-request fiber.
+ *
+ * @example
+ * ```ts
+ * import { Reducer, StoreHost } from "composable-effect"
+ * import { StoreHttp } from "composable-effect/http"
+ * import { Context, Layer, Schema } from "effect"
+ *
+ * class Counters extends Context.Tag("Counters")<Counters, StoreHost.StoreHost<number, "inc">>() {}
+ * const CountersLive = StoreHost.layer(Counters, {
+ *   name: "counters",
+ *   initialState: () => 0,
+ *   reducer: Reducer.fromState((n: number, _: "inc") => n + 1)
+ * })
+ * const Served = StoreHttp.layerHost(Counters, { actions: Schema.Literal("inc"), port: 3000, host: "127.0.0.1" }).pipe(
+ *   Layer.provide(CountersLive)
+ * )
+ * ```
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerHost = <Id, S, A, I, SI>(
+  tag: Context.Tag<Id, StoreHost.StoreHost<S, A>>,
+  options: Options<S, A, I, SI> & ServerOptions & { readonly port?: number; readonly host?: string }
+): Layer.Layer<HttpServer.HttpServer, HttpServerError.ServeError, Id> => serving(Effect.map(tag, hostHttp.hostStores), options)
+
+/** The server of {@link layer} and {@link layerHost}, for the stores `sourcing` finds. */
+const serving = <Id, K, S, A, I, SI>(
+  sourcing: Effect.Effect<internal.Sourcing<K, S, A>, never, Id>,
+  options: Options<S, A, I, SI> & ServerOptions & { readonly port?: number; readonly host?: string }
 ): Layer.Layer<HttpServer.HttpServer, HttpServerError.ServeError, Id> =>
   Layer.scopedContext(Effect.gen(function*() {
-    const store = yield* tag
+    const stores = yield* sourcing
     const closing = yield* Deferred.make<void>()
     // Bound to loopback, the server answers for loopback names only unless told otherwise: a page on a
     // domain rebound to 127.0.0.1 (DNS rebinding) would otherwise be same-origin with it.
     const loopback = options.host !== undefined && [...loopbackNames, "::1"].includes(options.host)
     const { direct, router: routes } = yield* internal.routerEndingOn(
-      store,
+      stores,
       loopback && options.allowedHosts === undefined ? { ...options, allowedHosts: loopbackNames } : options,
       closing
     )

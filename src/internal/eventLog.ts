@@ -82,17 +82,24 @@ export class EventLog<A> {
   private constructor(
     replay: number,
     /** Whether actions are numbered as they are reduced (a store made by `Store.make`), or later. */
-    readonly synchronous: boolean
+    readonly synchronous: boolean,
+    /**
+     * Names this log among the logs one store may have over time (a host's store, passivated and
+     * activated again, gets a new log): its ids on the wire are `<epoch>-<n>`. Without one they are `n`.
+     */
+    readonly epoch: string | undefined,
+    private readonly onEnd: (() => void) | undefined
   ) {
     this.recent = replay > 0 ? MutableQueue.bounded<LogEvent<A>>(replay) : undefined
   }
 
+  /** `onEnd` runs once the log has ended (the store shut down), after its subscribers were ended. */
   static make<S, A>(
     store: Store.Store<S, A>,
-    options: { readonly replay: number }
+    options: { readonly replay: number; readonly epoch?: string | undefined; readonly onEnd?: (() => void) | undefined }
   ): Effect.Effect<EventLog<A>, never, Scope.Scope> {
     return Effect.gen(function*() {
-      const log = new EventLog<A>(options.replay, store instanceof StoreImpl)
+      const log = new EventLog<A>(options.replay, store instanceof StoreImpl, options.epoch, options.onEnd)
       log.wake = (yield* makeFlusher(() => log.flush())).wake
       if (store instanceof StoreImpl) {
         yield* store.actions.listen((action: A) => log.append(action), () => log.end())
@@ -162,6 +169,12 @@ export class EventLog<A> {
     this.ended = true
     for (const reader of this.readers) reader.subscriber.end()
     this.readers.clear()
+    this.onEnd?.()
+  }
+
+  /** Event `n` as clients see it: `n`, or `<epoch>-<n>` for a log with an epoch. */
+  wireId(n: number): number | string {
+    return this.epoch === undefined ? n : `${this.epoch}-${n}`
   }
 
   /**
@@ -186,11 +199,14 @@ export class EventLog<A> {
 
   /**
    * Where a client resumes: from scratch (no id: only live events), after `lastEventId` (the replay
-   * buffer, then live events), or nowhere known (an id this log never gave).
+   * buffer, then live events), or nowhere known (an id this log never gave: ahead of it, or of another
+   * epoch, given by an earlier log of the same store).
    */
-  resume(lastEventId: number | undefined): Resume {
+  resume(lastEventId: number | undefined, epoch: string | undefined = this.epoch): Resume {
     if (lastEventId === undefined) return { _tag: "Fresh" }
-    return lastEventId > this.latest ? { _tag: "Unknown", latest: this.latest } : { _tag: "Replay", after: lastEventId }
+    return lastEventId > this.latest || epoch !== this.epoch
+      ? { _tag: "Unknown", latest: this.latest }
+      : { _tag: "Replay", after: lastEventId }
   }
 
   /**

@@ -7,17 +7,36 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import type { Predicate } from "effect/Predicate"
 import * as Queue from "effect/Queue"
+import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type { IncomingMessage, ServerResponse } from "node:http"
+import type { PersistenceError } from "../Persistence.js"
 import type * as Store from "../Store.js"
+import type { RestoreError, StoreShutdownError, WaitTimeoutError } from "../StoreError.js"
 import type * as StoreHttp from "../StoreHttp.js"
-import { EventLog, type LogEvent } from "./eventLog.js"
-import { admission, answerFailure, guardDefects, internal, notFound, originPolicy, pathOf, refuse, routes } from "./httpGuard.js"
+import { EventLog, type LogEvent, type Resume } from "./eventLog.js"
+import {
+  admission,
+  answerFailure,
+  exactLayout,
+  guardDefects,
+  internal,
+  type Layout,
+  notFound,
+  originPolicy,
+  pathOf,
+  refuse,
+  routes,
+  storeFailure,
+  storeShutDown
+} from "./httpGuard.js"
 import { decodeAction, parseEventId, parseIdempotencyKey, type Refusal, refusal } from "./httpInput.js"
 import { readBody } from "./httpBody.js"
 import { Idempotency } from "./idempotency.js"
+import { writeRefusal } from "./nodeServer.js"
 import { actionTag } from "./runner.js"
 import { SocketLimit } from "./socketLimit.js"
 import { bytes, SseClient, SseClients, sseHead, sseHeaders, sseResponse } from "./sseClient.js"
@@ -97,15 +116,90 @@ const badKey = refusal(400, "InvalidHeader", "Idempotency-Key must be 1 to 255 v
 /** The SSE comment a route sends once it is subscribed. */
 const connected = ": connected\n\n"
 
+/** What a store, or a host for one of its stores, fails with. */
+type StoreFailure = StoreShutdownError | RestoreError | PersistenceError
+
+/**
+ * The part of a store the routes use. A `Store` is one; a host gives one per store id, so that a send
+ * goes through the host (a `durability: "sync"` host answers once the action is committed).
+ *
+ * @internal
+ */
+export interface Target<S, A> {
+  readonly send: (action: A) => Effect.Effect<unknown, StoreFailure>
+  readonly sendAndWaitFor: (
+    action: A,
+    predicate: Predicate<A>,
+    options: { readonly timeout: Duration.DurationInput }
+  ) => Effect.Effect<A, StoreFailure | WaitTimeoutError>
+  readonly state: Effect.Effect<S, StoreFailure>
+}
+
+/** What the routes serve one store with: where they send, its event log and its `/changes` feed. @internal */
+export interface Serving<S, A> {
+  readonly target: Target<S, A>
+  readonly log: EventLog<A>
+  readonly feed: StateFeed<S> | undefined
+}
+
+/** A request's store, held (a host keeps it resident) until `release`. @internal */
+export interface Held<S, A> {
+  readonly serving: Serving<S, A>
+  readonly release: () => void
+}
+
+/**
+ * Where the routes find the store a request names, by `K`: nothing for one store, an id for a host.
+ *
+ * @internal
+ */
+export interface Source<K, S, A> {
+  readonly layout: Layout<K>
+  /** The store `key` names, held: activated first if need be, or the refusal saying why it cannot be had. */
+  readonly hold: (key: K) => Effect.Effect<Held<S, A>, Refusal>
+  /** The serving state of a source's only store, when it has one: nothing to hold, nothing to wait for. */
+  readonly fixed: Serving<S, A> | undefined
+  /** Names the store among the router's, for what they share (`Idempotency-Key`s). */
+  readonly name: (key: K) => string
+}
+
+/**
+ * Makes a store's serving state in the current scope; `log` gives its event log an epoch and says when
+ * it ended (the store shut down or was passivated).
+ *
+ * @internal
+ */
+export type MakeServing<S, A> = (
+  store: Store.Store<S, A>,
+  target: Target<S, A>,
+  log?: { readonly epoch: string; readonly onEnd: () => void }
+) => Effect.Effect<Serving<S, A>, never, Scope.Scope>
+
+/** A router's stores: given how to serve one, the source of its requests' stores, in the router's scope. @internal */
+export type Sourcing<K, S, A> = (make: MakeServing<S, A>) => Effect.Effect<Source<K, S, A>, never, Scope.Scope>
+
+/** One store, served at the routes' own paths. @internal */
+export const oneStore = <S, A>(store: Store.Store<S, A>): Sourcing<void, S, A> => (make) =>
+  Effect.map(make(store, store), (serving) => {
+    const held: Held<S, A> = { serving, release: () => undefined }
+    return { layout: exactLayout, hold: () => Effect.succeed(held), fixed: serving, name: () => "" }
+  })
+
 /** @internal */
 export const router = <S, A, I, SI>(
   store: Store.Store<S, A>,
+  options: StoreHttp.Options<S, A, I, SI>
+): Effect.Effect<HttpRouter.HttpRouter, never, Scope.Scope> => routerOf(oneStore(store), options)
+
+/** The routes of `sourcing`'s stores, whose clients are let go when the router's scope closes. @internal */
+export const routerOf = <K, S, A, I, SI>(
+  sourcing: Sourcing<K, S, A>,
   options: StoreHttp.Options<S, A, I, SI>
 ): Effect.Effect<HttpRouter.HttpRouter, never, Scope.Scope> => {
   const resolved = resolve(options)
   return Effect.flatMap(Deferred.make<void>(), (closing) =>
     Effect.zipLeft(
-      Effect.map(routerEndingOn(store, options, closing, resolved), (served) => served.router),
+      Effect.map(routerEndingOn(sourcing, options, closing, resolved), (served) => served.router),
       // The router's scope closing ends its open client streams too.
       Effect.addFinalizer(() => Deferred.succeed(closing, undefined))
     ))
@@ -118,21 +212,22 @@ export interface Served {
 }
 
 /**
- * The routes, whose SSE and WebSocket clients are let go once `closing` completes: a server that is
- * closing waits for its open responses, and these would otherwise last as long as the store.
+ * The routes of `sourcing`'s stores, whose SSE and WebSocket clients are let go once `closing`
+ * completes: a server that is closing waits for its open responses, and these would otherwise last as
+ * long as the stores.
  *
  * @internal
  */
-export const routerEndingOn = <S, A, I, SI>(
-  store: Store.Store<S, A>,
+export const routerEndingOn = <K, S, A, I, SI>(
+  sourcing: Sourcing<K, S, A>,
   options: StoreHttp.Options<S, A, I, SI>,
   closing: Deferred.Deferred<void>,
   resolved: ReturnType<typeof resolve> = resolve(options)
 ): Effect.Effect<Served, never, Scope.Scope> =>
   Effect.gen(function*() {
     const { heartbeat, maxBodyBytes, maxWait } = resolved
-    const log = yield* EventLog.make(store, { replay: resolved.replay })
-    const idempotency = resolved.idempotency && (yield* Idempotency.make<Reply>(resolved.idempotency))
+    // Failures met outside a request's fiber (the direct path) are logged with the app's logger.
+    const runtime = yield* Effect.runtime<never>()
     const encodeAction = Schema.encodeEither(options.actions)
     const wire = (action: A): string =>
       Either.match(encodeAction(action), {
@@ -141,7 +236,24 @@ export const routerEndingOn = <S, A, I, SI>(
       })
     // One event reaches every client as the same object: encode it once, not once per client.
     const wireOf = (event: LogEvent<A>): string => event.encoded ??= wire(event.action)
-    const frameOf = (event: LogEvent<A>): string => `id: ${event.id}\nevent: action\ndata: ${wireOf(event)}\n\n`
+    const encodeState = options.state === undefined ? undefined : stateFrame(Schema.encodeEither(options.state))
+
+    /**
+     * A store's serving state. The `/changes` feed is conflated: a client that reads slower than the
+     * state changes skips to the newest state instead of falling behind, so every frame is a whole,
+     * current snapshot.
+     */
+    const make: MakeServing<S, A> = (store, target, log) =>
+      Effect.gen(function*() {
+        return {
+          target,
+          log: yield* EventLog.make(store, { replay: resolved.replay, epoch: log?.epoch, onEnd: log?.onEnd }),
+          feed: encodeState === undefined ? undefined : yield* StateFeed.make(store, encodeState)
+        }
+      })
+    const source = yield* sourcing(make)
+    // Shared by every store of the router: a key names its store (see `Source.name`).
+    const idempotency = resolved.idempotency && (yield* Idempotency.make<Reply>(resolved.idempotency))
 
     /** The first bytes of every SSE response: how long a client waits before reconnecting (`retry`). */
     const retryField = `retry: ${Duration.toMillis(resolved.retry)}\n`
@@ -151,6 +263,19 @@ export const routerEndingOn = <S, A, I, SI>(
     yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(heartbeat), Effect.sync(() => clients.beat(beat)))))
     yield* Effect.addFinalizer(() => Effect.sync(() => clients.endAll()))
     yield* Effect.forkScoped(Effect.zipRight(Deferred.await(closing), Effect.sync(() => clients.endAll())))
+
+    /**
+     * Runs `f` with the store `key` names, held while it runs; a store that cannot be had is answered
+     * with `refused`.
+     */
+    const using = <X, E, R>(key: K, f: (serving: Serving<S, A>) => Effect.Effect<X, E, R>, refused: (r: Refusal) => X): Effect.Effect<X, E, R> =>
+      source.fixed !== undefined
+        ? f(source.fixed)
+        : Effect.acquireUseRelease(
+          Effect.either(source.hold(key)),
+          (held) => Either.isLeft(held) ? Effect.succeed(refused(held.left)) : f(held.right.serving),
+          (held) => Effect.sync(() => Either.isRight(held) && held.right.release())
+        )
 
     const accepts = options.accepts === undefined ? undefined : new Set<string>(options.accepts)
     const knownTags = actionTags(options.actions.ast)
@@ -166,13 +291,13 @@ export const routerEndingOn = <S, A, I, SI>(
      * Sends an action a client sent (over POST or WebSocket): its event id (`null` from a store that
      * numbers its actions later), or why it was not reduced.
      */
-    const sendDecoded = (action: A): Effect.Effect<Either.Either<number | null, Refusal>> =>
-      Effect.map(Effect.either(log.idOfSend(action, store.send(action))), (sent) => {
-        if (Either.isLeft(sent)) return Either.left(refusal(503, "StoreShutdown", sent.left.message))
+    const sendDecoded = ({ log, target }: Serving<S, A>, action: A): Effect.Effect<Either.Either<number | string | null, Refusal>> =>
+      Effect.flatMap(Effect.either(log.idOfSend(action, target.send(action))), (sent): Effect.Effect<Either.Either<number | string | null, Refusal>> => {
+        if (Either.isLeft(sent)) return Effect.map(storeFailure(sent.left), Either.left)
         const [id] = sent.right
-        if (id !== undefined) return Either.right(id)
+        if (id !== undefined) return Effect.succeed(Either.right(log.wireId(id)))
         // No id from a store that numbers actions as it reduces them: the reducer threw on this one.
-        return log.synchronous ? Either.left(reducerDefect) : Either.right(null)
+        return Effect.succeed(log.synchronous ? Either.left(reducerDefect) : Either.right(null))
       })
 
     const tooLarge = refusal(413, "PayloadTooLarge", `the body is larger than ${maxBodyBytes} bytes`)
@@ -191,209 +316,257 @@ export const routerEndingOn = <S, A, I, SI>(
     )
 
     /** Sends the action and, with `waitFor`, waits for the first matching action reduced after it. */
-    const accept = (action: A, tags: ReadonlyArray<string> | undefined, timeoutMs: number | undefined): Effect.Effect<Reply> => {
+    const accept = (serving: Serving<S, A>, action: A, tags: ReadonlyArray<string> | undefined, timeoutMs: number | undefined): Effect.Effect<Reply> => {
       if (tags === undefined) {
-        return Effect.map(sendDecoded(action), Either.match({
+        return Effect.map(sendDecoded(serving, action), Either.match({
           onLeft: (e) => replyRefusal(e),
           onRight: (id) => reply(202, { accepted: true, id })
         }))
       }
+      const { log, target } = serving
       const timeout = Duration.min(maxWait, Duration.millis(timeoutMs ?? Duration.toMillis(maxWait)))
-      const wait = store.sendAndWaitFor(action, (reduced) => tags.includes(actionTag(reduced)), { timeout })
-      return Effect.map(log.idOfSend(action, Effect.either(wait)), ([id, result]): Reply =>
+      const wait = target.sendAndWaitFor(action, (reduced) => tags.includes(actionTag(reduced)), { timeout })
+      return Effect.flatMap(log.idOfSend(action, Effect.either(wait)), ([id, result]): Effect.Effect<Reply> =>
         Either.match(result, {
-          onRight: (matched) => ({ status: 200, json: wire(matched) }),
+          onRight: (matched) => Effect.succeed({ status: 200, json: wire(matched) }),
           onLeft: (e) =>
             e._tag === "WaitTimeoutError"
               // The action was accepted: its id lets the client find what it did on /events.
-              ? replyRefusal(refusal(504, "WaitTimeout", e.message), { id: id ?? null })
-              : replyRefusal(refusal(503, "StoreShutdown", e.message))
+              ? Effect.succeed(replyRefusal(refusal(504, "WaitTimeout", e.message), { id: id === undefined ? null : log.wireId(id) }))
+              : Effect.map(storeFailure(e), (r) => replyRefusal(r))
         }))
     }
 
-    const post = Effect.gen(function*() {
-      const request = yield* HttpServerRequest.HttpServerRequest
-      // A browser sends text/plain cross-site without a preflight; requiring JSON makes every cross-site
-      // POST go through CORS.
-      const contentType = request.headers["content-type"]?.split(";")[0]?.trim().toLowerCase()
-      if (contentType !== "application/json") return refuse(notJson)
-      const key = parseIdempotencyKey(request.headers["idempotency-key"])
-      if (key === "invalid") return refuse(badKey)
-      const body = yield* readText
-      if (Either.isLeft(body)) return refuse(body.left)
-      const decoded = decode(body.right)
-      if (Either.isLeft(decoded)) return refuse(decoded.left)
-      const query = yield* HttpServerRequest.schemaSearchParams(WaitQuery).pipe(Effect.either)
-      // A wait the client asked for and we cannot honour is refused before anything is sent.
-      if (Either.isLeft(query)) return refuse(invalidQuery)
-      const tags = query.right.waitFor?.split(",")
-      // A tag no action has (a typo) would wait out the whole timeout: refuse it now, as nothing was sent.
-      const unknown = tags === undefined || knownTags === undefined ? [] : tags.filter((tag) => !knownTags.has(tag))
-      if (unknown.length > 0) return refuse(refusal(400, "InvalidQuery", "waitFor names a tag no action has"))
-      const run = accept(decoded.right, tags, query.right.timeoutMs)
-      if (key === undefined || idempotency === undefined) return toResponse(yield* run)
-      const search = request.url.indexOf("?")
-      const fingerprint = `${search < 0 ? "" : request.url.slice(search)}\n${body.right}`
-      return toResponse(yield* idempotency.once(key, fingerprint, run, replyRefusal(keyReused)))
-    })
+    const post = (key: K) =>
+      Effect.gen(function*() {
+        const request = yield* HttpServerRequest.HttpServerRequest
+        // A browser sends text/plain cross-site without a preflight; requiring JSON makes every cross-site
+        // POST go through CORS.
+        const contentType = request.headers["content-type"]?.split(";")[0]?.trim().toLowerCase()
+        if (contentType !== "application/json") return refuse(notJson)
+        const idempotencyKey = parseIdempotencyKey(request.headers["idempotency-key"])
+        if (idempotencyKey === "invalid") return refuse(badKey)
+        const body = yield* readText
+        if (Either.isLeft(body)) return refuse(body.left)
+        const decoded = decode(body.right)
+        if (Either.isLeft(decoded)) return refuse(decoded.left)
+        const query = yield* HttpServerRequest.schemaSearchParams(WaitQuery).pipe(Effect.either)
+        // A wait the client asked for and we cannot honour is refused before anything is sent.
+        if (Either.isLeft(query)) return refuse(invalidQuery)
+        const tags = query.right.waitFor?.split(",")
+        // A tag no action has (a typo) would wait out the whole timeout: refuse it now, as nothing was sent.
+        const unknown = tags === undefined || knownTags === undefined ? [] : tags.filter((tag) => !knownTags.has(tag))
+        if (unknown.length > 0) return refuse(refusal(400, "InvalidQuery", "waitFor names a tag no action has"))
+        const run = using(key, (serving) => accept(serving, decoded.right, tags, query.right.timeoutMs), replyRefusal)
+        if (idempotencyKey === undefined || idempotency === undefined) return toResponse(yield* run)
+        const search = request.url.indexOf("?")
+        const fingerprint = `${search < 0 ? "" : request.url.slice(search)}\n${body.right}`
+        // The store is held (activated, restored) before the key is claimed, so that a store that cannot
+        // be had is answered without the key keeping that answer: a retry tries again. The run holds the
+        // store itself, as it goes on if the client gives up.
+        const once = () => idempotency.once(`${source.name(key)} ${idempotencyKey}`, fingerprint, run, replyRefusal(keyReused))
+        return toResponse(yield* using(key, once, replyRefusal))
+      })
 
     /** An `/events` client's starting point: its `Last-Event-ID` (an empty one is none), or `?lastEventId=`. */
-    const eventIdOf = (header: string | undefined, url: string) =>
-      header !== undefined
-        ? parseEventId(header)
-        : parseEventId(new URL(url, "http://local").searchParams.get("lastEventId") ?? undefined)
-
-    /** A new `/events` client, subscribed: it misses nothing reduced after this returns. */
-    const openEvents = (id: number | undefined): SseClient =>
-      clients.add(followLog(log, log.resume(id), { clientBuffer: resolved.clientBuffer, frameOf, head: retryField + connected }))
-
-    const events = Effect.gen(function*() {
-      const request = yield* HttpServerRequest.HttpServerRequest
-      if (log.ended) return refuse(shutDown)
-      const header = request.headers["last-event-id"] || undefined
-      const id = eventIdOf(header, request.url)
+    const resumeOf = (log: EventLog<A>, header: string | undefined, url: string): Resume | Refusal => {
+      const text = header !== undefined ? header : new URL(url, "http://local").searchParams.get("lastEventId") ?? undefined
+      const id = parseEventId(text, log.epoch !== undefined)
       if (id === "invalid") {
-        return refuse(refusal(400, header !== undefined ? "InvalidHeader" : "InvalidQuery", "Last-Event-ID must be a decimal event id"))
+        const what = log.epoch === undefined ? "a decimal event id" : "an event id of these routes (<epoch>-<n>)"
+        return refusal(400, header !== undefined ? "InvalidHeader" : "InvalidQuery", `Last-Event-ID must be ${what}`)
       }
-      if (request.method === "HEAD") return sseHead
-      return sseResponse(openEvents(id))
-    })
-
-    const unpublished = refuse(refusal(404, "NotFound", "this store does not publish its state"))
-    const unencodable = refuse(refusal(500, "UnencodableState", "the state does not match its schema"))
-
-    const state = Effect.gen(function*() {
-      if (options.state === undefined) return unpublished
-      const current = yield* store.state
-      return yield* Schema.encode(options.state)(current).pipe(
-        Effect.map((encoded) => HttpServerResponse.unsafeJson(encoded)),
-        Effect.orElseSucceed(() => unencodable)
-      )
-    })
-
-    /**
-     * The state as Server-Sent Events: the current state, then every new one. Conflated: a client that
-     * reads slower than the state changes skips to the newest state instead of falling behind, so every
-     * frame is a whole, current snapshot.
-     */
-    const feed = options.state === undefined ? undefined : yield* StateFeed.make(store, stateFrame(Schema.encodeEither(options.state)))
-    /** A new `/changes` client: the current state first, then the `connected` comment, then newer states. */
-    const openChanges = (feed: StateFeed<S>): SseClient => {
-      const client: SseClient = clients.add(new SseClient(1, () => feed.caughtUp(client)))
-      feed.add(client, retryField, connected)
-      return client
+      return log.resume(id?.n, id?.epoch)
     }
 
-    const changes = Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
-      if (feed === undefined) return unpublished
-      if (log.ended) return refuse(shutDown)
-      if (request.method === "HEAD") return sseHead
-      return sseResponse(openChanges(feed))
-    })
+    /**
+     * What an SSE request for `route` opens on a store: a client, subscribed (an `/events` client misses
+     * nothing reduced after this returns; a `/changes` client gets the current state first, then the
+     * `connected` comment, then newer states), the head only, or a refusal.
+     */
+    const openStream = (
+      route: string,
+      { feed, log }: Serving<S, A>,
+      head: boolean,
+      header: string | undefined,
+      url: string
+    ): SseClient | Refusal | "head" => {
+      if (log.ended) return storeShutDown
+      if (route === "/changes") {
+        if (head) return "head"
+        const client: SseClient = clients.add(new SseClient(1, () => feed!.caughtUp(client)))
+        feed!.add(client, retryField, connected)
+        return client
+      }
+      const resume = resumeOf(log, header, url)
+      if ("status" in resume) return resume
+      return head ? "head" : clients.add(followLog(log, resume, { clientBuffer: resolved.clientBuffer, dataOf: wireOf, head: retryField + connected }))
+    }
+
+    /** `GET /events` or `GET /changes` through the platform: a client holds its store until it leaves. */
+    const stream = (route: "/events" | "/changes") => (key: K) =>
+      Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+        if (route === "/changes" && encodeState === undefined) return Effect.succeed(unpublished)
+        // Uninterruptible once held: a client that left meanwhile must not take the hold with it.
+        return Effect.uninterruptible(Effect.map(Effect.either(source.hold(key)), (held) => {
+          if (Either.isLeft(held)) return refuse(held.left)
+          const opened = openStream(route, held.right.serving, request.method === "HEAD", request.headers["last-event-id"] || undefined, request.url)
+          if (!(opened instanceof SseClient)) {
+            held.right.release()
+            return opened === "head" ? sseHead : refuse(opened)
+          }
+          if (source.fixed === undefined) opened.once("close", held.right.release)
+          return sseResponse(opened)
+        }))
+      })
+
+    const state = (key: K) =>
+      options.state === undefined ? Effect.succeed(unpublished) : using(key, ({ target }) =>
+        Effect.flatMap(Effect.either(target.state), (current) =>
+          Either.isLeft(current)
+            ? Effect.map(storeFailure(current.left), (r) => refuse(r))
+            : Schema.encode(options.state!)(current.right).pipe(
+              Effect.map((encoded) => HttpServerResponse.unsafeJson(encoded)),
+              Effect.orElseSucceed(() => unencodable)
+            )), refuse)
 
     const admit = admission({ originAllowed: resolved.originAllowed, allowedHosts: options.allowedHosts })
 
-    /**
-     * `GET /events` and `GET /changes` served straight from Node's request event, with the same checks,
-     * for a server that `StoreHttp.layer` owns. Through the platform, each open SSE response keeps a
-     * handler fiber, a tracer span and Node's `stream.pipeline` for as long as the client listens (about
-     * 30 KB, measured); here it is the client's stream piped into the response (about 4 KB over Node's
-     * own). Anything else, including every refusal, is left to the routes (false).
-     */
-    const direct = (req: IncomingMessage, res: ServerResponse): boolean => {
-      if (req.method !== "GET" || log.ended) return false
-      const url = req.url ?? ""
-      const path = pathOf(url)
-      if (path !== "/events" && (path !== "/changes" || feed === undefined)) return false
-      const admitted = admit(req.headers.host, req.headers.origin)
-      if ("status" in admitted) return false
-      let client: SseClient
-      if (path === "/events") {
-        const header = req.headers["last-event-id"]
-        if (Array.isArray(header)) return false
-        const id = eventIdOf(header || undefined, url)
-        if (id === "invalid") return false
-        client = openEvents(id)
-      } else {
-        client = openChanges(feed!)
-      }
-      res.writeHead(200, { ...sseHeaders, ...admitted.cors })
+    /** Streams `client` into `res`, for the direct path. */
+    const pipeTo = (res: ServerResponse, client: SseClient, cors: Record<string, string>): void => {
+      res.writeHead(200, { ...sseHeaders, ...cors })
       // The client left (or the connection failed): its stream is destroyed, which unsubscribes it.
       res.once("close", () => client.destroy())
       res.on("error", () => client.destroy())
       client.pipe(res)
+    }
+
+    /**
+     * `GET /events` and `GET /changes` served straight from Node's request event, with the same checks,
+     * for a server that `StoreHttp.layer` (or `layerHost`) owns. Through the platform, each open SSE
+     * response keeps a handler fiber, a tracer span and Node's `stream.pipeline` for as long as the client
+     * listens (about 30 KB, measured); here it is the client's stream piped into the response (about 4 KB
+     * over Node's own). For one store, anything else, including every refusal, is left to the routes
+     * (false). A host's store may have to be activated first: once the request passed the synchronous
+     * checks, it is answered here, its refusals too.
+     */
+    const direct = (req: IncomingMessage, res: ServerResponse): boolean => {
+      if (req.method !== "GET") return false
+      const url = req.url ?? ""
+      const location = source.layout.locate(pathOf(url))
+      if (location === undefined || Either.isLeft(location.key)) return false
+      const { key, route } = location
+      if (route !== "/events" && (route !== "/changes" || encodeState === undefined)) return false
+      const admitted = admit(req.headers.host, req.headers.origin)
+      if ("status" in admitted) return false
+      const header = req.headers["last-event-id"]
+      if (Array.isArray(header)) return false
+      const open = (serving: Serving<S, A>) => openStream(route, serving, false, header || undefined, url) as SseClient | Refusal
+      if (source.fixed !== undefined) {
+        const client = open(source.fixed)
+        if (!(client instanceof SseClient)) return false
+        pipeTo(res, client, admitted.cors)
+        return true
+      }
+      let gone = false
+      res.once("close", () => void (gone = true))
+      const answer = Effect.map(Effect.either(source.hold(key.right)), (held): void => {
+        if (Either.isLeft(held)) {
+          if (!gone) writeRefusal(res, held.left, admitted.cors)
+          return
+        }
+        // The client left while its store was being activated: nothing to stream to.
+        if (gone) return held.right.release()
+        const client = open(held.right.serving)
+        if (!(client instanceof SseClient)) {
+          held.right.release()
+          return writeRefusal(res, client, admitted.cors)
+        }
+        client.once("close", held.right.release)
+        pipeTo(res, client, admitted.cors)
+      })
+      Runtime.runFork(runtime)(guardDefects(
+        Effect.uninterruptible(answer),
+        Effect.sync(() => void (res.headersSent ? res.destroy() : writeRefusal(res, internalRefusal, admitted.cors)))
+      ))
       return true
     }
 
-    const socket = Effect.gen(function*() {
-      const request = yield* HttpServerRequest.HttpServerRequest
-      const ws = yield* HttpServerRequest.upgrade
-      const write = yield* ws.writer
-      const frame = (r: Refusal) => Effect.ignore(write(JSON.stringify({ type: "error", error: r.error, message: r.message })))
-      // Ends the session with 1001 (going away) when the store shuts down; `closing` (the server) does too.
-      const ending = yield* Deferred.make<void>()
-      // What the store reduced, for this socket: at most `clientBuffer` events wait (newer ones are dropped
-      // while it is that far behind); `null` says the store shut down, after the events before it.
-      const outgoing = yield* Queue.unbounded<LogEvent<A> | null>()
-      yield* log.subscribeScoped({ _tag: "Fresh" }, {
-        deliver: ({ events }) => {
-          for (const event of events) if (Option.getOrElse(outgoing.unsafeSize(), () => 0) < resolved.clientBuffer) outgoing.unsafeOffer(event)
-        },
-        end: () => outgoing.unsafeOffer(null)
-      })
-      const writeEvents = Effect.flatMap(Queue.takeBetween(outgoing, 1, Number.MAX_SAFE_INTEGER), (taken) =>
-        Effect.forEach(taken, (event) =>
-          event === null
-            ? Effect.zipRight(Deferred.succeed(ending, undefined), Effect.interrupt)
-            : write(`{"type":"action","id":${event.id},"action":${wireOf(event)}}`), { discard: true }))
-      yield* Effect.forever(writeEvents).pipe(
-        Effect.ignore,
-        Effect.zipRight(Deferred.succeed(ending, undefined)),
-        Effect.forkScoped
-      )
-      const limit = new SocketLimit(request, maxBodyBytes, (raw) =>
-        Effect.runFork(Effect.ignore(write(new Socket.CloseEvent(1009, "message too big"))).pipe(
-          // After the close frame is written: end the connection, so a client that keeps sending cannot hold it.
-          Effect.zipRight(Effect.sync(() => raw.end()))
-        )))
-      const tooLargeMessage = refusal(413, "PayloadTooLarge", `a message is larger than ${maxBodyBytes} bytes`)
-      const receive = (data: string | Uint8Array): Effect.Effect<void> => {
-        // The limit is in bytes, as for HTTP bodies: a string's length counts UTF-16 units, not bytes.
-        if ((typeof data === "string" ? Buffer.byteLength(data) : data.byteLength) > maxBodyBytes) return frame(tooLargeMessage)
-        // A binary frame is read as UTF-8 JSON too, but strictly: replacing bad bytes would garble the action.
-        // A leading BOM is dropped, as the UTF-8 decoder drops it from bodies and binary frames.
-        const text = typeof data === "string" ? Either.right(data.replace(/^\ufeff/, "")) : Either.try(() => utf8.decode(data))
-        if (Either.isLeft(text)) return frame(refusal(400, "MalformedJson", "a binary message is not valid UTF-8"))
-        return Either.match(decode(text.right), {
-          onLeft: frame,
-          onRight: (action) => Effect.flatMap(sendDecoded(action), Either.match({ onLeft: frame, onRight: () => Effect.void }))
+    const socketOf = ({ log, ...serving }: Serving<S, A>) =>
+      Effect.gen(function*() {
+        const request = yield* HttpServerRequest.HttpServerRequest
+        const ws = yield* HttpServerRequest.upgrade
+        const write = yield* ws.writer
+        const frame = (r: Refusal) => Effect.ignore(write(JSON.stringify({ type: "error", error: r.error, message: r.message })))
+        // Ends the session with 1001 (going away) when the store shuts down; `closing` (the server) does too.
+        const ending = yield* Deferred.make<void>()
+        // What the store reduced, for this socket: at most `clientBuffer` events wait (newer ones are dropped
+        // while it is that far behind); `null` says the store shut down, after the events before it.
+        const outgoing = yield* Queue.unbounded<LogEvent<A> | null>()
+        yield* log.subscribeScoped({ _tag: "Fresh" }, {
+          deliver: ({ events }) => {
+            for (const event of events) if (Option.getOrElse(outgoing.unsafeSize(), () => 0) < resolved.clientBuffer) outgoing.unsafeOffer(event)
+          },
+          end: () => outgoing.unsafeOffer(null)
         })
-      }
-      const session = ws.runRaw(
-        // A defect in one message's handling is logged and answered; the socket and the server go on.
-        (data) => guardDefects(Effect.suspend(() => receive(data)), frame(internalFrame)),
-        { onOpen: Effect.sync(() => limit.attach()) }
-      ).pipe(Effect.catchAll(() => Effect.void))
-      const goAway = Effect.raceFirst(Deferred.await(ending), Deferred.await(closing)).pipe(
-        Effect.zipRight(Effect.ignore(write(new Socket.CloseEvent(1001, "going away")))),
-        // The client has a moment to answer the close; then the session ends anyway.
-        Effect.zipRight(Effect.sleep(Duration.seconds(1)))
-      )
-      yield* Effect.raceFirst(session, goAway)
-      return HttpServerResponse.empty()
-    }).pipe(Effect.scoped)
+        const writeEvents = Effect.flatMap(Queue.takeBetween(outgoing, 1, Number.MAX_SAFE_INTEGER), (taken) =>
+          Effect.forEach(taken, (event) =>
+            event === null
+              ? Effect.zipRight(Deferred.succeed(ending, undefined), Effect.interrupt)
+              : write(`{"type":"action","id":${JSON.stringify(log.wireId(event.id))},"action":${wireOf(event)}}`), { discard: true }))
+        yield* Effect.forever(writeEvents).pipe(
+          Effect.ignore,
+          Effect.zipRight(Deferred.succeed(ending, undefined)),
+          Effect.forkScoped
+        )
+        const limit = new SocketLimit(request, maxBodyBytes, (raw) =>
+          Effect.runFork(Effect.ignore(write(new Socket.CloseEvent(1009, "message too big"))).pipe(
+            // After the close frame is written: end the connection, so a client that keeps sending cannot hold it.
+            Effect.zipRight(Effect.sync(() => raw.end()))
+          )))
+        const tooLargeMessage = refusal(413, "PayloadTooLarge", `a message is larger than ${maxBodyBytes} bytes`)
+        const receive = (data: string | Uint8Array): Effect.Effect<void> => {
+          // The limit is in bytes, as for HTTP bodies: a string's length counts UTF-16 units, not bytes.
+          if ((typeof data === "string" ? Buffer.byteLength(data) : data.byteLength) > maxBodyBytes) return frame(tooLargeMessage)
+          // A binary frame is read as UTF-8 JSON too, but strictly: replacing bad bytes would garble the action.
+          // A leading BOM is dropped, as the UTF-8 decoder drops it from bodies and binary frames.
+          const text = typeof data === "string" ? Either.right(data.replace(/^\ufeff/, "")) : Either.try(() => utf8.decode(data))
+          if (Either.isLeft(text)) return frame(refusal(400, "MalformedJson", "a binary message is not valid UTF-8"))
+          return Either.match(decode(text.right), {
+            onLeft: frame,
+            onRight: (action) => Effect.flatMap(sendDecoded({ log, ...serving }, action), Either.match({ onLeft: frame, onRight: () => Effect.void }))
+          })
+        }
+        const session = ws.runRaw(
+          // A defect in one message's handling is logged and answered; the socket and the server go on.
+          (data) => guardDefects(Effect.suspend(() => receive(data)), frame(internalFrame)),
+          { onOpen: Effect.sync(() => limit.attach()) }
+        ).pipe(Effect.catchAll(() => Effect.void))
+        const goAway = Effect.raceFirst(Deferred.await(ending), Deferred.await(closing)).pipe(
+          Effect.zipRight(Effect.ignore(write(new Socket.CloseEvent(1001, "going away")))),
+          // The client has a moment to answer the close; then the session ends anyway.
+          Effect.zipRight(Effect.sleep(Duration.seconds(1)))
+        )
+        yield* Effect.raceFirst(session, goAway)
+        return HttpServerResponse.empty()
+      }).pipe(Effect.scoped, Effect.catchTag("RequestError", () => Effect.succeed(upgradeRequired)))
 
-    const upgradeRequired = refuse(refusal(426, "UpgradeRequired", "GET /ws is a WebSocket endpoint: connect with a WebSocket client"))
+    /** `GET /ws`: the socket holds its store for as long as it is open. */
+    const socket = (key: K) => using(key, socketOf, refuse)
 
     const router = routes({
       "/actions": { POST: post },
-      "/events": { GET: events },
+      "/events": { GET: stream("/events") },
       "/state": { GET: state },
-      "/changes": { GET: changes },
-      "/ws": { GET: Effect.catchTag(socket, "RequestError", () => Effect.succeed(upgradeRequired)) }
-    }, { originAllowed: resolved.originAllowed, allowedHosts: options.allowedHosts })
+      "/changes": { GET: stream("/changes") },
+      "/ws": { GET: socket }
+    }, { originAllowed: resolved.originAllowed, allowedHosts: options.allowedHosts }, source.layout)
     return { router, direct }
   })
+
+const unpublished = refuse(refusal(404, "NotFound", "this store does not publish its state"))
+const unencodable = refuse(refusal(500, "UnencodableState", "the state does not match its schema"))
+const upgradeRequired = refuse(refusal(426, "UpgradeRequired", "GET /ws is a WebSocket endpoint: connect with a WebSocket client"))
 
 /** A state's `/changes` frame, or an `error` frame if it does not match its schema. */
 const stateFrame = <S>(encode: (state: S) => Either.Either<unknown, unknown>) => (state: S): string =>
@@ -402,10 +575,8 @@ const stateFrame = <S>(encode: (state: S) => Either.Either<unknown, unknown>) =>
     onRight: (encoded) => `event: state\ndata: ${JSON.stringify(encoded)}\n\n`
   })
 
-/** A stream route asked for after the store shut down: a 503, so `EventSource` stops reconnecting. */
-const shutDown = refusal(503, "StoreShutdown", "the store has shut down")
-
 const internalFrame = refusal(500, "Internal", "the message could not be handled (the server logged why)")
+const internalRefusal = refusal(500, "Internal", "the request failed (the server logged why)")
 
 /** Turns unknown routes and uncaught failures into JSON errors; a failure is logged with its cause. @internal */
 export const withJsonErrors = <E, R>(router: HttpRouter.HttpRouter<E, R>) =>

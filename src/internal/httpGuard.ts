@@ -3,6 +3,9 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import type { PersistenceError } from "../Persistence.js"
+import type { RestoreError, StoreShutdownError } from "../StoreError.js"
 import type * as StoreHttp from "../StoreHttp.js"
 import type { Refusal } from "./httpInput.js"
 
@@ -19,8 +22,8 @@ export const refuse = (r: Refusal, headers?: Record<string, string>) =>
 /** @internal */
 export type Method = "GET" | "POST"
 
-/** A route's handlers by method. @internal */
-export type Methods<R> = Partial<Record<Method, Effect.Effect<HttpServerResponse.HttpServerResponse, never, R>>>
+/** A route's handlers by method, each given the key the path names its store by (nothing for one store). @internal */
+export type Methods<R, K = void> = Partial<Record<Method, (key: K) => Effect.Effect<HttpServerResponse.HttpServerResponse, never, R>>>
 
 /** @internal */
 export interface GuardOptions {
@@ -138,51 +141,116 @@ export const admission = (options: GuardOptions) => {
 }
 
 /**
- * The routes of `table`, each matched on exactly one spelling (the router's own matching ignores case,
- * duplicate and trailing slashes, and percent-encoding) and answering every method: the ones it has, a
- * CORS preflight for an allowed origin, or `405` with `Allow`.
+ * Where a request's path leads: the path of the table's route it names, and the key it names the store
+ * by (or why that key is refused).
  *
  * @internal
  */
-export const routes = <R>(
-  table: Readonly<Record<`/${string}`, Methods<R>>>,
-  options: GuardOptions
+export interface Location<K> {
+  readonly route: string
+  readonly key: Either.Either<K, Refusal>
+}
+
+/**
+ * How a router's paths are laid out: the patterns it registers with the platform's router for the
+ * table's routes, and how it reads a request's raw path (undecoded, without its query).
+ *
+ * @internal
+ */
+export interface Layout<K> {
+  readonly patterns: (routes: ReadonlyArray<`/${string}`>) => ReadonlyArray<`/${string}`>
+  readonly locate: (path: string) => Location<K> | undefined
+}
+
+/** One store: each route at its own path, spelled exactly so. @internal */
+export const exactLayout: Layout<void> = {
+  patterns: (routes) => routes,
+  locate: (path) => ({ route: path, key: Either.right(undefined) })
+}
+
+/**
+ * The routes of `table`, laid out by `layout`, each matched on exactly one spelling (the router's own
+ * matching ignores case, duplicate and trailing slashes, and percent-encoding) and answering every
+ * method: the ones it has, a CORS preflight for an allowed origin, or `405` with `Allow`. A key the
+ * layout refuses (a host's malformed store id) is answered with its refusal before any handler runs.
+ *
+ * @internal
+ */
+export const routes = <R, K>(
+  table: Readonly<Record<`/${string}`, Methods<R, K>>>,
+  options: GuardOptions,
+  layout: Layout<K>
 ): HttpRouter.HttpRouter<never, HttpRouter.HttpRouter.ExcludeProvided<R>> => {
   const admit = admission(options)
-  const route = (path: string, methods: Methods<R>) => {
+  const known = new Map<string, { readonly methods: Methods<R, K>; readonly allow: string }>()
+  for (const [path, methods] of Object.entries(table) as Array<[`/${string}`, Methods<R, K>]>) {
     // HEAD is answered as GET (the platform writes the head only), as HTTP asks of a server with GET.
-    const allow = [...Object.keys(methods), ...("GET" in methods ? ["HEAD"] : []), "OPTIONS"].join(", ")
-    return Effect.gen(function*() {
-      const request = yield* HttpServerRequest.HttpServerRequest
-      if (pathOf(request.url) !== path) return notFound
-      const admitted = admit(request.headers["host"], request.headers["origin"])
-      if ("status" in admitted) return refuse(admitted)
-      const { cors } = admitted
-      const cross = "vary" in cors
-      if (request.method === "OPTIONS") {
-        return HttpServerResponse.empty({
-          status: 204,
-          headers: {
-            ...cors,
-            allow,
-            ...(cross
-              ? { "access-control-allow-methods": allow, "access-control-allow-headers": headersAllowed, "access-control-max-age": "600" }
-              : {})
-          }
-        })
-      }
-      const handler = methods[(request.method === "HEAD" ? "GET" : request.method) as Method]
-      if (handler === undefined) {
-        // With the CORS headers too, so the page that sent it can read why.
-        return refuse({ status: 405, error: "MethodNotAllowed", message: `this route answers ${allow}` }, { allow, ...cors })
-      }
-      const response = yield* guardDefects(handler, Effect.succeed(internal))
-      return cross ? HttpServerResponse.setHeaders(response, cors) : response
-    })
+    known.set(path, { methods, allow: [...Object.keys(methods), ...("GET" in methods ? ["HEAD"] : []), "OPTIONS"].join(", ") })
   }
+  const route = Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const location = layout.locate(pathOf(request.url))
+    const found = location === undefined ? undefined : known.get(location.route)
+    if (location === undefined || found === undefined) return notFound
+    const { allow, methods } = found
+    const admitted = admit(request.headers["host"], request.headers["origin"])
+    if ("status" in admitted) return refuse(admitted)
+    const { cors } = admitted
+    const cross = "vary" in cors
+    if (Either.isLeft(location.key)) return refuse(location.key.left, cors)
+    if (request.method === "OPTIONS") {
+      return HttpServerResponse.empty({
+        status: 204,
+        headers: {
+          ...cors,
+          allow,
+          ...(cross
+            ? { "access-control-allow-methods": allow, "access-control-allow-headers": headersAllowed, "access-control-max-age": "600" }
+            : {})
+        }
+      })
+    }
+    const handler = methods[(request.method === "HEAD" ? "GET" : request.method) as Method]
+    if (handler === undefined) {
+      // With the CORS headers too, so the page that sent it can read why.
+      return refuse({ status: 405, error: "MethodNotAllowed", message: `this route answers ${allow}` }, { allow, ...cors })
+    }
+    const response = yield* guardDefects(handler(location.key.right), Effect.succeed(internal))
+    return cross ? HttpServerResponse.setHeaders(response, cors) : response
+  })
   let router: HttpRouter.HttpRouter<never, any> = HttpRouter.empty
-  for (const [path, methods] of Object.entries(table) as Array<[`/${string}`, Methods<R>]>) {
-    router = HttpRouter.all(router, path, route(path, methods))
-  }
+  for (const pattern of layout.patterns(Array.from(known.keys()) as Array<`/${string}`>)) router = HttpRouter.all(router, pattern, route)
   return router
 }
+
+const shutDown: Refusal = { status: 503, error: "StoreShutdown", message: "the store has shut down" }
+const restoreFailed: Refusal = {
+  status: 500,
+  error: "RestoreFailed",
+  message: "the store's stored state could not be restored (the server logged why)"
+}
+const persistenceUnavailable: Refusal = {
+  status: 503,
+  error: "PersistenceUnavailable",
+  message: "the store's persistence is unavailable (the server logged why)"
+}
+
+/**
+ * What a store's (or a host's) failure answers. None quotes the error: a `RestoreError` names the store
+ * and what it found, which is for the server's log (with its cause), not for the client.
+ *
+ * @internal
+ */
+export const storeFailure = (error: StoreShutdownError | RestoreError | PersistenceError): Effect.Effect<Refusal> => {
+  switch (error._tag) {
+    case "StoreShutdownError":
+      return Effect.succeed(shutDown)
+    case "RestoreError":
+      return Effect.as(Effect.logError("StoreHttp: a store could not be restored", Cause.fail(error)), restoreFailed)
+    case "PersistenceError":
+      return Effect.as(Effect.logError("StoreHttp: the store's persistence failed", Cause.fail(error)), persistenceUnavailable)
+  }
+}
+
+/** A stream route asked for after the store shut down: a 503, so `EventSource` stops reconnecting. @internal */
+export const storeShutDown = shutDown

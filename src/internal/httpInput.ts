@@ -137,16 +137,25 @@ export const decodeAction = <A, I>(
   }
 }
 
+/** An event id a client sent back: its number and, on a host's routes, the epoch of the log that gave it. @internal */
+export interface EventId {
+  readonly epoch: string | undefined
+  readonly n: number
+}
+
 /**
- * An SSE resume id: a decimal event id, `undefined` for none (absent or empty, as `EventSource` sends
- * none before its first event), or `"invalid"` for anything else (`0x2`, `1e1`, `" 3 "`).
+ * An SSE resume id: a decimal event id (with `epochs`, as a host's routes give them, `<epoch>-<n>`: an
+ * epoch of lowercase hex digits, a dash, a decimal id), `undefined` for none (absent or empty, as
+ * `EventSource` sends none before its first event), or `"invalid"` for anything else (`0x2`, `1e1`,
+ * `" 3 "`).
  *
  * @internal
  */
-export const parseEventId = (value: string | undefined): number | undefined | "invalid" => {
+export const parseEventId = (value: string | undefined, epochs = false): EventId | undefined | "invalid" => {
   if (value === undefined || value === "") return undefined
-  if (!/^\d{1,15}$/.test(value)) return "invalid"
-  return Number(value)
+  const match = epochs ? /^([0-9a-f]{1,32})-(\d{1,15})$/.exec(value) : /^()(\d{1,15})$/.exec(value)
+  if (match === null) return "invalid"
+  return { epoch: epochs ? match[1] : undefined, n: Number(match[2]) }
 }
 
 /**

@@ -62,6 +62,21 @@ export const createServer = (options: StoreHttp.ServerOptions = {}): http.Server
 }
 
 /**
+ * A refusal written straight to a response, in the JSON shape of the routes' own (for an SSE request the
+ * direct path took, then found it had to refuse).
+ *
+ * @internal
+ */
+export const writeRefusal = (
+  res: http.ServerResponse,
+  refusal: { readonly status: number; readonly error: StoreHttp.ErrorCode; readonly message: string },
+  headers: Record<string, string>
+): void => {
+  res.writeHead(refusal.status, { "content-type": "application/json", ...headers })
+  res.end(JSON.stringify({ error: refusal.error, message: refusal.message }))
+}
+
+/**
  * `server`, answering first with `direct` each request it takes (it returns whether it did); the others
  * reach the `request` listeners as usual. The platform adds its listener itself, so this is the one place
  * to step in before it.

@@ -9,7 +9,7 @@ import { Reducer, Store } from "../../src/index.js"
 import { settle } from "../core/helpers.js"
 
 const counter = Reducer.fromState((n: number, _: "inc") => n + 1)
-const frameOf = (event: LogEvent<"inc">) => `id: ${event.id}\ndata: x\n\n`
+const dataOf = (_: LogEvent<"inc">) => "x"
 
 /**
  * A response that takes one chunk and then holds it until `release` is called: the client behind it
@@ -50,8 +50,8 @@ describe("SSE clients", () => {
       const log = yield* EventLog.make(store, { replay: 0 })
       const response = heldResponse()
       const fast = heldResponse()
-      const slow = followLog(log, { _tag: "Fresh" }, { clientBuffer: 3, frameOf, head: ": connected\n\n" })
-      const other = followLog(log, { _tag: "Fresh" }, { clientBuffer: 3, frameOf, head: ": connected\n\n" })
+      const slow = followLog(log, { _tag: "Fresh" }, { clientBuffer: 3, dataOf, head: ": connected\n\n" })
+      const other = followLog(log, { _tag: "Fresh" }, { clientBuffer: 3, dataOf, head: ": connected\n\n" })
       slow.pipe(response.sink)
       other.pipe(fast.sink)
       // Ten flushes of one event each, while `slow`'s response takes nothing.
@@ -78,7 +78,7 @@ describe("SSE clients", () => {
       const store = yield* Store.make({ initialState: 0, reducer: counter })
       const log = yield* EventLog.make(store, { replay: 0 })
       const response = heldResponse()
-      followLog(log, { _tag: "Fresh" }, { clientBuffer: 3, frameOf, head: "" }).pipe(response.sink)
+      followLog(log, { _tag: "Fresh" }, { clientBuffer: 3, dataOf, head: "" }).pipe(response.sink)
       for (let i = 0; i < 8; i++) yield* store.send("inc")
       yield* turn
       yield* Effect.promise(() => response.release())
