@@ -129,7 +129,8 @@ const main = () => {
             "composable-effect": entry("index"),
             "composable-effect/testing": entry("testing"),
             "composable-effect/http": entry("http"),
-            "composable-effect/otel": entry("otel")
+            "composable-effect/otel": entry("otel"),
+            "composable-effect/sql": entry("sql")
           }
         },
         include: ["snippets"]

@@ -163,7 +163,8 @@ export interface Options<S, A, R> {
  *   fails the activation with a `RestoreError` naming the id, the row's version and number: the store
  *   never silently starts over. To migrate, let the Schemas decode the old shape too.
  * - `restored`: an action reduced, with effects on, after a store was restored from something stored.
- *   It is never journaled.
+ *   It is never journaled. (An action, not a function of the id: a store that needs its id keeps it in
+ *   its state.)
  *
  * @example
  * ```ts
@@ -178,7 +179,7 @@ export interface Options<S, A, R> {
  *   state: Schema.Number,
  *   actions: Action,
  *   durability: "sync",
- *   restored: () => ({ _tag: "Restored" })
+ *   restored: { _tag: "Restored" }
  * }
  * ```
  * @since 0.2.0
@@ -194,7 +195,7 @@ export interface PersistenceOptions<S, A, SI, AI> {
     readonly interval?: Duration.DurationInput | undefined
   } | undefined
   readonly version?: number | undefined
-  readonly restored?: ((id: string) => A) | undefined
+  readonly restored?: NoInfer<A> | undefined
 }
 
 // -------------------------------------------------------------------------------------------------

@@ -58,6 +58,8 @@ class Entry<S, A> {
   /** Reductions since the last snapshot, and when it was taken. */
   sinceSnapshot = 0
   snapshotAt = 0
+  /** While the `restored` action is sent: its reduction is not journaled. */
+  skipRestored = false
 }
 
 
@@ -68,7 +70,7 @@ interface Persisting<S, A> {
   readonly sync: boolean
   readonly snapshotActions: number
   readonly snapshotInterval: number
-  readonly restored: ((id: string) => A) | undefined
+  readonly restored: A | undefined
 }
 
 const MAX_ID_LENGTH = 512
@@ -316,7 +318,12 @@ export class HostImpl<S, A, R> implements StoreHost.StoreHost<S, A> {
       yield* Metric.increment(this.activated)
       yield* Metric.set(this.resident, this.entries.size)
       // Effects on: the feature decides what to restart (a chat re-asks, an export resumes).
-      if (found && persisting?.restored !== undefined) yield* Effect.ignore(store.send(persisting.restored(id)))
+      if (found && persisting?.restored !== undefined) {
+        // Never journaled: replayed, it would say the store was restored once more than it was.
+        entry.skipRestored = true
+        yield* Effect.ignore(store.send(persisting.restored))
+        entry.skipRestored = false
+      }
       return store
     }).pipe(
       Effect.tapError(() => Effect.sync(() => this.entries.delete(id))),
@@ -398,7 +405,9 @@ export class HostImpl<S, A, R> implements StoreHost.StoreHost<S, A> {
     entry.active = true
     entry.sinceSnapshot++
     const { codec } = persisting
-    if (codec.journaled(action)) {
+    if (entry.skipRestored && action === persisting.restored) {
+      entry.skipRestored = false
+    } else if (codec.journaled(action)) {
       const text = encodeJson(codec.actions, action)
       if (text === undefined) {
         // The action Schema refuses an action the reducer took: a bug in the feature, reported loudly.

@@ -21,7 +21,7 @@ const notesHost = (
       initialState,
       reducer: makeReducer(effectsRun),
       ...rest,
-      persistence: { state: State, actions: Action, restored: (): Action => ({ _tag: "Restored" }), ...persistence }
+      persistence: { state: State, actions: Action, restored: { _tag: "Restored" }, ...persistence }
     }).pipe(Effect.provideService(Persistence.Persistence, backend))
     return { host, effectsRun }
   })
@@ -164,6 +164,23 @@ describe("StoreHost: persistence", () => {
       expect(yield* Ref.get(effectsRun)).toBe(0)
       // A store with nothing stored starts from initialState, with no `Restored`.
       expect(yield* host.state("new")).toEqual({ notes: [], restored: 0 })
+    }))
+
+  it.scoped("the restored action is never journaled, even when its Schema member is marked", () =>
+    Effect.gen(function*() {
+      const backend = yield* memoryBackend
+      yield* backend.commit({ journal: [{ host: "notes", id: "r", seq: 1, version: 1, action: `{"_tag":"Add","note":"a"}` }], snapshots: [] })
+      // Every action journaled, Restored included.
+      for (let round = 1; round <= 2; round++) {
+        const scope = yield* Scope.make()
+        const { host } = yield* Scope.extend(notesHost(backend, { persistence: { journal: "all", snapshotEvery: { actions: 1000 } } }), scope)
+        // The count lives in the state (snapshots keep it): one more each time, never one more per replay.
+        expect((yield* host.state("r")).restored).toBe(round)
+        yield* Effect.yieldNow()
+        expect((yield* backend.load({ host: "notes", id: "r" })).journal.some((e) => e.action.includes("Restored"))).toBe(false)
+        yield* host.passivate("r")
+        yield* Scope.close(scope, Exit.void)
+      }
     }))
 
   it.scoped("every snapshotEvery.actions reductions a snapshot is written, and the journal it covers deleted", () =>
