@@ -14,9 +14,10 @@
  *   snapshot; an older one never replaces it, and the journal entries it covers are deleted.
  *
  * They are created by `@effect/sql`'s `Migrator`, which records what it ran in `<prefix>_migrations` and
- * so runs each migration once per database, however often the layer starts. A commit is one transaction;
- * a load is one statement, so it reads the snapshot and the journal after it from one state of the
- * database even while another process commits.
+ * so runs each migration once per database, however often the layer starts and however many
+ * applications start at once (a start that loses the race to create that table tries again). A commit
+ * is one transaction; a load is one statement, so it reads the snapshot and the journal after it from
+ * one state of the database even while another process commits.
  *
  * On SQLite (`@effect/sql-sqlite-node`), the client already puts the file in WAL mode (unless its
  * `disableWAL` is set): readers, in this process or others, read while a commit is written, and a crash
@@ -41,7 +42,9 @@ import type * as Persistence from "./Persistence.js"
 /**
  * The `Persistence` service over the `SqlClient` it is given: it runs its migrations (creating the
  * tables the first time), then serves loads, commits and listings, each in a span (`persistence.load`,
- * `persistence.commit`, `persistence.list`) with the host, the id and the row counts as attributes. Every
+ * `persistence.commit`, `persistence.list`) with the host (`persistence.host`; for a commit, when it is
+ * of one host), the id (`persistence.id`, for a load) and a commit's row counts
+ * (`persistence.journal_entries`, `persistence.snapshots`) as attributes. Every
  * database error is a `PersistenceError` naming the operation, with the `SqlError` as its `cause`; the
  * layer itself fails with the `SqlError` or the `MigrationError` of its migrations.
  *

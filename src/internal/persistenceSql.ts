@@ -173,6 +173,9 @@ ORDER BY kind, seq`.pipe(
     commit: (commit) => {
       if (commit.journal.length === 0 && commit.snapshots.length === 0) return Effect.void
       const latest = latestSnapshots(commit.snapshots)
+      // The host when the commit is of one (a StoreHost commits its own stores); OpenTelemetry would turn
+      // a list of hosts into one JSON string, so a commit of several has none.
+      const hosts = new Set([...commit.journal, ...commit.snapshots].map((row) => row.host))
       return sql.withTransaction(Effect.gen(function*() {
         for (const rows of chunks(commit.journal)) yield* insertJournal(rows)
         for (const rows of chunks(latest)) yield* upsertSnapshots(rows)
@@ -183,7 +186,7 @@ ORDER BY kind, seq`.pipe(
         Effect.mapError(fail("commit")),
         Effect.withSpan("persistence.commit", {
           attributes: {
-            "persistence.hosts": [...new Set([...commit.journal, ...commit.snapshots].map((row) => row.host))],
+            ...(hosts.size === 1 ? { "persistence.host": [...hosts][0] } : {}),
             "persistence.journal_entries": commit.journal.length,
             "persistence.snapshots": latest.length
           },

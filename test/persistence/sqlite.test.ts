@@ -10,12 +10,14 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { Telemetry } from "../../src/otel.js"
 import { PersistenceSql } from "../../src/sql.js"
 import { sqlSuite } from "./sql-suite.js"
-import { commit, entry, load, persistenceSuite } from "./suite.js"
+import { commit, entry, list, load, persistenceSuite, snapshot } from "./suite.js"
 
 /** A database file in a new temporary directory, removed (with its -wal and -shm files) at the end. */
 class DatabaseFile extends Context.Tag("test/DatabaseFile")<DatabaseFile, string>() {}
@@ -60,6 +62,36 @@ layer(databaseFile, { excludeTestServices: true })("PersistenceSql on SQLite: th
       }))
       expect(other).toEqual({ snapshot: Option.none(), journal: [entry("h", "s", 1), entry("h", "s", 2)] })
     }))
+})
+
+layer(databaseFile, { excludeTestServices: true })("PersistenceSql on SQLite: spans", (it) => {
+  it.effect("load, commit and list each have a span with the host (the id, the row counts), over the SQL statements' spans", () => {
+    const exporter = new InMemorySpanExporter()
+    return Effect.gen(function*() {
+      yield* commit([entry("traced", "s", 1), entry("traced", "s", 2), entry("traced", "t", 1)], [snapshot("traced", "s", 1)])
+      yield* commit([entry("traced", "s", 3), entry("other", "t", 1)])
+      yield* commit([], [])
+      yield* load("traced", "s")
+      yield* list("traced")
+      const spans = exporter.getFinishedSpans()
+      const ours = spans.filter((span) => span.name.startsWith("persistence."))
+      // The empty commit did nothing, not even a span.
+      expect(ours.map((span) => [span.name, span.attributes])).toEqual([
+        ["persistence.commit", { "persistence.host": "traced", "persistence.journal_entries": 3, "persistence.snapshots": 1 }],
+        // Of two hosts: no one host to name.
+        ["persistence.commit", { "persistence.journal_entries": 2, "persistence.snapshots": 0 }],
+        ["persistence.load", { "persistence.host": "traced", "persistence.id": "s" }],
+        ["persistence.list", { "persistence.host": "traced" }]
+      ])
+      for (const span of ours) {
+        const children = spans.filter((child) => child.parentSpanContext?.spanId === span.spanContext().spanId)
+        expect(children.length, span.name).toBeGreaterThan(0)
+      }
+    }).pipe(
+      Effect.provide(PersistenceSql.layer().pipe(Layer.provide(client))),
+      Effect.provide(Telemetry.layer({ serviceName: "test", traces: new SimpleSpanProcessor(exporter) }))
+    )
+  })
 })
 
 describe("PersistenceSql.layer's tablePrefix", () => {
