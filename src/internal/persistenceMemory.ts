@@ -39,6 +39,8 @@ export const layerMemory = <I>(
         Effect.sync(() => {
           for (const entry of journal) {
             const rows = rowsOf(entry)
+            // Covered by the snapshot already (a retried commit, late): replayed, it would apply twice.
+            if (rows.snapshot !== undefined && entry.seq <= rows.snapshot.seq) continue
             if (rows.journal.some((e) => e.seq === entry.seq)) continue
             rows.journal.push(entry)
             rows.journal.sort((a, b) => a.seq - b.seq)

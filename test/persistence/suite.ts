@@ -154,6 +154,15 @@ export const persistenceSuite = (
         expect((yield* load(host, "s")).snapshot).toEqual(Option.some(snapshot(host, "s", 11, `"eleven, again"`, 3)))
       }))
 
+    it.effect("an entry at or below the stored snapshot, committed late (a retried commit), is never loaded", () =>
+      Effect.gen(function*() {
+        const host = freshHost("late")
+        yield* commit([entry(host, "s", 1), entry(host, "s", 2), entry(host, "s", 3)], [snapshot(host, "s", 2)])
+        // Replayed on the snapshot, it would apply its action twice.
+        yield* commit([entry(host, "s", 1), entry(host, "s", 2, `"late"`), entry(host, "s", 4)])
+        expect(yield* load(host, "s")).toEqual({ snapshot: Option.some(snapshot(host, "s", 2)), journal: [entry(host, "s", 3), entry(host, "s", 4)] })
+      }))
+
     it.effect("hosts and ids are isolated: the same id under two hosts, two ids under one host", () =>
       Effect.gen(function*() {
         const a = freshHost("a")
