@@ -1,14 +1,15 @@
 /**
  * The chat feature told as TestStore stories on the TestClock: the reply streams token by token, Stop
  * cancels it, a silent model times out, a provider error becomes an action, and the provider is chosen by
- * environment variables.
+ * environment variables. Then the conversation persisted in a `StoreHost`: what the journal keeps rebuilds
+ * it, and a reply cut off by a restart ends as interrupted.
  */
 import { AiError, LanguageModel, type Prompt } from "@effect/ai"
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Duration, Effect, Either, Layer, Schema, Stream, TestClock } from "effect"
-import { Action, Actions, initialState, MAX_MESSAGES, reducer, type State } from "../../examples/llm-chat.js"
+import { Action, Actions, initialState, MAX_MESSAGES, persistence, reducer, type State } from "../../examples/llm-chat.js"
 import { fromEnv, localModel, type Pacing, replyTo, tokenize } from "../../examples/local-model.js"
-import { TestStore } from "../../src/index.js"
+import { Persistence, StoreHost, TestStore } from "../../src/index.js"
 
 /** Jitter-free pacing, so the test knows when each token is due. */
 const pacing: Pacing = { firstToken: "400 millis", perToken: "30 millis", jitter: 0 }
@@ -59,7 +60,7 @@ describe("examples/llm-chat", () => {
       const store = yield* chatStore
       yield* store.send(Actions.Ask(QUESTION), asked(QUESTION))
       yield* receiveTokens(store, tokens)
-      yield* store.receive(Actions.Finished("stop", tokens.length), ended("done", tokens.length))
+      yield* store.receive(Actions.Finished("stop", tokens.length, replyTo(QUESTION)), ended("done", tokens.length))
       expect((yield* store.state).messages[1].text).toBe(replyTo(QUESTION))
       yield* store.finish()
     }).pipe(Effect.provide(localModel(pacing))))
@@ -96,7 +97,7 @@ describe("examples/llm-chat", () => {
       // Only the new reply's tokens arrive: the first reply was cancelled in flight.
       const second = tokenize(replyTo("And then?"))
       yield* receiveTokens(store, second)
-      yield* store.receive(Actions.Finished("stop", second.length), ended("done", second.length))
+      yield* store.receive(Actions.Finished("stop", second.length, replyTo("And then?")), ended("done", second.length))
       yield* store.finish()
     }).pipe(Effect.provide(localModel(pacing))))
 
@@ -153,7 +154,7 @@ describe("examples/llm-chat", () => {
       const store = yield* chatStore.pipe(Effect.provide(abrupt))
       yield* store.send(Actions.Ask(QUESTION), asked(QUESTION))
       yield* store.receive(Actions.Token("Hi"), appended("Hi"))
-      yield* store.receive(Actions.Finished("other", 0), ended("done"))
+      yield* store.receive(Actions.Finished("other", 0, "Hi"), ended("done"))
       yield* store.finish()
     }))
 
@@ -186,10 +187,81 @@ describe("examples/llm-chat", () => {
     let state = initialState
     for (let i = 0; i < 3 * MAX_MESSAGES; i++) {
       state = reducer(state, Actions.Ask(`question ${i}`))[0]
-      state = reducer(state, Actions.Finished("stop", 1))[0]
+      state = reducer(state, Actions.Finished("stop", 1, `answer ${i}`))[0]
     }
     expect(state.messages).toHaveLength(MAX_MESSAGES)
     expect(state.messages.at(-2)).toEqual({ role: "user", text: `question ${3 * MAX_MESSAGES - 1}`, status: "done" })
     expect(state.outputTokens).toBe(3 * MAX_MESSAGES)
   })
+
+  it.scoped("Restored ends a reply a restart cut off as interrupted, keeps its text, and asks nothing again", () =>
+    Effect.gen(function*() {
+      const cutOff: State = appended("A partial")(asked(QUESTION))
+      const store = yield* TestStore.make({ initialState: cutOff, reducer })
+      yield* store.send(Actions.Restored, ended("interrupted"))
+      expect((yield* store.state).messages[1]).toEqual({ role: "assistant", text: "A partial", status: "interrupted" })
+      // A conversation restored at rest stays as it was.
+      yield* store.send(Actions.Restored)
+      // Exhaustive: no reply effect was started, nothing else arrives.
+      yield* store.finish()
+    }).pipe(Effect.provide(localModel(pacing))))
+
+  it("the journal keeps questions and how replies ended, never tokens", () => {
+    const members: ReadonlyArray<Schema.Schema.AnyNoContext> = Action.members
+    const journaled = (action: Action) =>
+      members.some((member) => member.ast.annotations[Persistence.PersistedId] === true && Schema.is(member)(action))
+    expect([Actions.Ask("hi"), Actions.Finished("stop", 1, "x"), Actions.Stop, Actions.TimedOut, Actions.Failed("e")].every(journaled)).toBe(true)
+    expect(journaled(Actions.Token("x"))).toBe(false)
+    expect(journaled(Actions.Restored)).toBe(false)
+  })
+
+  /** A host of conversations as the web demo makes it, on `persistence` (with `durability` as given). */
+  const conversations = (durability: "group" | "sync", model: Layer.Layer<LanguageModel.LanguageModel>) =>
+    StoreHost.make({
+      name: "chat",
+      initialState: () => initialState,
+      reducer,
+      // A test host left running with a silent reply would otherwise wait 10 seconds at the end.
+      shutdownTimeout: "10 millis",
+      persistence: { ...persistence, durability }
+    }).pipe(Effect.provide(model))
+
+  it.live("a finished conversation comes back from what was committed, with the whole reply though tokens are not journaled", () =>
+    Effect.gen(function*() {
+      const store = Persistence.Persistence
+      // "sync": the wait below ends once the Finished is committed, so nothing is still in flight.
+      const before = yield* conversations("sync", localModel({ firstToken: 0, perToken: 0, jitter: 0 }))
+      yield* before.sendAndWaitFor("c1", Actions.Ask(QUESTION), (a) => a._tag === "Finished", { timeout: "10 seconds" })
+      const live = yield* before.state("c1")
+      expect(live.messages.map((m) => [m.role, m.text, m.status])).toEqual([
+        ["user", QUESTION, "done"],
+        ["assistant", replyTo(QUESTION), "done"]
+      ])
+      // What a crash now would leave: the first host never wrote its last snapshot. The reply is longer
+      // than a snapshot's 100 actions, so a snapshot caught it mid-stream; the Finished after it is the
+      // only row that has the rest.
+      const stored = yield* Effect.flatMap(store, (p) => p.load({ host: "chat", id: "c1" }))
+      const tags = stored.journal.map((entry) => JSON.parse(entry.action)._tag)
+      expect(tags).toEqual(["Finished"])
+      expect(tokens.length).toBeGreaterThan(100)
+      // A second host on the same storage restores it: the snapshot, then the Finished replayed.
+      const after = yield* conversations("group", localModel(pacing))
+      expect(yield* after.state("c1")).toEqual(live)
+      expect(yield* after.ids).toEqual(["c1"])
+    }).pipe(Effect.scoped, Effect.provide(Persistence.layerMemory)))
+
+  it.live("a reply cut off mid-stream is restored as interrupted, with nothing streaming", () =>
+    Effect.gen(function*() {
+      const silent = localModel({ ...pacing, firstToken: "1 hour" })
+      const before = yield* conversations("sync", silent)
+      yield* before.send("c1", Actions.Ask(QUESTION))
+      expect((yield* before.state("c1")).replying).toBe(true)
+      // Restored from the journal (the Ask) by a host that never saw the reply start.
+      const after = yield* conversations("group", silent)
+      const restored = yield* after.state("c1")
+      expect(restored).toEqual(ended("interrupted")(asked(QUESTION)))
+      // It can be asked again at once.
+      yield* after.send("c1", Actions.Ask("And then?"))
+      expect((yield* after.state("c1")).messages.map((m) => m.status)).toEqual(["done", "interrupted", "done", "streaming"])
+    }).pipe(Effect.scoped, Effect.provide(Persistence.layerMemory)))
 })

@@ -105,7 +105,7 @@ describe("examples/llm-chat on @effect/ai-anthropic (loopback provider)", () => 
       expect(reduced).toEqual([
         Actions.Ask("What is a reducer?"),
         ...TOKENS.map(Actions.Token),
-        Actions.Finished("stop", TOKENS.length)
+        Actions.Finished("stop", TOKENS.length, TOKENS.join(""))
       ])
       // What the client sent: the key, the model, streaming on, and the conversation.
       const [request] = provider.seen
