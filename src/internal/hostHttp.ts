@@ -4,6 +4,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as Scope from "effect/Scope"
 import { randomBytes } from "node:crypto"
@@ -114,7 +115,11 @@ export const hostStores = <S, A>(host: StoreHost.StoreHost<S, A>): Sourcing<stri
           const scope = fresh.scope = yield* Scope.fork(parent, ExecutionStrategy.sequential)
           return yield* Scope.extend(make(store, targetOf(id), { epoch: newEpoch(), onEnd: () => drop(id, fresh) }), scope)
         })
-        return Effect.flatMap(Effect.exit(made), (exit) => {
+        // Made on a fiber of its own, interruptible: `hold` runs uninterruptibly, and the fibers the log
+        // and the feed fork would inherit that, so closing their scope could never interrupt them. Nor
+        // does a request that is interrupted meanwhile interrupt what the others wait for.
+        const own = Effect.flatMap(Effect.forkDaemon(Effect.interruptible(made)), Fiber.await)
+        return Effect.flatMap(own, (exit) => {
           if (Exit.isFailure(exit)) drop(id, fresh)
           return Effect.zipRight(Deferred.done(fresh.ready, exit), exit)
         })

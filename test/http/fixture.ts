@@ -1,5 +1,6 @@
 import { HttpServer } from "@effect/platform"
-import { Context, Data, Effect, Layer, Schema, Stream } from "effect"
+import { Context, Data, Deferred, Effect, Exit, Layer, Schema, Stream } from "effect"
+import WebSocket from "ws"
 import { Fx, Reducer, Store } from "../../src/index.js"
 import * as StoreHttp from "../../src/StoreHttp.js"
 
@@ -45,3 +46,84 @@ export const serve = (
     const address = server.address as HttpServer.TcpAddress
     return new Served({ url: `http://127.0.0.1:${address.port}`, store: Context.get(context, Feature) })
   })
+
+export interface SseEvent {
+  readonly id?: string
+  readonly event?: string
+  readonly data?: string
+}
+
+/**
+ * Reads SSE events with a real fetch until `enough` says so, then closes the connection. `connected`
+ * completes when the server's `: connected` comment arrives: from then on the client misses nothing.
+ */
+export const readSse = (
+  url: string,
+  enough: (events: ReadonlyArray<SseEvent>) => boolean,
+  headers: Record<string, string> = {},
+  connected?: Deferred.Deferred<void>
+) =>
+  Effect.promise(async () => {
+    const controller = new AbortController()
+    const response = await fetch(url, { headers, signal: controller.signal })
+    const reader = response.body!.getReader()
+    const decoder = new TextDecoder()
+    const events: Array<SseEvent> = []
+    let buffer = ""
+    while (!enough(events)) {
+      const { done, value } = await reader.read()
+      if (done) break
+      buffer += decoder.decode(value, { stream: true })
+      let end: number
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, end)
+        buffer = buffer.slice(end + 2)
+        const event: Record<string, string> = {}
+        for (const line of block.split("\n")) {
+          if (line === ": connected" && connected) Deferred.unsafeDone(connected, Exit.void)
+          // Comments, and `retry` (which sets the reconnection delay and dispatches no event).
+          if (line.startsWith(":") || line.startsWith("retry:")) continue
+          const colon = line.indexOf(": ")
+          event[line.slice(0, colon)] = line.slice(colon + 2)
+        }
+        if (Object.keys(event).length > 0) events.push(event)
+      }
+    }
+    controller.abort()
+    return { events, contentType: response.headers.get("content-type") }
+  })
+
+export const post = (url: string, body: string, headers: Record<string, string> = {}) =>
+  Effect.promise(async () => {
+    const response = await fetch(url, { method: "POST", body, headers: { "content-type": "application/json", ...headers } })
+    return { status: response.status, body: await response.json() as Record<string, unknown> }
+  })
+
+export interface Answer {
+  readonly status: number
+  readonly headers: Headers
+  readonly text: string
+}
+
+export const request = (url: string, init: RequestInit = {}) =>
+  Effect.promise(async (): Promise<Answer> => {
+    const response = await fetch(url, init)
+    return { status: response.status, headers: response.headers, text: await response.text() }
+  })
+
+export const postJson = (url: string, body: string, headers: Record<string, string> = {}) =>
+  request(url, { method: "POST", body, headers: { "content-type": "application/json", ...headers } })
+
+/** A WebSocket client: its messages, and how it closed. */
+export const connect = (url: string, headers: Record<string, string> = {}) =>
+  Effect.promise(() =>
+    new Promise<{ readonly ws: WebSocket; readonly frames: Array<Record<string, unknown>>; readonly closed: Promise<number> }>((resolve, reject) => {
+      const ws = new WebSocket(`${url.replace("http", "ws")}/ws`, { headers })
+      const frames: Array<Record<string, unknown>> = []
+      ws.on("message", (data) => frames.push(JSON.parse(data.toString())))
+      const closed = new Promise<number>((done) => ws.on("close", (code) => done(code)))
+      ws.on("open", () => resolve({ ws, frames, closed }))
+      ws.on("unexpected-response", (_request, response) => reject(new Error(`refused: ${response.statusCode}`)))
+      ws.on("error", reject)
+    })
+  )

@@ -5,27 +5,12 @@ import * as net from "node:net"
 import WebSocket from "ws"
 import { Reducer, Store } from "../../src/index.js"
 import * as StoreHttp from "../../src/StoreHttp.js"
-import { serve } from "./fixture.js"
+import { connect, postJson, request, serve } from "./fixture.js"
 
 /**
  * Issue 13: hostile input never takes the server down, loses work or gets echoed back; the protocol
  * edges (methods, spellings, resume ids, timeouts, retries) and the origin checks.
  */
-
-interface Answer {
-  readonly status: number
-  readonly headers: Headers
-  readonly text: string
-}
-
-const request = (url: string, init: RequestInit = {}) =>
-  Effect.promise(async (): Promise<Answer> => {
-    const response = await fetch(url, init)
-    return { status: response.status, headers: response.headers, text: await response.text() }
-  })
-
-const postJson = (url: string, body: string, headers: Record<string, string> = {}) =>
-  request(url, { method: "POST", body, headers: { "content-type": "application/json", ...headers } })
 
 /** Writes `raw` on a TCP connection and reads until the server closes it. */
 const rawHttp = (url: string, raw: string) =>
@@ -38,20 +23,6 @@ const rawHttp = (url: string, raw: string) =>
     socket.on("error", () => resume(Effect.succeed(text)))
     return Effect.sync(() => socket.destroy())
   })
-
-/** A WebSocket client: its messages, and how it closed. */
-const connect = (url: string, headers: Record<string, string> = {}) =>
-  Effect.promise(() =>
-    new Promise<{ readonly ws: WebSocket; readonly frames: Array<Record<string, unknown>>; readonly closed: Promise<number> }>((resolve, reject) => {
-      const ws = new WebSocket(`${url.replace("http", "ws")}/ws`, { headers })
-      const frames: Array<Record<string, unknown>> = []
-      ws.on("message", (data) => frames.push(JSON.parse(data.toString())))
-      const closed = new Promise<number>((done) => ws.on("close", (code) => done(code)))
-      ws.on("open", () => resolve({ ws, frames, closed }))
-      ws.on("unexpected-response", (_request, response) => reject(new Error(`refused: ${response.statusCode}`)))
-      ws.on("error", reject)
-    })
-  )
 
 /** Waits (in real time, bounded) until `frames` has an error frame. */
 const nextError = (frames: Array<Record<string, unknown>>, from: number) =>

@@ -6,59 +6,7 @@ import WebSocket from "ws"
 import { Reducer, Store } from "../../src/index.js"
 import { EventLog } from "../../src/internal/eventLog.js"
 import * as StoreHttp from "../../src/StoreHttp.js"
-import { Action, serve, type State } from "./fixture.js"
-
-interface SseEvent {
-  readonly id?: string
-  readonly event?: string
-  readonly data?: string
-}
-
-/**
- * Reads SSE events with a real fetch until `enough` says so, then closes the connection. `connected`
- * completes when the server's `: connected` comment arrives: from then on the client misses nothing.
- */
-const readSse = (
-  url: string,
-  enough: (events: ReadonlyArray<SseEvent>) => boolean,
-  headers: Record<string, string> = {},
-  connected?: Deferred.Deferred<void>
-) =>
-  Effect.promise(async () => {
-    const controller = new AbortController()
-    const response = await fetch(url, { headers, signal: controller.signal })
-    const reader = response.body!.getReader()
-    const decoder = new TextDecoder()
-    const events: Array<SseEvent> = []
-    let buffer = ""
-    while (!enough(events)) {
-      const { done, value } = await reader.read()
-      if (done) break
-      buffer += decoder.decode(value, { stream: true })
-      let end: number
-      while ((end = buffer.indexOf("\n\n")) >= 0) {
-        const block = buffer.slice(0, end)
-        buffer = buffer.slice(end + 2)
-        const event: Record<string, string> = {}
-        for (const line of block.split("\n")) {
-          if (line === ": connected" && connected) Deferred.unsafeDone(connected, Exit.void)
-          // Comments, and `retry` (which sets the reconnection delay and dispatches no event).
-          if (line.startsWith(":") || line.startsWith("retry:")) continue
-          const colon = line.indexOf(": ")
-          event[line.slice(0, colon)] = line.slice(colon + 2)
-        }
-        if (Object.keys(event).length > 0) events.push(event)
-      }
-    }
-    controller.abort()
-    return { events, contentType: response.headers.get("content-type") }
-  })
-
-const post = (url: string, body: string, headers: Record<string, string> = {}) =>
-  Effect.promise(async () => {
-    const response = await fetch(url, { method: "POST", body, headers: { "content-type": "application/json", ...headers } })
-    return { status: response.status, body: await response.json() as Record<string, unknown> }
-  })
+import { Action, post, readSse, serve, type SseEvent, type State } from "./fixture.js"
 
 // Type-level, checked by `npm run typecheck`: `accepts` names the action type's tags, so a typo fails to compile.
 export const acceptsTags: StoreHttp.Options<State, Action, typeof Action.Encoded, never> = {
