@@ -223,7 +223,8 @@ export const routes = <R, K>(
   return router
 }
 
-const shutDown: Refusal = { status: 503, error: "StoreShutdown", message: "the store has shut down" }
+/** A route asked for after its store shut down: a 503, so `EventSource` stops reconnecting. @internal */
+export const storeShutDown: Refusal = { status: 503, error: "StoreShutdown", message: "the store has shut down" }
 const restoreFailed: Refusal = {
   status: 500,
   error: "RestoreFailed",
@@ -244,13 +245,10 @@ const persistenceUnavailable: Refusal = {
 export const storeFailure = (error: StoreShutdownError | RestoreError | PersistenceError): Effect.Effect<Refusal> => {
   switch (error._tag) {
     case "StoreShutdownError":
-      return Effect.succeed(shutDown)
+      return Effect.succeed(storeShutDown)
     case "RestoreError":
       return Effect.as(Effect.logError("StoreHttp: a store could not be restored", Cause.fail(error)), restoreFailed)
     case "PersistenceError":
       return Effect.as(Effect.logError("StoreHttp: the store's persistence failed", Cause.fail(error)), persistenceUnavailable)
   }
 }
-
-/** A stream route asked for after the store shut down: a 503, so `EventSource` stops reconnecting. @internal */
-export const storeShutDown = shutDown

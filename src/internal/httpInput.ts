@@ -153,9 +153,9 @@ export interface EventId {
  */
 export const parseEventId = (value: string | undefined, epochs = false): EventId | undefined | "invalid" => {
   if (value === undefined || value === "") return undefined
-  const match = epochs ? /^([0-9a-f]{1,32})-(\d{1,15})$/.exec(value) : /^()(\d{1,15})$/.exec(value)
-  if (match === null) return "invalid"
-  return { epoch: epochs ? match[1] : undefined, n: Number(match[2]) }
+  if (!epochs) return /^\d{1,15}$/.test(value) ? { epoch: undefined, n: Number(value) } : "invalid"
+  const match = /^([0-9a-f]{1,32})-(\d{1,15})$/.exec(value)
+  return match === null ? "invalid" : { epoch: match[1], n: Number(match[2]) }
 }
 
 /**

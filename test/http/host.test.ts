@@ -79,6 +79,17 @@ const epochOf = (id: unknown): string => {
 
 const Ping = JSON.stringify({ _tag: "Ping" })
 
+/** The status a WebSocket upgrade of `url` is answered with: 101 if it opened (it is closed at once). */
+const upgradeStatus = (url: string, headers: Record<string, string> = {}) =>
+  Effect.promise(() =>
+    new Promise<number>((resolve, reject) => {
+      const ws = new WebSocket(url.replace("http", "ws"), { headers })
+      ws.on("unexpected-response", (_request, response) => resolve(response.statusCode!))
+      ws.on("open", () => (ws.close(), resolve(101)))
+      ws.on("error", reject)
+    })
+  )
+
 /** A request for `path` exactly as written: `fetch` would resolve `.` and `..` segments (`%2e` too) first. */
 const exactly = (url: string, path: string, method = "GET", body?: string) =>
   Effect.async<{ readonly status: number; readonly text: string }>((resume) => {
@@ -253,15 +264,7 @@ describe("StoreHttp.layerHost: a host's stores under /:id", () => {
       for (const answer of [posted, listened, badId]) {
         expect([answer.status, JSON.parse(answer.text).error]).toEqual([403, "ForbiddenOrigin"])
       }
-      const upgrade = yield* Effect.promise(() =>
-        new Promise<number>((resolve, reject) => {
-          const ws = new WebSocket(`${url.replace("http", "ws")}/a/ws`, { headers: evil })
-          ws.on("unexpected-response", (_request, response) => resolve(response.statusCode!))
-          ws.on("open", () => (ws.close(), resolve(101)))
-          ws.on("error", reject)
-        })
-      )
-      expect(upgrade).toBe(403)
+      expect(yield* upgradeStatus(`${url}/a/ws`, evil)).toBe(403)
       expect(yield* host.residentIds).toEqual([])
       const allowed = yield* postJson(`${url}/a/actions`, Ping, { origin: "https://app.example" })
       expect(allowed.status).toBe(202)
@@ -287,15 +290,7 @@ describe("StoreHttp.layerHost: a host's stores under /:id", () => {
         expect(answer.headers.get("content-type")).toContain("application/json")
         for (const leak of ["broken", "items", "snapshot", "version", "seq"]) expect(answer.text).not.toContain(leak)
       }
-      const upgrade = yield* Effect.promise(() =>
-        new Promise<number>((resolve, reject) => {
-          const ws = new WebSocket(`${url.replace("http", "ws")}/broken/ws`)
-          ws.on("unexpected-response", (_request, response) => resolve(response.statusCode!))
-          ws.on("open", () => (ws.close(), resolve(101)))
-          ws.on("error", reject)
-        })
-      )
-      expect(upgrade).toBe(500)
+      expect(yield* upgradeStatus(`${url}/broken/ws`)).toBe(500)
       expect(lines.filter((line) => line.includes("RestoreError") && line.includes(`store "broken"`)).length).toBe(answers.length + 1)
       // Another store of the same host is fine.
       expect((yield* postJson(`${url}/fine/actions`, Ping)).status).toBe(202)
