@@ -238,20 +238,24 @@ export class HostImpl<S, A, R> implements StoreHost.StoreHost<S, A> {
 
   /** Runs `f` with the store for `id`, activating it first if needed. */
   private withStore<B, E>(id: string, f: (store: StoreImpl<S, A, any>) => Effect.Effect<B, E>): Effect.Effect<B, E | HostError> {
-    const entry = this.entries.get(id)
-    if (entry !== undefined && entry.phase === "resident") {
-      this.touch(id, entry)
-      return f(entry.store!)
-    }
-    return Effect.flatMap(this.entryOf(id), (entry) => f(entry.store!))
+    // Looked up when the effect runs, not when it is made: the store may be passivated in between.
+    return Effect.suspend(() => {
+      const entry = this.entries.get(id)
+      if (entry !== undefined && entry.phase === "resident" && !this.closed) {
+        this.touch(id, entry)
+        return f(entry.store!)
+      }
+      return Effect.flatMap(this.entryOf(id), (entry) => f(entry.store!))
+    })
   }
 
   /** The resident entry for `id`: activated now, or by the get already doing it. */
   private entryOf(id: string): Effect.Effect<Entry<S, A>, HostError> {
     return Effect.suspend(() => {
       const entry = this.entries.get(id)
+      // Shutting down: resident stores are draining, and none may be leased or made any more.
+      if (this.closed) return Effect.fail(new StoreShutdownError({ label: `${this.name}/${id}`, action: undefined }))
       if (entry === undefined) {
-        if (this.closed) return Effect.fail(new StoreShutdownError({ label: `${this.name}/${id}`, action: undefined }))
         const fresh = new Entry<S, A>()
         this.entries.set(id, fresh)
         // In the host's runtime, not the caller's fiber: an interrupted caller does not strand the others

@@ -367,5 +367,22 @@ describe("StoreHost: persistence", () => {
       expect(Option.map(c.snapshot, (s) => JSON.parse(s.state).notes)).toEqual(Option.some(["x", "echo:x"]))
       expect((yield* Effect.flip(host.state("new")))._tag).toBe("StoreShutdownError")
     }))
+
+  it.scoped("an operation finds its store when it runs, not when it is made; a lease is refused once shutdown began", () =>
+    Effect.gen(function*() {
+      const backend = yield* memoryBackend
+      const { host } = yield* notesHost(backend)
+      yield* host.send("late", { _tag: "Add", note: "one" })
+      const later = host.send("late", { _tag: "Add", note: "two" })
+      yield* host.passivate("late")
+      yield* later
+      expect((yield* host.state("late")).notes).toEqual(["one", "echo:one", "two", "echo:two"])
+      yield* host.send("busy", { _tag: "Slow" })
+      const shutdown = yield* Effect.fork(host.shutdown({ timeout: "5 seconds" }))
+      yield* Effect.yieldNow()
+      expect((yield* Effect.flip(Effect.scoped(host.get("busy"))))._tag).toBe("StoreShutdownError")
+      yield* TestClock.adjust("5 seconds")
+      yield* Effect.exit(Fiber.join(shutdown))
+    }))
 })
 
