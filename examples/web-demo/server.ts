@@ -1,21 +1,37 @@
 /**
- * The live demo (`npm start`): the chat and the multi-agent orchestrator, each a store served with
- * `StoreHttp`, on one page at http://localhost:3000 (port from `PORT`; it listens on loopback only unless
- * `HOST` says otherwise).
+ * The live demo (`npm start`): the chat and the multi-agent orchestrator, served with `StoreHttp`, on one
+ * page at http://localhost:3000.
+ *
+ * The chat is a `StoreHost` of conversations, one store per conversation id, persisted to SQLite through
+ * `PersistenceSql`: each conversation's questions and finished replies are journaled, its state
+ * snapshotted, so a restart shows every earlier conversation with its messages (a reply cut off by the
+ * restart ends as interrupted; see `Restored` in `llm-chat.ts`). The agents are one store, in memory.
  *
  * - `GET /`: the page (`page/index.html`, `page/app.js`: plain files, no build step).
- * - `/chat/*`, `/agents/*`: each store's routes: `POST actions`, `GET changes` (state over SSE), `GET events`.
+ * - `/chat/:id/*`: a conversation's routes (`StoreHttp.hostRouter`): `POST actions`, `GET changes` (state
+ *   over SSE), `GET events`, `GET state`. The page makes up the id of a new conversation.
+ * - `/agents/*`: the agents store's routes (`StoreHttp.router`).
+ * - `GET /api/conversations`: the ids of every conversation (stored, or in memory now), as a JSON array.
  * - `GET /api/info`: which language model answers (local, or a provider chosen by API key).
  *
- * Ctrl-C interrupts the program: each store is shut down gracefully (its running effects get a moment to
- * finish) before the server closes.
+ * Environment:
+ * - `PORT` (default 3000; 0 picks a free one), `HOST` (default `127.0.0.1`: loopback only).
+ * - `DEMO_DB`: the SQLite file the conversations are kept in, default `composable-effect-demo.db` in the
+ *   working directory (SQLite adds `-wal` and `-shm` files next to it). Delete it to start over.
+ * - `ANTHROPIC_API_KEY`, `OPENAI_API_KEY`, `CHAT_MODEL`: the model (see `local-model.ts`).
+ *
+ * Ctrl-C interrupts the program: the stores are shut down gracefully (running replies get DRAIN to
+ * finish, then each conversation's last snapshot is written) before the server closes, and the database
+ * closes last.
  */
-import { HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
+import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
+import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Config, Context, Effect, Layer } from "effect"
 import { readFileSync } from "node:fs"
 import { pathToFileURL } from "node:url"
-import { Store } from "../../src/index.js"
+import { type Persistence, Store, StoreHost } from "../../src/index.js"
+import * as PersistenceSql from "../../src/PersistenceSql.js"
 import * as StoreHttp from "../../src/StoreHttp.js"
 import * as Chat from "../llm-chat.js"
 import { fromEnv, type ModelChoice } from "../local-model.js"
@@ -30,33 +46,82 @@ const assets = {
   "/style.css": { body: page("style.css"), contentType: "text/css; charset=utf-8" }
 } as const
 
-/** How long a store's running effects may take to finish when the demo stops. */
+/** How long running effects may take to finish when the demo stops: the agents' and every conversation's. */
 const DRAIN = "2 seconds"
 
+/** Where the conversations are kept unless `DEMO_DB` says otherwise: relative to the working directory. */
+export const DEFAULT_DB = "composable-effect-demo.db"
+
 /**
- * The demo's routes, and the graceful shutdown of its stores; they live in the current scope. The stores'
- * routes take same-origin requests only (StoreHttp's default), so a page on another site cannot spend
- * the chat's API key; `allowedHosts` also shuts out DNS rebinding.
+ * The `Persistence` service on the SQLite file `filename` (created, with its tables, on first use). The
+ * client closes the file when the layer's scope closes.
+ */
+export const database = (filename: string): Layer.Layer<Persistence.Persistence, unknown> =>
+  PersistenceSql.layer().pipe(Layer.provide(SqliteClient.layer({ filename })))
+
+/** The host name of a `Host` header (`localhost:3000`, `[::1]:3000`), lower-cased, without its port. */
+const hostnameOf = (host: string): string => {
+  const lower = host.toLowerCase()
+  if (lower.startsWith("[")) return lower.slice(0, lower.indexOf("]") + 1)
+  const colon = lower.indexOf(":")
+  return colon < 0 ? lower : lower.slice(0, colon)
+}
+
+/**
+ * The demo's routes, and the graceful shutdown of its stores; they live in the current scope, which must
+ * provide `Persistence` for the conversations. The stores' routes take same-origin requests only
+ * (StoreHttp's default), so a page on another site cannot spend the chat's API key; `allowedHosts` also
+ * shuts out DNS rebinding, on the stores' routes and on the list of conversations alike.
  */
 export const routes = (model: ModelChoice, allowedHosts?: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     const services = yield* Layer.build(model.layer)
-    const chat = yield* Store.make({ initialState: Chat.initialState, reducer: Chat.reducer, label: "chat" }).pipe(
-      Effect.provide(services)
-    )
+    const chats = yield* StoreHost.make({
+      name: "chat",
+      initialState: () => Chat.initialState,
+      reducer: Chat.reducer,
+      // A conversation nobody has used for this long leaves memory (its last snapshot is written first);
+      // an open page holds the one it shows. Past maxResident, the least recently used idle one goes.
+      idleTimeout: "5 minutes",
+      maxResident: 1_000,
+      persistence: Chat.persistence
+    }).pipe(Effect.provide(services))
     const agents = yield* Store.make({ initialState: Agents.initialState, reducer: Agents.reducer, label: "agents" })
-    // Running effects get DRAIN to finish; their actions still reach clients; then every stream ends.
+    // Running effects get DRAIN to finish; their actions still reach clients; then every stream ends and
+    // each conversation's last snapshot is committed (the host's shutdown waits for that).
     // What did not finish in time is interrupted and reported, not hidden.
-    const drain = <S, A>(store: Store.Store<S, A>) =>
-      store.shutdown({ timeout: DRAIN }).pipe(Effect.catchAll((error) => Effect.logWarning(error.message)))
-    const shutdown = Effect.all([drain(chat), drain(agents)], { concurrency: "unbounded", discard: true })
-    const chatRoutes = yield* StoreHttp.router(chat, { actions: Chat.Action, state: Chat.State, accepts: ["Ask", "Stop"], allowedHosts })
+    const reportTimeout = Effect.catchAll((error: { readonly message: string }) => Effect.logWarning(error.message))
+    const shutdown = Effect.all([
+      chats.shutdown({ timeout: DRAIN }).pipe(reportTimeout),
+      agents.shutdown({ timeout: DRAIN }).pipe(reportTimeout)
+    ], { concurrency: "unbounded", discard: true })
+    const chatRoutes = yield* StoreHttp.hostRouter(chats, { actions: Chat.Action, state: Chat.State, accepts: ["Ask", "Stop"], allowedHosts })
     const agentRoutes = yield* StoreHttp.router(agents, {
       actions: Agents.ActionSchema,
       state: Agents.StateSchema,
       accepts: ["Start"],
       allowedHosts
     })
+    const allowed = allowedHosts?.map((name) => name.toLowerCase())
+    const conversations = Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const host = request.headers["host"]
+      if (allowed !== undefined && (host === undefined || !allowed.includes(hostnameOf(host)))) {
+        return HttpServerResponse.unsafeJson(
+          { error: "ForbiddenHost", message: "this server does not answer for that host name" },
+          { status: 403 }
+        )
+      }
+      // Sorted, so the answer is stable; the page's ids sort by when they were made.
+      const ids = yield* chats.ids
+      return HttpServerResponse.unsafeJson([...ids].sort())
+    }).pipe(
+      Effect.catchTag("PersistenceError", (error) =>
+        Effect.as(
+          Effect.logError("the conversations could not be listed", error.cause),
+          HttpServerResponse.unsafeJson({ error: "PersistenceUnavailable", message: "the conversations could not be listed" }, { status: 503 })
+        ))
+    )
     const info = HttpServerResponse.unsafeJson({ provider: model.provider, model: model.model })
     const serveAsset = (path: keyof typeof assets) =>
       HttpRouter.get(path, Effect.succeed(HttpServerResponse.text(assets[path].body, { contentType: assets[path].contentType })))
@@ -65,6 +130,7 @@ export const routes = (model: ModelChoice, allowedHosts?: ReadonlyArray<string>)
       serveAsset("/app.js"),
       serveAsset("/style.css"),
       HttpRouter.get("/api/info", Effect.succeed(info)),
+      HttpRouter.get("/api/conversations", conversations),
       HttpRouter.mount("/chat", chatRoutes),
       HttpRouter.mount("/agents", agentRoutes)
     )
@@ -72,14 +138,24 @@ export const routes = (model: ModelChoice, allowedHosts?: ReadonlyArray<string>)
   })
 
 /**
- * Serves the demo on `port` (0 picks a free one) for the current scope; returns its URL.
+ * Serves the demo on `port` (0 picks a free one) for the current scope, with the conversations kept in the
+ * SQLite file `database`; returns its URL.
  *
  * Built in this order on purpose, since a scope closes in reverse: at exit the stores shut down first,
- * while the server still serves (clients see the drained actions, then their SSE responses end), then
- * the server stops serving, and the listening socket closes last, once no connection is open.
+ * while the server still serves (clients see the drained actions, then their SSE responses end) and
+ * the host commits each conversation's last snapshot, then the server stops serving, the listening
+ * socket closes once no connection is open, and the database closes last.
  */
-export const serve = (options: { readonly port: number; readonly host: string; readonly model: ModelChoice }) =>
+export const serve = (options: {
+  readonly port: number
+  readonly host: string
+  readonly model: ModelChoice
+  readonly database: string
+}) =>
   Effect.gen(function*() {
+    const persistence = yield* Layer.build(database(options.database)).pipe(
+      Effect.mapError((cause) => new Error(`cannot open the demo's database ${JSON.stringify(options.database)} (DEMO_DB)`, { cause }))
+    )
     // JSON refusals and short request timeouts from Node itself, as StoreHttp.layer has.
     const node = StoreHttp.createServer()
     const listening = yield* Layer.build(
@@ -87,7 +163,7 @@ export const serve = (options: { readonly port: number; readonly host: string; r
     )
     // Host names a loopback server answers for: a page on a domain rebound to 127.0.0.1 is refused.
     const loopback = StoreHttp.loopbackNames.includes(options.host.includes(":") ? `[${options.host}]` : options.host)
-    const app = yield* routes(options.model, loopback ? StoreHttp.loopbackNames : undefined)
+    const app = yield* routes(options.model, loopback ? StoreHttp.loopbackNames : undefined).pipe(Effect.provide(persistence))
     yield* Layer.build(HttpServer.serve(StoreHttp.withJsonErrors(app.router))).pipe(Effect.provide(listening))
     yield* Effect.addFinalizer(() => app.shutdown)
     // Runs first at exit: a connection whose response ends from now on closes at once instead of idling
@@ -107,13 +183,17 @@ export const main = Effect.gen(function*() {
   )
   // Loopback only unless asked: with an API key set, the chat spends it for whoever can reach the page.
   const host = yield* Config.string("HOST").pipe(Config.withDefault("127.0.0.1"))
+  const db = yield* Config.string("DEMO_DB").pipe(
+    Config.validate({ message: "DEMO_DB must name a file", validation: (name) => name.trim().length > 0 }),
+    Config.withDefault(DEFAULT_DB)
+  )
   const model = yield* fromEnv
-  const served = yield* serve({ port, host, model })
+  const served = yield* serve({ port, host, model, database: db })
   const url = host === "127.0.0.1" ? `http://localhost:${served.port}` : served.url
   yield* Effect.sync(() =>
     process.stdout.write(
-      `composable-effect demo: ${url}  (model: ${model.provider}/${model.model})\n` +
-        `Ask the chat something, press Stop mid-answer, run the agents. Ctrl-C to quit.\n`
+      `composable-effect demo: ${url}  (model: ${model.provider}/${model.model}; conversations in ${db})\n` +
+        `Ask the chat something, press Stop mid-answer, start another conversation, run the agents. Ctrl-C to quit.\n`
     )
   )
   return yield* Effect.never

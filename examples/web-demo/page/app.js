@@ -1,13 +1,14 @@
 // The demo page's whole script: it sends actions with POST and draws each store's state, which arrives
-// over Server-Sent Events (`GET /<store>/changes`). No reducer logic lives here: the server is the truth.
+// over Server-Sent Events (`GET .../changes`). No reducer logic lives here: the server is the truth.
+// The chat is one store per conversation, under `/chat/<id>/`; the agents are one store, under `/agents/`.
 
 const $ = (selector) => document.querySelector(selector)
 
-/** Sends one action to a store; a refusal (bad input, store shut down) or a network error is shown, never thrown. */
-async function send(store, action) {
+/** Sends one action; a refusal (bad input, store shut down) or a network error is shown, never thrown. */
+async function send(store, path, action) {
   const error = $(`#${store}-error`)
   try {
-    const response = await fetch(`/${store}/actions`, {
+    const response = await fetch(path, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify(action)
@@ -19,12 +20,20 @@ async function send(store, action) {
   }
 }
 
+/** The EventSource each store is drawn from now: the chat's is replaced when another conversation is shown. */
+const sources = new Map()
+
 /** Draws every state a store publishes; EventSource reconnects by itself after a drop. */
-function watch(store, render) {
-  const source = new EventSource(`/${store}/changes`)
-  source.addEventListener("state", (event) => render(JSON.parse(event.data)))
-  source.addEventListener("open", () => setConnected(store, true))
-  source.addEventListener("error", () => setConnected(store, false))
+function watch(store, path, render) {
+  sources.get(store)?.close()
+  setConnected(store, false)
+  const source = new EventSource(path)
+  sources.set(store, source)
+  // Events of a source already replaced (a conversation no longer shown) are dropped.
+  const current = (handle) => (event) => sources.get(store) === source && handle(event)
+  source.addEventListener("state", current((event) => render(JSON.parse(event.data))))
+  source.addEventListener("open", current(() => setConnected(store, true)))
+  source.addEventListener("error", current(() => setConnected(store, false)))
 }
 
 const connected = new Map()
@@ -40,7 +49,16 @@ function setConnected(store, isConnected) {
 // chat
 // -----------------------------------------------------------------------------
 
-const STATUS_LABEL = { streaming: "", done: "", stopped: "stopped", timedOut: "timed out", failed: "failed" }
+const STATUS_LABEL = {
+  streaming: "",
+  done: "",
+  stopped: "stopped",
+  timedOut: "timed out",
+  failed: "failed",
+  interrupted: "interrupted by a restart of the server"
+}
+
+const EMPTY_CHAT = { messages: [], replying: false, outputTokens: 0 }
 
 function renderChat(state) {
   const log = $("#chat-log")
@@ -65,13 +83,81 @@ function renderChat(state) {
   log.lastElementChild?.scrollIntoView({ block: "end" })
 }
 
+/** The id of the conversation shown; it is also the page's URL fragment, so a reload keeps it. */
+let conversation
+/** Every conversation id known: the server's list, and the ones started here since. */
+const conversations = new Set()
+
+const chatPath = (route) => `/chat/${encodeURIComponent(conversation)}/${route}`
+
+/**
+ * The ids the server's routes take: 1 to 128 of A-Z a-z 0-9 . _ ~ - (never "." or ".."). A new one is
+ * the time in base 36 (nine digits, so they sort by age until the year 5188), then 48 random bits, so
+ * two tabs never pick the same.
+ */
+const isId = (id) => /^[A-Za-z0-9._~-]{1,128}$/.test(id) && id !== "." && id !== ".."
+function newId() {
+  const random = Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) => b.toString(16).padStart(2, "0")).join("")
+  return `c-${Date.now().toString(36).padStart(9, "0")}-${random}`
+}
+
+/** A conversation's button label: when it was started, for the ids this page makes; the id otherwise. */
+function labelOf(id) {
+  const made = /^c-([0-9a-z]{9})-[0-9a-f]{12}$/.exec(id)
+  if (made === null) return id
+  return new Date(parseInt(made[1], 36)).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" })
+}
+
+function renderConversations() {
+  const newestFirst = [...conversations].sort().reverse()
+  $("#conversations").replaceChildren(...newestFirst.map((id) => {
+    const item = document.createElement("li")
+    const button = document.createElement("button")
+    button.type = "button"
+    button.dataset.id = id
+    button.textContent = labelOf(id)
+    button.setAttribute("aria-current", String(id === conversation))
+    button.addEventListener("click", () => show(id))
+    item.append(button)
+    return item
+  }))
+}
+
+/** Asks the server for every conversation it keeps; on failure, shows why and keeps what the page knows. */
+async function loadConversations() {
+  try {
+    const response = await fetch("/api/conversations")
+    const body = await response.json()
+    if (!response.ok) throw new Error(`${body.error}: ${body.message}`)
+    for (const id of body) conversations.add(id)
+  } catch (cause) {
+    $("#chat-error").textContent = `could not list the conversations: ${cause.message}`
+  }
+  renderConversations()
+}
+
+/** Shows conversation `id`: its state streams from its own store, which the server makes on first use. */
+function show(id) {
+  conversation = id
+  conversations.add(id)
+  history.replaceState(null, "", `#${encodeURIComponent(id)}`)
+  $("#chat-error").textContent = ""
+  renderConversations()
+  renderChat(EMPTY_CHAT) // until the conversation's own state arrives
+  watch("chat", chatPath("changes"), renderChat)
+}
+
 $("#ask").addEventListener("submit", (event) => {
   event.preventDefault()
   const prompt = $("#prompt").value
   $("#prompt").value = ""
-  send("chat", { _tag: "Ask", prompt })
+  send("chat", chatPath("actions"), { _tag: "Ask", prompt })
 })
-$("#stop").addEventListener("click", () => send("chat", { _tag: "Stop" }))
+$("#stop").addEventListener("click", () => send("chat", chatPath("actions"), { _tag: "Stop" }))
+$("#new-chat").addEventListener("click", () => {
+  show(newId())
+  $("#prompt").focus()
+})
 
 // -----------------------------------------------------------------------------
 // agents
@@ -107,13 +193,22 @@ function renderAgents(state) {
   $("#run").disabled = $("#crash").disabled = state.phase === "running"
 }
 
-$("#run").addEventListener("click", () => send("agents", { _tag: "Start", agents: crew }))
+$("#run").addEventListener("click", () => send("agents", "/agents/actions", { _tag: "Start", agents: crew }))
 $("#crash").addEventListener("click", () =>
-  send("agents", { _tag: "Start", agents: crew.map((a) => (a.name === "coder" ? { ...a, failAt: 40 } : a)) })
+  send("agents", "/agents/actions", { _tag: "Start", agents: crew.map((a) => (a.name === "coder" ? { ...a, failAt: 40 } : a)) })
 )
 
 // -----------------------------------------------------------------------------
 
 fetch("/api/info").then((r) => r.json()).then((info) => ($("#model").textContent = `${info.provider} / ${info.model}`))
-watch("chat", renderChat)
-watch("agents", renderAgents)
+watch("agents", "/agents/changes", renderAgents)
+// The conversation in the URL, else the newest the server keeps, else a new one.
+loadConversations().then(() => {
+  let wanted = ""
+  try {
+    wanted = decodeURIComponent(location.hash.slice(1))
+  } catch {
+    // A malformed fragment names no conversation.
+  }
+  show(isId(wanted) ? wanted : [...conversations].sort().at(-1) ?? newId())
+})
