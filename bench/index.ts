@@ -5,6 +5,7 @@
  */
 import * as cancelPeers from "./cancelPeers.js"
 import * as fanout from "./fanout.js"
+import * as host from "./host.js"
 import * as idleStore from "./idleStore.js"
 import * as peers from "./peers.js"
 import * as post from "./post.js"
@@ -45,6 +46,17 @@ const idle = oncePerKey((peer: keyof typeof cancelPeers.idlePeers) => cancelPeer
 // One run of the POST load (StoreHttp and a bare @effect/platform server, alternated) gives its three keys.
 let postRun: ReturnType<typeof post.postThroughput> | undefined
 const posts = () => postRun ??= post.postThroughput()
+
+// One run of the persisted-throughput rounds (host group, SQL, host sync, SQL, alternated) gives all of its
+// keys; the commits' sizes go to stderr.
+let throughputRun: ReturnType<typeof host.throughput> | undefined
+const persisted = (key: keyof host.Throughput) => () =>
+  (throughputRun ??= host.throughput().then((r) => {
+    process.stderr.write(`${host.describeBatches(host.throughputBatches()).replace(/^/gm, "    ")}\n`)
+    return r
+  })).then((r) => r[key])
+let activationRun: ReturnType<typeof host.hostActivate> | undefined
+const activation = () => activationRun ??= host.hostActivate()
 
 const sendVsRedux = async () => {
   const ratios: Array<number> = []
@@ -118,7 +130,21 @@ const measurements: ReadonlyArray<readonly [key: string, run: () => Promise<numb
   // POST /actions at concurrency 10 from a child process: StoreHttp beside a bare @effect/platform route.
   ["post_per_sec", () => posts().then((r) => r.perSec)],
   ["platform_post_per_sec", () => posts().then((r) => r.platformPerSec)],
-  ["post_vs_platform", () => posts().then((r) => r.ratio)]
+  ["post_vs_platform", () => posts().then((r) => r.ratio)],
+  // Many stores that survive restarts: a StoreHost on PersistenceSql over a SQLite file (bench/host.ts).
+  // Activating a passivated store from a 1,000-action journal (load + replay), median ms.
+  ["host_activate_ms", () => activation().then((r) => r.activateMs)],
+  ["host_activate_load_ms", () => activation().then((r) => r.loadMs)],
+  // Journaled actions committed per second, 16 stores, 64 senders, beside the same rows inserted with
+  // @effect/sql alone in transactions of the sizes the committer made (alternated rounds, medians).
+  ["persisted_actions_per_sec_group", persisted("persisted_actions_per_sec_group")],
+  ["persisted_actions_per_sec_sync", persisted("persisted_actions_per_sec_sync")],
+  ["sql_inserts_per_sec", persisted("sql_inserts_per_sec")],
+  ["sql_inserts_per_sec_sync_batches", persisted("sql_inserts_per_sec_sync_batches")],
+  ["persisted_group_vs_sql_inserts", persisted("persisted_group_vs_sql_inserts")],
+  ["persisted_sync_vs_sql_inserts", persisted("persisted_sync_vs_sql_inserts")],
+  // 10,000 stores resident in a host persisting to SQLite, each with one action committed, nothing running.
+  ["bytes_per_resident_idle_store", () => host.bytesPerResidentIdleStore()]
 ]
 
 process.stderr.write("composable-effect benchmarks (medians)\n")
@@ -144,7 +170,9 @@ const targets: Array<[string, number, number]> = [
   ["sse cpu / node (<= 4)", results["sse_fanout_vs_floor"]!, -4],
   ["sse intake with 1000 clients / none (>= 0.5)", results["sse_intake_vs_idle"]!, 0.5],
   ["bytes per SSE client (<= 16384)", results["bytes_per_sse_client"]!, -16384],
-  ["post / platform (>= 0.8)", results["post_vs_platform"]!, 0.8]
+  ["post / platform (>= 0.8)", results["post_vs_platform"]!, 0.8],
+  ["host activate ms (<= 20)", results["host_activate_ms"]!, -20],
+  ["persisted group / sql inserts (>= 0.5)", results["persisted_group_vs_sql_inserts"]!, 0.5]
 ]
 console.log("\n| target | value | holds |\n| --- | --- | --- |")
 for (const [name, value, bound] of targets) {
