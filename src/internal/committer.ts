@@ -1,3 +1,4 @@
+import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -41,7 +42,11 @@ export class Committer {
   /** Rows of a batch whose commit failed, retried ahead of the queue. */
   private carried: Array<Row> = []
   /** Waiters for a ticket, in ticket order (tickets only grow). */
-  private readonly waiters: Array<{ readonly ticket: number; readonly done: Deferred.Deferred<void, Persistence.PersistenceError> }> = []
+  /**
+   * Settled after each commit (written or failed) and replaced: every waiter shares it, and looks again
+   * at `written` when it is (one Deferred per commit, not one per waiting send).
+   */
+  private round = Deferred.unsafeMake<Outcome>(FiberId.none)
 
   private constructor(private readonly persistence: Persistence.Persistence["Type"], queue: Queue.Queue<Row>) {
     this.queue = queue
@@ -53,7 +58,7 @@ export class Committer {
       const committer = new Committer(persistence, yield* Queue.unbounded<Row>())
       yield* Effect.forever(committer.commitNext).pipe(
         // Stopped with rows unwritten (the flush below could not finish): nobody waits for them forever.
-        Effect.onInterrupt(() => Effect.sync(() => committer.settle(Exit.interrupt(FiberId.none), Number.POSITIVE_INFINITY))),
+        Effect.onInterrupt(() => Effect.sync(() => committer.settle(Cause.interrupt(FiberId.none), Number.POSITIVE_INFINITY))),
         Effect.forkScoped
       )
       // Whatever was offered before the scope closed is written before it is closed.
@@ -84,13 +89,16 @@ export class Committer {
 
   /** Succeeds once every row up to `ticket` is written; fails if the commit holding it failed for good. */
   committed(ticket: number): Effect.Effect<void, Persistence.PersistenceError> {
-    if (ticket <= this.written) return Effect.void
-    return Effect.suspend(() => {
+    const wait: Effect.Effect<void, Persistence.PersistenceError> = Effect.suspend(() => {
       if (ticket <= this.written) return Effect.void
-      const done = Deferred.unsafeMake<void, Persistence.PersistenceError>(FiberId.none)
-      this.waiters.push({ ticket, done })
-      return Deferred.await(done)
+      return Effect.flatMap(Deferred.await(this.round), (outcome) =>
+        ticket <= this.written
+          ? Effect.void
+          : outcome.failedThrough >= ticket
+          ? Effect.failCause(outcome.cause)
+          : wait)
     })
+    return wait
   }
 
   /** Writes everything offered so far (for passivation and shutdown); its failure is the last commit's. */
@@ -117,13 +125,13 @@ export class Committer {
         onSuccess: () =>
           Effect.sync(() => {
             this.written += rows.length
-            this.settle(Exit.void, this.written)
+            this.settle(Cause.empty, 0)
           }),
         onFailure: (cause) => {
           // The rows stay first in line, written once the database is back; those waiting on them hear of
           // the failure now (a later wait on them succeeds once they are written).
           this.carried = [...rows]
-          this.settle(Exit.failCause(cause), this.written + rows.length)
+          this.settle(cause, this.written + rows.length)
           return Effect.logError("persistence: a commit failed; its rows are kept and retried", cause).pipe(
             Effect.zipRight(Effect.sleep(PAUSE_AFTER_FAILURE))
           )
@@ -132,12 +140,18 @@ export class Committer {
     )
   }
 
-  /** Completes the waiters whose tickets are written (or, on failure, those up to `upTo`). */
-  settle(exit: Exit.Exit<void, Persistence.PersistenceError>, upTo: number): void {
-    let n = 0
-    while (n < this.waiters.length && this.waiters[n]!.ticket <= upTo) Deferred.unsafeDone(this.waiters[n++]!.done, exit)
-    if (n > 0) this.waiters.splice(0, n)
+  /** Ends this round: its waiters look again (those up to `failedThrough` hear of `cause`). */
+  settle(cause: Cause.Cause<Persistence.PersistenceError>, failedThrough: number): void {
+    const round = this.round
+    this.round = Deferred.unsafeMake(FiberId.none)
+    Deferred.unsafeDone(round, Exit.succeed({ cause, failedThrough }))
   }
+}
+
+/** How a commit ended, for those waiting on it: nothing failed, or the rows up to a ticket did. */
+interface Outcome {
+  readonly cause: Cause.Cause<Persistence.PersistenceError>
+  readonly failedThrough: number
 }
 
 /** One commit of `rows`: the journal in order, and per store only its latest snapshot. */

@@ -16,7 +16,7 @@ import type * as Store from "../Store.js"
 import { type RestoreError, type ShutdownTimeoutError, StoreShutdownError, type WaitTimeoutError } from "../StoreError.js"
 import type * as StoreHost from "../StoreHost.js"
 import { Committer } from "./committer.js"
-import { type Codec, encodeJson, journaledBy, restore } from "./journal.js"
+import { type Codec, journaledBy, jsonEncoder, restore } from "./journal.js"
 import { makeImpl, type StoreImpl } from "./store.js"
 import { requireDuration, requireOneOf, requirePositive } from "./validate.js"
 
@@ -43,8 +43,11 @@ class Entry<S, A> {
   phase: "activating" | "resident" | "passivating" = "activating"
   store: StoreImpl<S, A, any> | undefined = undefined
   scope: Scope.CloseableScope | undefined = undefined
-  /** Settled when activation ends; a failed one leaves the map, so the next get tries again. */
-  readonly ready = Deferred.unsafeMake<StoreImpl<S, A, any>, HostError>(FiberId.none)
+  /**
+   * While activating: settled when activation ends (a failed one leaves the map, so the next get tries
+   * again). Dropped once resident, where nothing waits on it any more.
+   */
+  ready: Deferred.Deferred<StoreImpl<S, A, any>, HostError> | undefined = Deferred.unsafeMake(FiberId.none)
   /** Set while passivating: settled when the entry has left the map (or, if passivation failed, stayed). */
   gone: Deferred.Deferred<void> | undefined = undefined
   /** Scopes holding the store resident (`get`, `subscribe`, `changes`, a wait). */
@@ -208,7 +211,7 @@ export class HostImpl<S, A, R> implements StoreHost.StoreHost<S, A> {
     return Effect.suspend(() => {
       const entry = this.entries.get(id)
       if (entry === undefined) return Effect.void
-      if (entry.phase === "activating") return Effect.flatMap(Effect.exit(Deferred.await(entry.ready)), () => this.passivate(id))
+      if (entry.phase === "activating") return Effect.flatMap(Effect.exit(Deferred.await(entry.ready!)), () => this.passivate(id))
       if (entry.phase === "passivating") return Deferred.await(entry.gone!)
       return this.passivateEntry(id, entry)
     })
@@ -220,13 +223,19 @@ export class HostImpl<S, A, R> implements StoreHost.StoreHost<S, A> {
     return Effect.gen(this, function*() {
       this.closed = true
       // Activations under way finish (or fail) first, so each resident store is drained once.
-      for (const entry of Array.from(this.entries.values())) yield* Effect.exit(Deferred.await(entry.ready))
+      for (const entry of Array.from(this.entries.values())) {
+        if (entry.ready !== undefined) yield* Effect.exit(Deferred.await(entry.ready))
+      }
       const resident = Array.from(this.entries.entries()).filter(([, entry]) => entry.phase === "resident")
       // Every store drains at once, within the one timeout; their final snapshots are written after.
       const drained = yield* Effect.forEach(resident, ([, entry]) => Effect.either(entry.store!.shutdown({ timeout })), {
         concurrency: "unbounded"
       })
-      yield* Effect.forEach(resident, ([id, entry]) => Effect.ignore(this.passivateEntry(id, entry)), { discard: true })
+      // At once, so their last snapshots share commits instead of waiting one commit each.
+      yield* Effect.forEach(resident, ([id, entry]) => Effect.ignore(this.passivateEntry(id, entry)), {
+        concurrency: "unbounded",
+        discard: true
+      })
       const timedOut = drained.find(Either.isLeft)
       if (timedOut !== undefined) return yield* Effect.fail(timedOut.left)
     }).pipe(Effect.withSpan("store_host.shutdown", { attributes: { "store_host.name": this.name } }))
@@ -260,14 +269,19 @@ export class HostImpl<S, A, R> implements StoreHost.StoreHost<S, A> {
         this.entries.set(id, fresh)
         // In the host's runtime, not the caller's fiber: an interrupted caller does not strand the others
         // waiting on the same activation, and the store's effects get the host's services.
-        Runtime.runFork(this.runtime)(Effect.flatMap(Effect.exit(this.activate(id, fresh)), (exit) => Deferred.done(fresh.ready, exit)))
-        return Effect.as(Deferred.await(fresh.ready), fresh)
+        const ready = fresh.ready!
+        Runtime.runFork(this.runtime)(Effect.flatMap(Effect.exit(this.activate(id, fresh)), (exit) =>
+          Effect.sync(() => {
+            fresh.ready = undefined
+            Deferred.unsafeDone(ready, exit)
+          })))
+        return Effect.as(Deferred.await(ready), fresh)
       }
       if (entry.phase === "resident") {
         this.touch(id, entry)
         return Effect.succeed(entry)
       }
-      if (entry.phase === "activating") return Effect.as(Deferred.await(entry.ready), entry)
+      if (entry.phase === "activating") return Effect.as(Deferred.await(entry.ready!), entry)
       // Passivating: wait until it is gone (or stayed), then look again.
       return Effect.zipRight(Deferred.await(entry.gone!), this.entryOf(id))
     })
@@ -286,27 +300,13 @@ export class HostImpl<S, A, R> implements StoreHost.StoreHost<S, A> {
   private activate(id: string, entry: Entry<S, A>): Effect.Effect<StoreImpl<S, A, any>, HostError, R> {
     return Effect.gen(this, function*() {
       yield* this.makeRoom(id)
-      const persisting = this.persisting
-      let initialState: S
-      let found = false
-      if (persisting !== undefined) {
-        const stored = yield* this.persistence!.load({ host: this.name, id })
-        const restored = restore(persisting.codec, id, stored, () => this.options.initialState(id), this.options.reducer)
-        if (Either.isLeft(restored)) {
-          yield* Metric.increment(this.restoreFailures)
-          return yield* Effect.fail(restored.left)
-        }
-        initialState = restored.right.state
-        entry.seq = restored.right.seq
-        found = restored.right.found
-        entry.snapshotAt = yield* Clock.currentTimeMillis
-      } else {
-        initialState = this.options.initialState(id)
-      }
+      const { found, state } = yield* this.restoreState(id, entry)
+      // Made outside the activation's span: the store keeps the runtime it was made in, and its effects'
+      // spans would all be children of this long-ended one (which it would also keep alive).
       const scope = yield* Scope.make()
       const store = yield* Scope.extend(
         makeImpl<S, A, R>({
-          initialState,
+          initialState: state,
           reducer: this.options.reducer,
           label: this.name,
           subscriberCapacity: this.options.subscriberCapacity,
@@ -314,6 +314,7 @@ export class HostImpl<S, A, R> implements StoreHost.StoreHost<S, A> {
         }),
         scope
       )
+      const persisting = this.persisting
       if (persisting !== undefined) yield* Scope.extend(store.actions.listen((action) => this.journal(id, entry, action)), scope)
       entry.store = store
       entry.scope = scope
@@ -329,10 +330,24 @@ export class HostImpl<S, A, R> implements StoreHost.StoreHost<S, A> {
         entry.skipRestored = false
       }
       return store
-    }).pipe(
-      Effect.tapError(() => Effect.sync(() => this.entries.delete(id))),
-      Effect.withSpan("store_host.activate", { attributes: { "store_host.name": this.name, "store.id": id } })
-    )
+    }).pipe(Effect.tapError(() => Effect.sync(() => this.entries.delete(id))))
+  }
+
+  /** The state to start `id`'s store with: restored from persistence, or its initial state. */
+  private restoreState(id: string, entry: Entry<S, A>): Effect.Effect<{ readonly state: S; readonly found: boolean }, HostError> {
+    const persisting = this.persisting
+    if (persisting === undefined) return Effect.sync(() => ({ state: this.options.initialState(id), found: false }))
+    return Effect.gen(this, function*() {
+      const stored = yield* this.persistence!.load({ host: this.name, id })
+      const restored = restore(persisting.codec, id, stored, () => this.options.initialState(id), this.options.reducer)
+      if (Either.isLeft(restored)) {
+        yield* Metric.increment(this.restoreFailures)
+        return yield* Effect.fail(restored.left)
+      }
+      entry.seq = restored.right.seq
+      entry.snapshotAt = yield* Clock.currentTimeMillis
+      return restored.right
+    }).pipe(Effect.withSpan("store_host.activate", { attributes: { "store_host.name": this.name, "store.id": id } }))
   }
 
   /** With `maxResident` reached: passivates the least recently used idle stores, while any is. */
@@ -412,7 +427,7 @@ export class HostImpl<S, A, R> implements StoreHost.StoreHost<S, A> {
     if (entry.skipRestored && action === persisting.restored) {
       entry.skipRestored = false
     } else if (codec.journaled(action)) {
-      const text = encodeJson(codec.actions, action)
+      const text = codec.encodeAction(action)
       if (text === undefined) {
         // The action Schema refuses an action the reducer took: a bug in the feature, reported loudly.
         Runtime.runFork(this.runtime)(Effect.logError(`host "${this.name}", store "${id}": an action does not encode with the action Schema; it was not journaled`))
@@ -426,7 +441,7 @@ export class HostImpl<S, A, R> implements StoreHost.StoreHost<S, A> {
   private snapshot(id: string, entry: Entry<S, A>): void {
     const persisting = this.persisting!
     const store = entry.store!
-    const text = encodeJson(persisting.codec.state, store.stateNow)
+    const text = persisting.codec.encodeState(store.stateNow)
     entry.sinceSnapshot = 0
     entry.snapshotAt = store.clock.unsafeCurrentTimeMillis()
     if (text === undefined) {
@@ -461,7 +476,9 @@ export const make = <S, A, R, SI, AI>(
     version: p.version ?? 1,
     state: p.state,
     actions: p.actions,
-    journaled: journaledBy(p.actions, p.journal)
+    journaled: journaledBy(p.actions, p.journal),
+    encodeState: jsonEncoder(p.state),
+    encodeAction: jsonEncoder(p.actions)
   }
   return Effect.gen(function*() {
     const runtime = yield* Effect.runtime<R>()

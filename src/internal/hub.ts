@@ -2,7 +2,7 @@ import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as MutableQueue from "effect/MutableQueue"
 import * as Queue from "effect/Queue"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 
 /**
@@ -121,10 +121,13 @@ export class Hub<A> {
   listen(listener: (item: A) => void, onClose?: () => void): Effect.Effect<void, never, Scope.Scope> {
     // Already closed: nothing will be published, so the listener hears the close at once.
     if (this.closed) return Effect.sync(() => onClose?.())
-    return Effect.acquireRelease(
-      Effect.sync(() => void (this.listeners ??= new Map()).set(listener, onClose)),
-      () => Effect.sync(() => void this.listeners!.delete(listener))
-    )
+    // On the scope itself, not with `acquireRelease`: that keeps a copy of the fiber's refs (and its span)
+    // for as long as the listener lives, which for a host's journal is the store's whole life.
+    return Effect.flatMap(Effect.scope, (scope) => {
+      const listeners = this.listeners ??= new Map()
+      listeners.set(listener, onClose)
+      return Scope.addFinalizer(scope, Effect.sync(() => void this.listeners!.delete(listener)))
+    })
   }
 
   /** Whether a backpressuring subscriber is full, so producers must wait with {@link awaitRoom}. */

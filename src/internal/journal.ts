@@ -16,6 +16,8 @@ export interface Codec<S, A> {
   readonly actions: Schema.Schema<A, any>
   /** Whether a reduced action goes to the journal. */
   readonly journaled: (action: A) => boolean
+  readonly encodeState: (state: S) => string | undefined
+  readonly encodeAction: (action: A) => string | undefined
 }
 
 const marked = (ast: AST.AST): boolean =>
@@ -57,9 +59,19 @@ export const journaledBy = <A>(actions: Schema.Schema<A, any>, journal: "marked"
   }
 }
 
-/** `value` encoded with `schema`, as JSON text; `undefined` if it does not encode. @internal */
-export const encodeJson = <A>(schema: Schema.Schema<A, any>, value: A): string | undefined =>
-  Either.match(Schema.encodeEither(schema)(value), { onLeft: () => undefined, onRight: (encoded) => JSON.stringify(encoded) })
+/**
+ * An encoder to JSON text with `schema`, made once: `undefined` for a value that does not encode. It runs
+ * inside reductions, once per journaled action, so it makes no closure per call.
+ *
+ * @internal
+ */
+export const jsonEncoder = <A>(schema: Schema.Schema<A, any>): (value: A) => string | undefined => {
+  const encode = Schema.encodeEither(schema)
+  return (value) => {
+    const encoded = encode(value)
+    return Either.isRight(encoded) ? JSON.stringify(encoded.right) : undefined
+  }
+}
 
 const decodeJson = <A>(schema: Schema.Schema<A, any>, text: string): Either.Either<A, string> => {
   let parsed: unknown

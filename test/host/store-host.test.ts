@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Duration, Effect, Exit, Fiber, Metric, Option, Ref, Schema, Scope, Stream, TestClock } from "effect"
-import { Persistence, Reducer, StoreHost } from "../../src/index.js"
+import { Fx, Persistence, Reducer, StoreHost } from "../../src/index.js"
 import { Action, Gate, initialState, makeReducer, memoryBackend, State } from "./fixture.js"
 
 let hosts = 0
@@ -63,6 +63,26 @@ describe("StoreHost: keyed stores", () => {
     expect(() => StoreHost.make({ ...base, persistence: { state: Schema.Number, actions: Schema.Literal("inc") } })).toThrow(/Persistence\.persisted/)
     expect(() => StoreHost.make({ ...base, persistence: { state: Schema.Number, actions: Schema.Literal("inc"), durability: "eventual" as "sync" } })).toThrow(RangeError)
   })
+})
+
+describe("StoreHost: tracing", () => {
+  it.scoped("a store's effects do not run under the span of its activation", () =>
+    Effect.gen(function*() {
+      type Seen = { readonly _tag: "Look" } | { readonly _tag: "Saw"; readonly span: string }
+      const host = yield* StoreHost.make({
+        name: uniqueName("traced"),
+        initialState: () => "",
+        reducer: Reducer.make((seen: string, action: Seen) =>
+          action._tag === "Look"
+            ? [seen, Fx.future(Effect.map(Effect.option(Effect.currentSpan), (span) => ({ _tag: "Saw", span: Option.match(span, { onNone: () => "none", onSome: (s) => s.name }) }) as const))]
+            : [action.span, Fx.none]
+        ),
+        persistence: { state: Schema.String, actions: Schema.Union(Persistence.persisted(Schema.TaggedStruct("Look", {})), Schema.TaggedStruct("Saw", { span: Schema.String })) }
+      }).pipe(Effect.provideService(Persistence.Persistence, yield* memoryBackend))
+      const task = yield* host.send("a", { _tag: "Look" })
+      yield* task.finish
+      expect(yield* host.state("a")).not.toBe("store_host.activate")
+    }))
 })
 
 describe("StoreHost: passivation", () => {
