@@ -69,7 +69,11 @@ export type HostError = StoreShutdownError | RestoreError | PersistenceError
 export interface StoreHost<S, A> {
   /** The host's name: the persistence key of its stores, and the `store` label of their metrics. */
   readonly name: string
-  /** The store for `id`, held resident (never passivated) until the scope closes. */
+  /**
+   * The store for `id`, held resident (never passivated) until the scope closes. Sends made on it
+   * directly are acknowledged once reduced, whatever the durability: send through the host
+   * (`host.send`) for `"sync"`. Do not keep it past the scope: the store may be passivated then.
+   */
   get(id: string): Effect.Effect<Store.Store<S, A>, HostError, Scope.Scope>
   /**
    * Sends `action` to the store for `id`. With `durability: "sync"`, it succeeds only once the action (and
@@ -94,10 +98,11 @@ export interface StoreHost<S, A> {
   /** The ids of every store the host has: resident ones and, with persistence, the stored ones. */
   readonly ids: Effect.Effect<ReadonlyArray<string>, PersistenceError>
   /**
-   * Passivates the store for `id` now (a last snapshot is committed first); nothing if it is not resident.
-   * Fails, leaving it resident, if that commit failed.
+   * Passivates the store for `id` now if it is idle (a last snapshot is committed first): `true` if it was
+   * passivated, `false` if it was not resident or is in use (leased, or with effects running). Fails,
+   * leaving it resident, if that commit failed or the state does not encode.
    */
-  passivate(id: string): Effect.Effect<void, PersistenceError>
+  passivate(id: string): Effect.Effect<boolean, PersistenceError>
   /**
    * Drains every resident store within one timeout (each refuses new sends, and its running effects get
    * the same deadline), writes their last snapshots, and closes them. The host's scope does this too.
@@ -125,7 +130,7 @@ export interface Options<S, A, R> {
   /** Names the host's stores in persistence and metrics: a non-empty string. */
   readonly name: string
   /** The state of a store that has nothing stored. */
-  readonly initialState: (id: string) => S
+  readonly initialState: (id: string) => NoInfer<S>
   readonly reducer: Reducer.Reducer<S, A, R>
   /**
    * A store with no running effect, no lease (`get`, `subscribe`, `changes`, a wait) and no use for this

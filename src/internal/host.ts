@@ -11,7 +11,7 @@ import * as Runtime from "effect/Runtime"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { Persistence, type PersistenceError } from "../Persistence.js"
+import { Persistence, PersistenceError } from "../Persistence.js"
 import type * as Store from "../Store.js"
 import { type RestoreError, type ShutdownTimeoutError, StoreShutdownError, type WaitTimeoutError } from "../StoreError.js"
 import type * as StoreHost from "../StoreHost.js"
@@ -206,14 +206,16 @@ export class HostImpl<S, A, R> implements StoreHost.StoreHost<S, A> {
     })
   }
 
-  passivate(id: string): Effect.Effect<void, PersistenceError> {
+  passivate(id: string): Effect.Effect<boolean, PersistenceError> {
     requireId("StoreHost.passivate", id)
-    return Effect.suspend(() => {
+    return Effect.suspend((): Effect.Effect<boolean, PersistenceError> => {
       const entry = this.entries.get(id)
-      if (entry === undefined) return Effect.void
+      if (entry === undefined) return Effect.succeed(false)
       if (entry.phase === "activating") return Effect.flatMap(Effect.exit(Deferred.await(entry.ready!)), () => this.passivate(id))
-      if (entry.phase === "passivating") return Deferred.await(entry.gone!)
-      return this.passivateEntry(id, entry)
+      if (entry.phase === "passivating") return Effect.as(Deferred.await(entry.gone!), !this.entries.has(id))
+      // Leased or with effects running: in use, and a lease is a promise to stay resident.
+      if (!this.isIdle(entry)) return Effect.succeed(false)
+      return Effect.as(this.passivateEntry(id, entry), true)
     })
   }
 
@@ -221,11 +223,22 @@ export class HostImpl<S, A, R> implements StoreHost.StoreHost<S, A> {
     const timeout = options?.timeout ?? this.options.shutdownTimeout ?? hostDefaults.shutdownTimeout
     requireDuration("StoreHost.shutdown", "timeout", timeout)
     return Effect.gen(this, function*() {
+      // Once: a second call (the scope's, after an explicit one) waits for the first.
+      if (this.shutdownDone !== undefined) return yield* Deferred.await(this.shutdownDone)
+      const done = this.shutdownDone = Deferred.unsafeMake<void, ShutdownTimeoutError>(FiberId.none)
+      return yield* Effect.exit(this.drainAll(timeout)).pipe(Effect.tap((exit) => Deferred.done(done, exit)), Effect.flatten)
+    }).pipe(Effect.withSpan("store_host.shutdown", { attributes: { "store_host.name": this.name } }))
+  }
+
+  private shutdownDone: Deferred.Deferred<void, ShutdownTimeoutError> | undefined = undefined
+
+  private drainAll(timeout: Duration.DurationInput): Effect.Effect<void, ShutdownTimeoutError> {
+    return Effect.gen(this, function*() {
       this.closed = true
-      // Activations under way finish (or fail) first, so each resident store is drained once.
-      for (const entry of Array.from(this.entries.values())) {
-        if (entry.ready !== undefined) yield* Effect.exit(Deferred.await(entry.ready))
-      }
+      // Activations under way finish (or fail) first, so each resident store is drained once; within the
+      // timeout: a load that hangs must not hold the shutdown (that store is left to the scope).
+      const activating = Array.from(this.entries.values()).flatMap((entry) => entry.ready === undefined ? [] : [entry.ready])
+      yield* Effect.timeoutOption(Effect.forEach(activating, (ready) => Effect.exit(Deferred.await(ready)), { discard: true }), timeout)
       const resident = Array.from(this.entries.entries()).filter(([, entry]) => entry.phase === "resident")
       // Every store drains at once, within the one timeout; their final snapshots are written after.
       const drained = yield* Effect.forEach(resident, ([, entry]) => Effect.either(entry.store!.shutdown({ timeout })), {
@@ -238,7 +251,7 @@ export class HostImpl<S, A, R> implements StoreHost.StoreHost<S, A> {
       })
       const timedOut = drained.find(Either.isLeft)
       if (timedOut !== undefined) return yield* Effect.fail(timedOut.left)
-    }).pipe(Effect.withSpan("store_host.shutdown", { attributes: { "store_host.name": this.name } }))
+    })
   }
 
   // ---------------------------------------------------------------------------
@@ -330,7 +343,10 @@ export class HostImpl<S, A, R> implements StoreHost.StoreHost<S, A> {
         entry.skipRestored = false
       }
       return store
-    }).pipe(Effect.tapError(() => Effect.sync(() => this.entries.delete(id))))
+    }).pipe(
+      // Any failure, a defect too (an `initialState` that throws): the id is free for the next try.
+      Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Effect.sync(() => this.entries.get(id) === entry && this.entries.delete(id)))
+    )
   }
 
   /** The state to start `id`'s store with: restored from persistence, or its initial state. */
@@ -352,13 +368,14 @@ export class HostImpl<S, A, R> implements StoreHost.StoreHost<S, A> {
 
   /** With `maxResident` reached: passivates the least recently used idle stores, while any is. */
   private makeRoom(id: string): Effect.Effect<void> {
-    return Effect.suspend(() => {
-      if (this.entries.size <= this.maxResident) return Effect.void
-      for (const [other, entry] of this.entries) {
-        if (other !== id && this.isIdle(entry)) return Effect.zipRight(Effect.ignore(this.passivateEntry(other, entry)), this.makeRoom(id))
+    return Effect.gen(this, function*() {
+      // Each idle store is tried once, least recently used first: one whose last commit fails stays
+      // resident, and this activation goes on rather than wait for the database.
+      for (const [other, entry] of Array.from(this.entries)) {
+        if (this.entries.size <= this.maxResident) return
+        if (other !== id && this.isIdle(entry)) yield* Effect.ignore(this.passivateEntry(other, entry))
       }
       // Every resident store is in use: this one is resident beyond the bound until others are idle.
-      return Effect.void
     })
   }
 
@@ -373,8 +390,12 @@ export class HostImpl<S, A, R> implements StoreHost.StoreHost<S, A> {
       const gone = entry.gone = Deferred.unsafeMake<void>(FiberId.none)
       const persisting = this.persisting
       if (persisting !== undefined) {
-        if (entry.sinceSnapshot > 0) this.snapshot(id, entry)
-        const committed = yield* Effect.exit(persisting.committer.committed(persisting.committer.last))
+        const snapshotted = entry.sinceSnapshot === 0 || this.snapshot(id, entry)
+        const committed = yield* Effect.exit(
+          snapshotted
+            ? persisting.committer.committed(persisting.committer.last)
+            : Effect.fail(new PersistenceError({ operation: "commit", cause: new Error("the state does not encode with the state Schema") }))
+        )
         if (Exit.isFailure(committed)) {
           // Not written: closing now would restore an older state next time. It stays resident.
           entry.phase = "resident"
@@ -435,23 +456,29 @@ export class HostImpl<S, A, R> implements StoreHost.StoreHost<S, A> {
         persisting.committer.offer({ _tag: "Journal", entry: { host: this.name, id, seq: ++entry.seq, version: codec.version, action: text } })
       }
     }
-    if (entry.sinceSnapshot >= persisting.snapshotActions) this.snapshot(id, entry)
+    if (entry.sinceSnapshot >= persisting.snapshotActions && !this.snapshot(id, entry)) {
+      // Not encodable now: tried again after as many actions more, not on every one.
+      entry.sinceSnapshot = 1
+    }
   }
 
-  private snapshot(id: string, entry: Entry<S, A>): void {
+  /** Queues a snapshot of the store's state; `false` (logged) if the state does not encode, so none was. */
+  private snapshot(id: string, entry: Entry<S, A>): boolean {
     const persisting = this.persisting!
     const store = entry.store!
     const text = persisting.codec.encodeState(store.stateNow)
-    entry.sinceSnapshot = 0
     entry.snapshotAt = store.clock.unsafeCurrentTimeMillis()
     if (text === undefined) {
+      // Still owed: passivation refuses to close the store while its state is not written.
       Runtime.runFork(this.runtime)(Effect.logError(`host "${this.name}", store "${id}": the state does not encode with the state Schema; no snapshot was written`))
-      return
+      return false
     }
+    entry.sinceSnapshot = 0
     persisting.committer.offer({
       _tag: "Snapshot",
       snapshot: { host: this.name, id, seq: entry.seq, version: persisting.codec.version, state: text }
     })
+    return true
   }
 }
 

@@ -1,6 +1,6 @@
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
+import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as AST from "effect/SchemaAST"
 import { PersistedId } from "../Persistence.js"
@@ -38,11 +38,13 @@ const tagOf = (ast: AST.AST): string | undefined => {
  */
 export const journaledBy = <A>(actions: Schema.Schema<A, any>, journal: "marked" | "all" | undefined): (action: A) => boolean => {
   if (journal === "all") return () => true
+  // Marked as a whole (a union included): every action is journaled.
+  if (marked(actions.ast)) return () => true
   const members = AST.isUnion(actions.ast) ? actions.ast.types : [actions.ast]
   const tags = new Set<string>()
   const others: Array<(u: unknown) => boolean> = []
   for (const member of members) {
-    if (!marked(member) && !(members.length === 1 && marked(actions.ast))) continue
+    if (!marked(member)) continue
     const tag = tagOf(member)
     if (tag !== undefined) tags.add(tag)
     else others.push(Schema.is(Schema.make(AST.typeAST(member))))
@@ -69,18 +71,25 @@ export const jsonEncoder = <A>(schema: Schema.Schema<A, any>): (value: A) => str
   const encode = Schema.encodeEither(schema)
   return (value) => {
     const encoded = encode(value)
-    return Either.isRight(encoded) ? JSON.stringify(encoded.right) : undefined
+    if (Either.isLeft(encoded)) return undefined
+    // JSON.stringify throws on a BigInt or a cycle the Schema let through: the same as not encoding.
+    try {
+      return JSON.stringify(encoded.right)
+    } catch {
+      return undefined
+    }
   }
 }
 
-const decodeJson = <A>(schema: Schema.Schema<A, any>, text: string): Either.Either<A, string> => {
+const decodeJson = <A>(schema: Schema.Schema<A, any>, text: string): Either.Either<A, ParseResult.ParseError | string> => {
   let parsed: unknown
   try {
     parsed = JSON.parse(text)
   } catch {
     return Either.left("it is not JSON")
   }
-  return Either.mapLeft(Schema.decodeUnknownEither(schema)(parsed), (error) => ParseResult.TreeFormatter.formatErrorSync(error))
+  // The ParseError itself, not its text: the text quotes the stored values, which are users' data.
+  return Schema.decodeUnknownEither(schema)(parsed)
 }
 
 /** A store restored: its state, the last journal number, and whether anything was stored at all. @internal */
