@@ -28,7 +28,10 @@ export class StoreShutdownError extends Data.TaggedError("StoreShutdownError")<{
   readonly action: unknown
 }> {
   override get message(): string {
-    return `store "${this.label}" is shut down: the action was not reduced`
+    // No action: a read or a lease of a store (a host's) after it shut down.
+    return this.action === undefined
+      ? `store "${this.label}" is shut down`
+      : `store "${this.label}" is shut down: the action was not reduced`
   }
 }
 

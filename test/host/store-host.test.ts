@@ -385,7 +385,8 @@ describe("StoreHost: persistence", () => {
       expect(yield* host.residentIds).toEqual([])
       const c = yield* backend.load({ host: "notes", id: "c" })
       expect(Option.map(c.snapshot, (s) => JSON.parse(s.state).notes)).toEqual(Option.some(["x", "echo:x"]))
-      expect((yield* Effect.flip(host.state("new")))._tag).toBe("StoreShutdownError")
+      const late = yield* Effect.flip(host.state("new"))
+      expect([late._tag, late.message]).toEqual(["StoreShutdownError", `store "notes/new" is shut down`])
     }))
 
   it.scoped("an operation finds its store when it runs, not when it is made; a lease is refused once shutdown began", () =>
