@@ -8,18 +8,9 @@ if [ -x /usr/bin/chromium ]; then
   echo "chromium: $(/usr/bin/chromium --version 2>/dev/null || echo present)"
   exit 0
 fi
-skip() {
-  echo "install-chromium: $1; the browser test will be skipped (install Debian's chromium package as root)" >&2
-  exit 0
-}
-command -v apt-get >/dev/null 2>&1 || skip "no apt-get here"
-as_root=()
-if [ "$(id -u)" != 0 ]; then
-  command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null || skip "not root, and no password-less sudo"
-  as_root=(sudo -n)
-fi
-echo "install-chromium: installing Debian's chromium package"
-"${as_root[@]}" apt-get update -qq || skip "apt-get update failed"
-"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null \
-  || skip "apt-get install chromium failed"
+name=chromium
+package=chromium
+skipped="the browser test will be skipped"
+source "$(dirname "$0")/apt-install.sh"
+apt_install
 /usr/bin/chromium --version

@@ -12,19 +12,10 @@ if found; then
   echo "postgresql: $(ls -d /usr/lib/postgresql/*/bin | tr '\n' ' ')"
   exit 0
 fi
-skip() {
-  echo "install-postgres: $1; the PostgreSQL tests will be skipped (install Debian's postgresql package as root)" >&2
-  exit 0
-}
-command -v apt-get >/dev/null 2>&1 || skip "no apt-get here"
-as_root=()
-if [ "$(id -u)" != 0 ]; then
-  command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null || skip "not root, and no password-less sudo"
-  as_root=(sudo -n)
-fi
-echo "install-postgres: installing Debian's postgresql package"
-"${as_root[@]}" apt-get update -qq || skip "apt-get update failed"
-"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null \
-  || skip "apt-get install postgresql failed"
-found || skip "postgresql installed, but no /usr/lib/postgresql/*/bin/initdb"
+name=postgres
+package=postgresql
+skipped="the PostgreSQL tests will be skipped"
+source "$(dirname "$0")/apt-install.sh"
+apt_install
+found || apt_skip "postgresql installed, but no /usr/lib/postgresql/*/bin/initdb"
 echo "postgresql: $(ls -d /usr/lib/postgresql/*/bin | tr '\n' ' ')"
