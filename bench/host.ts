@@ -249,17 +249,15 @@ const hostRound = (counted: Counted, durability: Durability, round: number) =>
     return { perSec: total / (ms / 1000), batches: counted.batches } satisfies HostRound
   }))
 
-const BASELINE_TABLE = "bench_sql_journal"
+/**
+ * The baseline's table: `PersistenceSql`'s own journal table, made by its migration under another prefix,
+ * so the two write to tables of the same shape by construction.
+ */
+const BASELINE_PREFIX = "bench_sql"
+const BASELINE_TABLE = `${BASELINE_PREFIX}_journal`
 
 const createBaselineTable = (sql: SqlClient.SqlClient) =>
-  sql`CREATE TABLE IF NOT EXISTS ${sql(BASELINE_TABLE)} (
-  host TEXT NOT NULL,
-  id TEXT NOT NULL,
-  seq BIGINT NOT NULL,
-  version INTEGER NOT NULL,
-  action TEXT NOT NULL,
-  PRIMARY KEY (host, id, seq)
-)`
+  Effect.asVoid(Layer.build(PersistenceSql.layer({ tablePrefix: BASELINE_PREFIX })).pipe(Effect.provideService(SqlClient.SqlClient, sql)))
 
 /**
  * The baseline: the rows a host round wrote (64 senders over 16 stores, the same JSON), inserted with
