@@ -67,10 +67,10 @@ export class Committer {
     })
   }
 
-  /** Queues `row` (synchronously, from inside a reduction); its ticket. */
-  offer(row: Row): number {
+  /** Queues `row` (synchronously, from inside a reduction); its ticket is then `last`. */
+  offer(row: Row): void {
     this.queue.unsafeOffer(row)
-    return ++this.offered
+    this.offered++
   }
 
   /** The ticket of the last row offered: waiting for it waits for everything before it too. */

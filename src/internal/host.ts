@@ -65,7 +65,6 @@ class Entry<S, A> {
   skipRestored = false
 }
 
-
 /** What a host needs to persist: its codec and settings. */
 interface Persisting<S, A> {
   readonly codec: Codec<S, A>
@@ -81,13 +80,10 @@ const MAX_ID_LENGTH = 512
 /**
  * With `durability: "group"`, a send waits once more than this many journal entries and snapshots are
  * unwritten, so a crash loses at most this many acknowledged rows however fast the sends come.
- *
- * @internal
  */
-export const MAX_UNCOMMITTED = 1024
+const MAX_UNCOMMITTED = 1024
 
-/** @internal */
-export const requireId = (where: string, id: string): string => {
+const requireId = (where: string, id: string): string => {
   if (typeof id !== "string" || id.length === 0 || id.length > MAX_ID_LENGTH) {
     throw new RangeError(`${where}: a store id must be a non-empty string of at most ${MAX_ID_LENGTH} characters`)
   }
