@@ -37,14 +37,17 @@ export const layerMemory = <I>(
         }),
       commit: ({ journal, snapshots }) =>
         Effect.sync(() => {
+          const touched = new Set<Rows>()
           for (const entry of journal) {
             const rows = rowsOf(entry)
             // Covered by the snapshot already (a retried commit, late): replayed, it would apply twice.
             if (rows.snapshot !== undefined && entry.seq <= rows.snapshot.seq) continue
             if (rows.journal.some((e) => e.seq === entry.seq)) continue
             rows.journal.push(entry)
-            rows.journal.sort((a, b) => a.seq - b.seq)
+            touched.add(rows)
           }
+          // Once per store the commit wrote to, not once per entry.
+          for (const rows of touched) rows.journal.sort((a, b) => a.seq - b.seq)
           for (const snapshot of snapshots) {
             const rows = rowsOf(snapshot)
             if (rows.snapshot !== undefined && rows.snapshot.seq > snapshot.seq) continue
