@@ -6,26 +6,32 @@ import * as Option from "effect/Option"
 import { YieldWrap } from "effect/Utils"
 import type * as Store from "../Store.js"
 import type { StoreShutdownError } from "../StoreError.js"
+import { TaskNode } from "./task.js"
 
 /** What a {@link SendEffect} needs from its store. */
 export interface Sender<A> {
   /** The send as an ordinary effect: the run loop's path, and the one that makes spans. */
   readonly sendViaRunLoop: (action: A) => Effect.Effect<Store.Task, StoreShutdownError>
   /**
-   * Sends from inside `fiber`'s generator. Returns an `Exit` when the send is done (the generator goes on
-   * in place); an effect when the run loop must have a turn first (to yield, or to notice an interruption
-   * of the fiber by an effect the send started or cancelled); or `undefined` when the whole send must take
-   * the run loop's path (a tracer to make a span for, a supervisor to show every operation to).
+   * Sends from inside `fiber`'s generator. Returns the task when the send is done (the generator goes on
+   * at once, as after a function call); an effect to yield when the run loop must have a turn first (to
+   * yield, to notice an interruption of the fiber by an effect the send started or cancelled, or to fail
+   * the fiber); or `undefined` when the whole send must take the run loop's path (a tracer to make a span
+   * for, a supervisor to show every operation to).
    */
-  readonly sendInline: (action: A, fiber: Fiber.RuntimeFiber<unknown, unknown>) => Effect.Effect<Store.Task, StoreShutdownError> | undefined
+  readonly sendInline: (
+    action: A,
+    fiber: Fiber.RuntimeFiber<unknown, unknown>
+  ) => TaskNode | Effect.Effect<Store.Task, StoreShutdownError> | undefined
 }
 
 /**
  * The effect `store.send(action)` returns. Run as any effect (`Effect.flatMap`, `Effect.runPromise`), it
  * commits to {@link Sender.sendViaRunLoop}. Yielded from a generator (`yield* store.send(action)`, the
- * common case), it sends while the fiber advances the generator and hands back an `Exit`, which Effect's
- * generator loop consumes in place: a send then costs no trip through the run loop (about half the cost of
- * a send in a tight loop). It is still lazy: nothing happens until the fiber runs the `yield*`.
+ * common case), it sends while the fiber advances the generator, and its one step is already done: the
+ * `yield*` evaluates to the task without the generator yielding to Effect at all, so a send costs neither
+ * a trip through the run loop nor a step of Effect's generator loop (each about as dear as the store's own
+ * work). It is still lazy: nothing happens until the fiber runs the `yield*`.
  */
 export class SendEffect<A> extends Effectable.Class<Store.Task, StoreShutdownError> {
   constructor(readonly sender: Sender<A>, readonly action: A) {
@@ -50,7 +56,7 @@ class SendStep<A> implements Effect.EffectGenerator<Effect.Effect<Store.Task, St
     if (this.stepped) return { value, done: true }
     this.stepped = true
     const fiber = Fiber.getCurrentFiber()
-    let sent: Effect.Effect<Store.Task, StoreShutdownError> | undefined
+    let sent: TaskNode | Effect.Effect<Store.Task, StoreShutdownError> | undefined
     try {
       sent = Option.isSome(fiber) ? this.send.sender.sendInline(this.send.action, fiber.value) : undefined
     } catch (defect) {
@@ -58,6 +64,8 @@ class SendStep<A> implements Effect.EffectGenerator<Effect.Effect<Store.Task, St
       // as on the run loop's path, instead of being thrown into the caller's generator.
       sent = Exit.die(defect)
     }
+    // Done in place: the `yield*` ends here, and the generator goes on with the task.
+    if (sent instanceof TaskNode) return { value: sent, done: true }
     return { value: new YieldWrap(sent ?? this.send), done: false }
   }
 

@@ -161,7 +161,10 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
   /** How many actions this store has reduced (for the in-place send's yield budget). */
   private reductions = 0
 
-  sendInline(action: A, fiber: Fiber.RuntimeFiber<unknown, unknown>): Effect.Effect<Store.Task, StoreShutdownError> | undefined {
+  sendInline(
+    action: A,
+    fiber: Fiber.RuntimeFiber<unknown, unknown>
+  ): TaskNode | Effect.Effect<Store.Task, StoreShutdownError> | undefined {
     // A span to make, or a supervisor that expects to see every operation: the run loop's path.
     if (fiber.currentTracer !== nativeTracer() || fiber.currentSupervisor !== Supervisor.none) return undefined
     // A send made while the store is reducing (from an effect that started then) only queues its action:
@@ -173,10 +176,11 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
     }
     const started = this.effectsStarted
     const reductions = this.reductions
-    const sent = this.sendNow(action, undefined)
+    const sent = this.accept(action, undefined, new TaskNode(this.root, action))
     inPlaceActions += this.reductions - reductions
+    if (this.effectsStarted === started) return sent
     // An effect started or cancelled may have interrupted the sending fiber; only the run loop notices.
-    return this.effectsStarted === started ? sent : Effect.suspend(() => sent)
+    return Effect.suspend(() => sent instanceof TaskNode ? Exit.succeed(sent) : sent)
   }
 
   /** How many effects other than `Fx.none` this store has started. */
@@ -189,12 +193,22 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
     span: Tracer.AnySpan | undefined,
     task = new TaskNode(this.root, action)
   ): Effect.Effect<Store.Task, StoreShutdownError> {
+    const sent = this.accept(action, span, task)
+    return sent instanceof TaskNode ? Exit.succeed(sent) : sent
+  }
+
+  /**
+   * Reduces `action` (or queues it behind the one being reduced) unless the store is closed. Returns its
+   * task when the send is done, or the effect that ends it: the refusal, or the wait for a backpressuring
+   * subscriber's room. No `Exit` for the common case: the in-place send hands the task straight back.
+   */
+  private accept(action: A, span: Tracer.AnySpan | undefined, task: TaskNode): TaskNode | Effect.Effect<Store.Task, StoreShutdownError> {
     if (this.closed) {
       this.metrics.rejectedAction()
       return Exit.fail(new StoreShutdownError({ label: this.label, action }))
     }
     this.dispatch(action, task, span)
-    return this.actions.mustWait ? Effect.as(this.actions.awaitRoom, task) : Exit.succeed(task)
+    return this.actions.mustWait ? Effect.as(this.actions.awaitRoom, task) : task
   }
 
   scope<C, CA>(options: { readonly state: (state: S) => C; readonly action: (action: CA) => A }): Store.View<C, CA> {

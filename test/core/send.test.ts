@@ -44,6 +44,19 @@ describe("Store.send", () => {
       expect(yield* store.state).toBe(3)
     }))
 
+  it.scoped("yielded, a send that is done takes one step: the generator goes on without yielding to Effect", () =>
+    Effect.gen(function*() {
+      const store = yield* Store.make({ initialState: 0, reducer, label: uniqueLabel("send-step") })
+      // What `yield* store.send(action)` does, by hand, on this fiber: its first step is its last.
+      const step = store.send(add(1))[Symbol.iterator]().next(undefined as never)
+      expect(step.done).toBe(true)
+      expect((step.value as Store.Task).action).toEqual(add(1))
+      expect(yield* store.state).toBe(1)
+      // A send that cannot be done in place still yields its effect to the fiber (here, the refusal).
+      yield* store.shutdown()
+      expect(store.send(add(1))[Symbol.iterator]().next(undefined as never).done).toBe(false)
+    }))
+
   for (const [kind, action, reduced] of [["", add(1), 1], [" that each feed an action back", { _tag: "AddTwice", n: 1 } as const, 2]] as const) {
     it.scoped(`a tight loop of sends${kind} yields often enough for a subscriber to see every action`, () =>
       Effect.gen(function*() {
