@@ -56,6 +56,12 @@ export interface JournalEntry extends StoreKey {
   readonly seq: number
   readonly version: number
   readonly action: string
+  /**
+   * The id of the request that carried the action, when it came as one (a cluster message, see
+   * `StoreEntity`): stored with it, so a request delivered again after a crash is recognised and not
+   * reduced twice. At most 64 characters.
+   */
+  readonly key?: string | undefined
 }
 
 /**
@@ -75,6 +81,11 @@ export interface Snapshot extends StoreKey {
   readonly seq: number
   readonly version: number
   readonly state: string
+  /**
+   * The keys (see `JournalEntry.key`) of the requests reduced shortly before the snapshot, whose journal
+   * entries it deletes: a request delivered again after the snapshot is still recognised.
+   */
+  readonly keys?: ReadonlyArray<string> | undefined
 }
 
 /**

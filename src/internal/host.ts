@@ -18,6 +18,7 @@ import type * as StoreHost from "../StoreHost.js"
 import { Committer } from "./committer.js"
 import { type Codec, journaledBy, jsonEncoder, restore } from "./journal.js"
 import { makeImpl, type StoreImpl } from "./store.js"
+import type { TaskNode } from "./task.js"
 import { requireDuration, requireOneOf, requirePositive } from "./validate.js"
 
 type HostError = StoreShutdownError | RestoreError | PersistenceError
@@ -63,7 +64,24 @@ class Entry<S, A> {
   snapshotAt = 0
   /** While the `restored` action is sent: its reduction is not journaled. */
   skipRestored = false
+  /**
+   * The request keys (see `sendOnce`) reduced lately, oldest first, with when: a request delivered again
+   * is recognised by its key. Made on the first keyed send or restore that has any.
+   */
+  keys: Map<string, number> | undefined = undefined
+  /** Keyed sends under way, by the task of their reduction: how the journal knows an action's key. */
+  pending: Map<TaskNode, string> | undefined = undefined
+
+  remember(key: string, at: number): void {
+    const keys = this.keys ??= new Map()
+    keys.set(key, at)
+    if (keys.size > KEYS_KEPT) keys.delete(keys.keys().next().value!)
+  }
 }
+
+/** How many request keys a store remembers, and how old a key its snapshots still carry. */
+const KEYS_KEPT = 4096
+const KEY_WINDOW_MILLIS = 5 * 60_000
 
 /** What a host needs to persist: its codec and settings. */
 interface Persisting<S, A> {
@@ -228,6 +246,59 @@ export class HostImpl<S, A, R> implements StoreHost.StoreHost<S, A> {
 
   private shutdownDone: Deferred.Deferred<void, ShutdownTimeoutError> | undefined = undefined
 
+  // ---------------------------------------------------------------------------
+  // for StoreEntity: one owner per store at a time, requests delivered at least once
+  // ---------------------------------------------------------------------------
+
+  /** The store for `id`, leased (held resident) until the scope closes, as the library's own type. */
+  lease(id: string): Effect.Effect<StoreImpl<S, A, any>, HostError, Scope.Scope> {
+    return this.get(id) as Effect.Effect<StoreImpl<S, A, any>, HostError, Scope.Scope>
+  }
+
+  /**
+   * Sends `action`, carried by the request `key`, unless an action of that key was reduced already; either
+   * way it succeeds only once the action's journal entry (and everything before it) is committed, whatever
+   * the durability. A cluster records a request's answer, and stops delivering it again, only then: a
+   * request delivered again after a crash is either not committed (so not restored: it is reduced now) or
+   * committed with its key (restored with it: it is not reduced twice).
+   */
+  sendOnce(id: string, action: A, key: string): Effect.Effect<void, HostError> {
+    requireId("StoreHost.sendOnce", id)
+    const persisting = this.persisting
+    const committed = persisting === undefined
+      ? Effect.void
+      : Effect.suspend(() => persisting.committer.committed(persisting.committer.last))
+    return this.withStore(id, (store, entry) => {
+      if (entry.keys?.has(key)) return committed
+      const task = store.newTask(action)
+      const pending = entry.pending ??= new Map()
+      pending.set(task, key)
+      return store.sendViaRunLoop(action, task).pipe(
+        Effect.ensuring(Effect.sync(() => pending.delete(task))),
+        Effect.zipRight(committed)
+      )
+    })
+  }
+
+  /**
+   * Passivates the store for `id` whether or not it is in use: its running effects get `timeout` to end,
+   * its last snapshot is written, and it is closed even if that write fails (what it acknowledged through
+   * `sendOnce` is committed already). A cluster calls this when the store's entity moves to another
+   * runner, which must find everything written and nothing still running here.
+   */
+  release(id: string, timeout: Duration.DurationInput): Effect.Effect<void> {
+    return Effect.suspend((): Effect.Effect<void> => {
+      const entry = this.entries.get(id)
+      if (entry === undefined) return Effect.void
+      if (entry.phase === "activating") return Effect.zipRight(Effect.exit(Deferred.await(entry.ready!)), this.release(id, timeout))
+      if (entry.phase === "passivating") return Effect.zipRight(Deferred.await(entry.gone!), this.release(id, timeout))
+      return Effect.zipRight(
+        Effect.ignore(entry.store!.shutdown({ timeout })),
+        Effect.catchAll(this.passivateEntry(id, entry), () => this.dropEntry(id, entry))
+      )
+    })
+  }
+
   private drainAll(timeout: Duration.DurationInput): Effect.Effect<void, ShutdownTimeoutError> {
     return Effect.gen(this, function*() {
       this.closed = true
@@ -255,15 +326,18 @@ export class HostImpl<S, A, R> implements StoreHost.StoreHost<S, A> {
   // ---------------------------------------------------------------------------
 
   /** Runs `f` with the store for `id`, activating it first if needed. */
-  private withStore<B, E>(id: string, f: (store: StoreImpl<S, A, any>) => Effect.Effect<B, E>): Effect.Effect<B, E | HostError> {
+  private withStore<B, E>(
+    id: string,
+    f: (store: StoreImpl<S, A, any>, entry: Entry<S, A>) => Effect.Effect<B, E>
+  ): Effect.Effect<B, E | HostError> {
     // Looked up when the effect runs, not when it is made: the store may be passivated in between.
     return Effect.suspend(() => {
       const entry = this.entries.get(id)
       if (entry !== undefined && entry.phase === "resident" && !this.closed) {
         this.touch(id, entry)
-        return f(entry.store!)
+        return f(entry.store!, entry)
       }
-      return Effect.flatMap(this.entryOf(id), (entry) => f(entry.store!))
+      return Effect.flatMap(this.entryOf(id), (entry) => f(entry.store!, entry))
     })
   }
 
@@ -358,6 +432,7 @@ export class HostImpl<S, A, R> implements StoreHost.StoreHost<S, A> {
       }
       entry.seq = restored.right.seq
       entry.snapshotAt = yield* Clock.currentTimeMillis
+      for (const key of restored.right.keys) entry.remember(key, entry.snapshotAt)
       return restored.right
     }).pipe(Effect.withSpan("store_host.activate", { attributes: { "store_host.name": this.name, "store.id": id } }))
   }
@@ -400,12 +475,19 @@ export class HostImpl<S, A, R> implements StoreHost.StoreHost<S, A> {
           return yield* committed
         }
       }
-      this.entries.delete(id)
+      yield* this.dropEntry(id, entry)
+      yield* Deferred.succeed(gone, undefined)
+    }).pipe(Effect.withSpan("store_host.passivate", { attributes: { "store_host.name": this.name, "store.id": id } }))
+  }
+
+  /** Closes a resident store and forgets it. */
+  private dropEntry(id: string, entry: Entry<S, A>): Effect.Effect<void> {
+    return Effect.gen(this, function*() {
+      if (this.entries.get(id) === entry) this.entries.delete(id)
       yield* Scope.close(entry.scope!, Exit.void)
       yield* Metric.increment(this.passivated)
       yield* Metric.set(this.resident, this.entries.size)
-      yield* Deferred.succeed(gone, undefined)
-    }).pipe(Effect.withSpan("store_host.passivate", { attributes: { "store_host.name": this.name, "store.id": id } }))
+    })
   }
 
   /**
@@ -441,6 +523,10 @@ export class HostImpl<S, A, R> implements StoreHost.StoreHost<S, A> {
     entry.active = true
     entry.sinceSnapshot++
     const { codec } = persisting
+    // The request that carried this action, if it came by `sendOnce`: its own reduction, not one it caused.
+    const store = entry.store!
+    const key = entry.pending === undefined || store.publishing === undefined ? undefined : entry.pending.get(store.publishing)
+    if (key !== undefined) entry.remember(key, store.clock.unsafeCurrentTimeMillis())
     if (entry.skipRestored && action === persisting.restored) {
       entry.skipRestored = false
     } else if (codec.journaled(action)) {
@@ -449,7 +535,11 @@ export class HostImpl<S, A, R> implements StoreHost.StoreHost<S, A> {
         // The action Schema refuses an action the reducer took: a bug in the feature, reported loudly.
         Runtime.runFork(this.runtime)(Effect.logError(`host "${this.name}", store "${id}": an action does not encode with the action Schema; it was not journaled`))
       } else {
-        persisting.committer.offer({ _tag: "Journal", entry: { host: this.name, id, seq: ++entry.seq, version: codec.version, action: text } })
+        const seq = ++entry.seq
+        persisting.committer.offer({
+          _tag: "Journal",
+          entry: { host: this.name, id, seq, version: codec.version, action: text, ...(key === undefined ? {} : { key }) }
+        })
       }
     }
     if (entry.sinceSnapshot >= persisting.snapshotActions && !this.snapshot(id, entry)) {
@@ -470,12 +560,24 @@ export class HostImpl<S, A, R> implements StoreHost.StoreHost<S, A> {
       return false
     }
     entry.sinceSnapshot = 0
+    const keys = recentKeys(entry.keys, entry.snapshotAt)
     persisting.committer.offer({
       _tag: "Snapshot",
-      snapshot: { host: this.name, id, seq: entry.seq, version: persisting.codec.version, state: text }
+      snapshot: { host: this.name, id, seq: entry.seq, version: persisting.codec.version, state: text, ...(keys.length === 0 ? {} : { keys }) }
     })
     return true
   }
+}
+
+/**
+ * The keys a snapshot taken `now` carries: those reduced in the last `KEY_WINDOW_MILLIS`. A request is
+ * delivered again only if its answer was not recorded, which the cluster does as soon as it is reduced:
+ * an older key is one whose answer was recorded long ago.
+ */
+const recentKeys = (keys: Map<string, number> | undefined, now: number): Array<string> => {
+  const recent: Array<string> = []
+  if (keys !== undefined) for (const [key, at] of keys) if (now - at <= KEY_WINDOW_MILLIS) recent.push(key)
+  return recent
 }
 
 /** @internal */

@@ -92,11 +92,17 @@ const decodeJson = <A>(schema: Schema.Schema<A, any>, text: string): Either.Eith
   return Schema.decodeUnknownEither(schema)(parsed)
 }
 
-/** A store restored: its state, the last journal number, and whether anything was stored at all. @internal */
+/**
+ * A store restored: its state, the last journal number, whether anything was stored at all, and the
+ * request keys of what it reduced last (the snapshot's, then the journal's after it, oldest first).
+ *
+ * @internal
+ */
 export interface Restored<S> {
   readonly state: S
   readonly seq: number
   readonly found: boolean
+  readonly keys: ReadonlyArray<string>
 }
 
 /**
@@ -117,12 +123,14 @@ export const restore = <S, A, R>(
     Either.left(new RestoreError({ host: codec.host, id, version: row.version, seq: row.seq, reason, cause }))
   let state: S
   let seq = 0
+  const keys: Array<string> = []
   if (Option.isSome(stored.snapshot)) {
     const snapshot = stored.snapshot.value
     const decoded = decodeJson(codec.state, snapshot.state)
     if (Either.isLeft(decoded)) return fail(snapshot, "the snapshot does not decode with the state Schema", decoded.left)
     state = decoded.right
     seq = snapshot.seq
+    if (snapshot.keys !== undefined) keys.push(...snapshot.keys)
   } else {
     state = initial()
   }
@@ -136,6 +144,7 @@ export const restore = <S, A, R>(
       return fail(entry, "the reducer threw replaying a journal entry", defect)
     }
     seq = entry.seq
+    if (entry.key !== undefined) keys.push(entry.key)
   }
-  return Either.right({ state, seq, found: Option.isSome(stored.snapshot) || stored.journal.length > 0 })
+  return Either.right({ state, seq, found: Option.isSome(stored.snapshot) || stored.journal.length > 0, keys })
 }

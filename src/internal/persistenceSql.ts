@@ -10,7 +10,7 @@ import * as Persistence from "../Persistence.js"
 
 /**
  * Rows per multi-row statement. SQLite binds at most 32,766 parameters per statement (999 before 3.32),
- * PostgreSQL 65,535; 500 rows of 5 columns is 2,500, well under both, and still one round trip per 500
+ * PostgreSQL 65,535; 500 rows of 6 columns is 3,000, well under both, and still one round trip per 500
  * rows.
  */
 const CHUNK = 500
@@ -64,6 +64,14 @@ const migrations = (names: Names) =>
   state TEXT NOT NULL,
   PRIMARY KEY (host, id)
 )`
+      )),
+    // The requests' ids that let a store recognise a request delivered twice (`StoreEntity`): a journal
+    // entry's own, and a snapshot's list of those it deleted (JSON text). Nullable: rows without them
+    // (written before this migration, or by a plain host) have none.
+    "2_request_keys": Effect.flatMap(SqlClient.SqlClient, (sql) =>
+      Effect.zipRight(
+        sql`ALTER TABLE ${sql(names.journal)} ADD COLUMN request_key TEXT`,
+        sql`ALTER TABLE ${sql(names.snapshots)} ADD COLUMN request_keys TEXT`
       ))
   })
 
@@ -98,12 +106,31 @@ const byHost = (snapshots: ReadonlyArray<Persistence.Snapshot>): ReadonlyMap<str
   return hosts
 }
 
-/** A row of the load query: `kind` 0 is the snapshot (its state in `body`), 1 a journal entry. */
+/**
+ * A row of the load query: `kind` 0 is the snapshot (its state in `body`, its request keys in `keys` as
+ * JSON), 1 a journal entry (its request key in `keys`).
+ */
 interface LoadRow {
   readonly kind: number | bigint | string
   readonly seq: number | bigint | string
   readonly version: number | bigint | string
   readonly body: string
+  readonly keys: string | null
+}
+
+/** A snapshot's request keys as stored: JSON text, or `null` for none. */
+const encodeKeys = (keys: ReadonlyArray<string> | undefined): string | null =>
+  keys === undefined || keys.length === 0 ? null : JSON.stringify(keys)
+
+/** Stored keys that are not a JSON list of strings (a row edited by hand) count as none, not a failed load. */
+const decodeKeys = (text: string | null): ReadonlyArray<string> | undefined => {
+  if (text === null) return undefined
+  try {
+    const keys: unknown = JSON.parse(text)
+    return Array.isArray(keys) && keys.every((key) => typeof key === "string") ? keys : undefined
+  } catch {
+    return undefined
+  }
 }
 
 /**
@@ -123,14 +150,15 @@ const make = (
   // An entry already stored, or twice in the commit, is kept as first written: the journal is idempotent.
   const insertJournal = (rows: ReadonlyArray<Persistence.JournalEntry>) =>
     sql`INSERT INTO ${journal} ${
-      sql.insert(rows.map(({ action, host, id, seq, version }) => ({ host, id, seq, version, action })))
+      sql.insert(rows.map(({ action, host, id, key, seq, version }) => ({ host, id, seq, version, action, request_key: key ?? null })))
     } ON CONFLICT DO NOTHING`
 
   // The `WHERE` keeps a stored snapshot that covers more: a late or repeated commit never takes a store back.
   const upsertSnapshots = (rows: ReadonlyArray<Persistence.Snapshot>) =>
     sql`INSERT INTO ${snapshots} ${
-      sql.insert(rows.map(({ host, id, seq, state, version }) => ({ host, id, seq, version, state })))
-    } ON CONFLICT (host, id) DO UPDATE SET seq = excluded.seq, version = excluded.version, state = excluded.state
+      sql.insert(rows.map(({ host, id, keys, seq, state, version }) => ({ host, id, seq, version, state, request_keys: encodeKeys(keys) })))
+    } ON CONFLICT (host, id) DO UPDATE SET seq = excluded.seq, version = excluded.version, state = excluded.state,
+  request_keys = excluded.request_keys
 WHERE excluded.seq >= ${snapshots}.seq`
 
   // Deletes up to the snapshot now stored, whichever won the upsert, so no journal row is ever left at or
@@ -145,9 +173,9 @@ WHERE excluded.seq >= ${snapshots}.seq`
     // read in two, a commit between them (from another process) could delete the entries after the
     // older snapshot read first, and the store would be restored with a gap.
     load: ({ host, id }) =>
-      sql<LoadRow>`SELECT 0 AS kind, seq, version, state AS body FROM ${snapshots} WHERE host = ${host} AND id = ${id}
+      sql<LoadRow>`SELECT 0 AS kind, seq, version, state AS body, request_keys AS keys FROM ${snapshots} WHERE host = ${host} AND id = ${id}
 UNION ALL
-SELECT 1 AS kind, seq, version, action AS body FROM ${journal} WHERE host = ${host} AND id = ${id} AND NOT EXISTS (
+SELECT 1 AS kind, seq, version, action AS body, request_key AS keys FROM ${journal} WHERE host = ${host} AND id = ${id} AND NOT EXISTS (
   SELECT 1 FROM ${snapshots} WHERE ${snapshots}.host = ${journal}.host AND ${snapshots}.id = ${journal}.id
     AND ${snapshots}.seq >= ${journal}.seq
 )
@@ -158,8 +186,12 @@ ORDER BY kind, seq`.pipe(
           for (const row of rows) {
             const seq = Number(row.seq)
             const version = Number(row.version)
-            if (Number(row.kind) === 0) snapshot = Option.some({ host, id, seq, version, state: row.body })
-            else entries.push({ host, id, seq, version, action: row.body })
+            if (Number(row.kind) === 0) {
+              const keys = decodeKeys(row.keys)
+              snapshot = Option.some({ host, id, seq, version, state: row.body, ...(keys === undefined ? {} : { keys }) })
+            } else {
+              entries.push({ host, id, seq, version, action: row.body, ...(row.keys === null ? {} : { key: row.keys }) })
+            }
           }
           return { snapshot, journal: entries }
         }),

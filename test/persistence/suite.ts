@@ -262,4 +262,22 @@ export const persistenceSuite = (
         expect(host.normalize("NFD")).not.toBe(host)
         expect(yield* load(host.normalize("NFD"), ids[0]!)).toEqual({ snapshot: Option.none(), journal: [] })
       }))
+
+    it.effect("request keys round-trip: an entry's key and a snapshot's keys load as committed; rows without have none", () =>
+      Effect.gen(function*() {
+        const host = freshHost("keys")
+        const keyed = { ...entry(host, "s", 1), key: "7301234567890123456" }
+        yield* commit([keyed, entry(host, "s", 2)])
+        const loaded = yield* load(host, "s")
+        expect(loaded.journal).toEqual([keyed, entry(host, "s", 2)])
+        expect(loaded.journal[1]!.key).toBeUndefined()
+        const keys = ["7301234567890123456", "7301234567890123457"]
+        yield* commit([entry(host, "s", 3)], [{ ...snapshot(host, "s", 2), keys }])
+        const after = yield* load(host, "s")
+        expect(Option.map(after.snapshot, (s) => s.keys)).toEqual(Option.some(keys))
+        expect(after.journal).toEqual([entry(host, "s", 3)])
+        // A later snapshot without keys replaces the list: none are left from the one before.
+        yield* commit([], [snapshot(host, "s", 3)])
+        expect(Option.map((yield* load(host, "s")).snapshot, (s) => s.keys ?? [])).toEqual(Option.some([]))
+      }))
   })
