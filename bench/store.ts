@@ -1,6 +1,6 @@
 import { Effect, Fiber, Option, Stream, Tracer } from "effect"
 import { Fx, Reducer, Store } from "../src/index.js"
-import { heapAfterGc, rate } from "./harness.js"
+import { heapAfterGc, monotonicUs, rate } from "./harness.js"
 import { counterReducer, inc, openStore } from "./subjects.js"
 
 const SENDS = 1_000_000
@@ -99,15 +99,20 @@ export const bytesPerIdleStream = async (leaf: IdleLeaf = "stream") => {
   return (after - before) / count
 }
 
-/** `cancel_10k_ms` (`cancel_10k_push_ms`): time to cancel 10,000 running cancellable effects by id. */
-export const cancel10kMs = async (leaf: IdleLeaf = "stream") => {
+/**
+ * `cancel_10k_ms` (`cancel_10k_push_ms`): time to cancel 10,000 running cancellable effects by id. With
+ * `CANCEL_WINDOWS` set, each measured window goes to stderr as `window <leaf> <startUs> <endUs>` on the
+ * clock `--cpu-prof` uses, to cut a profile to the cancels.
+ */
+export const cancel10kMs = async (leaf: IdleLeaf = "stream", rounds = 5) => {
   const count = 10_000
   const samples: Array<number> = []
-  for (let i = 0; i < 5; i++) {
+  for (let i = 0; i < rounds; i++) {
     cleanups = 0
     const { close, store } = openStore({ initialState: 0, reducer: idleReducer(leaf), label: "bench-cancel" })
     await Effect.runPromise(openIdleStreams(store, count, leaf))
     const started = performance.now()
+    const startUs = monotonicUs()
     await Effect.runPromise(Effect.gen(function*() {
       const tasks = []
       for (let id = 0; id < count; id++) tasks.push(yield* store.send({ _tag: "Cancel", id }))
@@ -118,6 +123,7 @@ export const cancel10kMs = async (leaf: IdleLeaf = "stream") => {
       yield* store.shutdown({ timeout: "5 seconds" })
     }))
     samples.push(performance.now() - started)
+    if (process.env["CANCEL_WINDOWS"] !== undefined) process.stderr.write(`window ${leaf} ${startUs} ${monotonicUs()}\n`)
     await close()
   }
   samples.sort((a, b) => a - b)

@@ -149,7 +149,14 @@ export const cancellable = <A, R>(
     : make<Fx.Cancellable<A, R>>({ _tag: "Cancellable", fx, id, cancelInFlight: options?.cancelInFlight ?? false })
 
 /** @internal */
-export const cancel = (id: unknown): Fx.Fx<never> => make<Fx.Cancel>({ _tag: "Cancel", id })
+export const cancel = (id: unknown): Fx.Fx<never> => {
+  // Set field by field rather than through `make`: `Object.assign` costs ten times as much, and a cancel
+  // by id is reduced as often as the effects it stops are started (see docs/performance.md, issue 16).
+  const node = Object.create(FxProto) as { -readonly [K in keyof Fx.Cancel]: Fx.Cancel[K] }
+  node._tag = "Cancel"
+  node.id = id
+  return node
+}
 
 const timeoutWith = (mode: "deadline" | "idle", where: string) =>
 <A, R>(

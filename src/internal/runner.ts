@@ -112,9 +112,6 @@ export class Runner<A, R> {
     return this.streamOf ??= new StreamOf(this)
   }
 
-  /** How many effects other than `Fx.none` were started (a send checks whether its reduction started any). */
-  started = 0
-
   /** Counts the reductions that started an effect: the one being started is `reduction`. */
   private reduction = 0
 
@@ -190,7 +187,6 @@ export class Runner<A, R> {
   /** Starts an `Fx` a reducer just returned. Synchronous: it runs inside the reduction of `cause`. */
   start(fx: Fx.Fx<A, R>, task: TaskNode, span: Tracer.AnySpan | undefined, cause: A): void {
     if (!isFx(fx)) return this.host.malformed(fx, cause)
-    if (fx._tag !== "None") this.started++
     switch (fx._tag) {
       case "None":
         return this.executed("none")
@@ -394,7 +390,11 @@ export class Runner<A, R> {
    * starts the new, as TCA's `.concatenate` does.
    */
   cancel(id: unknown, task: TaskNode): void {
-    this.cancellations.cancel(id, (handle) => handle.waitingIn !== undefined && this.isStepOf(task, handle.waitingIn))
+    // No sequence has made a step yet: nothing to spare, and no closure to make per cancel.
+    const spare = this.steps === undefined
+      ? undefined
+      : (handle: CancelHandle) => handle.waitingIn !== undefined && this.isStepOf(task, handle.waitingIn)
+    this.cancellations.cancel(id, spare)
     // A throttled effect waits under its own key only once some throttle has decided: none, no look-up.
     if (this.throttleWindows !== undefined) this.cancellations.cancel(pendingKey(id))
   }
@@ -659,7 +659,6 @@ export class Runner<A, R> {
   private inEffect(run: Run<A>): InEffect {
     return new InEffect((id) => {
       if (!run.alive) return
-      this.started++
       this.executed("cancel")
       this.cancel(id, run.task)
     })

@@ -44,6 +44,15 @@ const IN_PLACE_ACTIONS_PER_TURN = 512
 let inPlaceActions = 0
 
 /**
+ * Whether `fiber`, which is running, was sent a message (an interruption) that it has not read yet: what
+ * Effect's run loop checks before each operation. Effect keeps them in the fiber's `_queue`, which its
+ * types do not show; a fiber without one (another version of Effect) counts as told, so the send takes
+ * the run loop's turn, as every send whose reduction started or cancelled an effect did before.
+ */
+const toldWhileSending = (fiber: Fiber.RuntimeFiber<unknown, unknown>): boolean =>
+  (fiber as unknown as { readonly _queue?: ReadonlyArray<unknown> })._queue?.length !== 0
+
+/**
  * The tracer Effect uses when none is installed. Spans made for it are never exported, so the store makes
  * none: a span per send would otherwise dominate the cost of a send.
  */
@@ -174,18 +183,13 @@ export class StoreImpl<S, A, R> implements Store.Store<S, A>, Host<A>, Sender<A>
       inPlaceActions = 0
       return Effect.zipRight(Effect.yieldNow(), this.sendViaRunLoop(action))
     }
-    const started = this.effectsStarted
     const reductions = this.reductions
     const sent = this.accept(action, undefined, new TaskNode(this.root, action))
     inPlaceActions += this.reductions - reductions
-    if (this.effectsStarted === started) return sent
-    // An effect started or cancelled may have interrupted the sending fiber; only the run loop notices.
+    // What the reduction started or cancelled may have interrupted the sending fiber itself: then the run
+    // loop must have a turn, which reads the interruption before the code after the send runs.
+    if (!toldWhileSending(fiber)) return sent
     return Effect.suspend(() => sent instanceof TaskNode ? Exit.succeed(sent) : sent)
-  }
-
-  /** How many effects other than `Fx.none` this store has started. */
-  private get effectsStarted(): number {
-    return this.runner?.started ?? 0
   }
 
   private sendNow(

@@ -57,6 +57,24 @@ describe("Store.send", () => {
       expect(store.send(add(1))[Symbol.iterator]().next(undefined as never).done).toBe(false)
     }))
 
+  it.scoped("a send that cancels a push source is done in place too: only an interruption of the sender needs the run loop", () =>
+    Effect.gen(function*() {
+      type Push = "Listen" | "Stop"
+      let cleanups = 0
+      const pushing = Reducer.make((n: number, action: Push): readonly [number, Fx.Fx<Push>] =>
+        action === "Listen"
+          ? [n + 1, Fx.cancellable(Fx.subscribe<Push>(() => Effect.succeed(() => void cleanups++)), "push")]
+          : [n, Fx.cancel("push")]
+      )
+      const store = yield* Store.make({ initialState: 0, reducer: pushing, label: uniqueLabel("send-push-cancel") })
+      yield* store.send("Listen")
+      yield* settle // registered
+      // The cancel runs the cleanup synchronously, and no fiber is interrupted: nothing for the run loop.
+      const step = store.send("Stop")[Symbol.iterator]().next(undefined as never)
+      expect(step.done).toBe(true)
+      expect(cleanups).toBe(1)
+    }))
+
   for (const [kind, action, reduced] of [["", add(1), 1], [" that each feed an action back", { _tag: "AddTwice", n: 1 } as const, 2]] as const) {
     it.scoped(`a tight loop of sends${kind} yields often enough for a subscriber to see every action`, () =>
       Effect.gen(function*() {
