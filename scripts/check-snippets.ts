@@ -130,7 +130,8 @@ const main = () => {
             "composable-effect/testing": entry("testing"),
             "composable-effect/http": entry("http"),
             "composable-effect/otel": entry("otel"),
-            "composable-effect/sql": entry("sql")
+            "composable-effect/sql": entry("sql"),
+            "composable-effect/cluster": entry("cluster")
           }
         },
         include: ["snippets"]

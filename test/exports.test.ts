@@ -15,7 +15,8 @@ const entries: ReadonlyArray<Entry> = [
   ["./testing", "testing", () => import("../src/testing.js"), ["TestStore", "ReducerTest"]],
   ["./http", "http", () => import("../src/http.js"), ["StoreHttp"]],
   ["./otel", "otel", () => import("../src/otel.js"), ["Telemetry"]],
-  ["./sql", "sql", () => import("../src/sql.js"), ["PersistenceSql"]]
+  ["./sql", "sql", () => import("../src/sql.js"), ["PersistenceSql"]],
+  ["./cluster", "cluster", () => import("../src/cluster.js"), ["StoreEntity"]]
 ]
 
 describe("package entry points", () => {

@@ -70,13 +70,29 @@ class Entry<S, A> {
    */
   keys: Map<string, number> | undefined = undefined
   /** Keyed sends under way, by the task of their reduction: how the journal knows an action's key. */
-  pending: Map<TaskNode, string> | undefined = undefined
+  pending: Map<TaskNode, Sending> | undefined = undefined
+  /** Names this activation: positions (see `reduced`) of two activations are not comparable. */
+  readonly epoch = Math.random().toString(36).slice(2, 10)
+  /** Actions reduced since activation (with persistence): an action's position in this activation. */
+  reduced = 0
 
   remember(key: string, at: number): void {
     const keys = this.keys ??= new Map()
     keys.set(key, at)
     if (keys.size > KEYS_KEPT) keys.delete(keys.keys().next().value!)
   }
+}
+
+/** A keyed send under way: its key, and the position its reduction took (`-1` until reduced). */
+interface Sending {
+  readonly key: string
+  position: number
+}
+
+/** Where an action is in a store's reduce order: the activation and the count of actions reduced. @internal */
+export interface Position {
+  readonly epoch: string
+  readonly position: number
 }
 
 /** How many request keys a store remembers, and how old a key its snapshots still carry. */
@@ -262,22 +278,38 @@ export class HostImpl<S, A, R> implements StoreHost.StoreHost<S, A> {
    * request delivered again after a crash is either not committed (so not restored: it is reduced now) or
    * committed with its key (restored with it: it is not reduced twice).
    */
-  sendOnce(id: string, action: A, key: string): Effect.Effect<void, HostError> {
+  sendOnce(id: string, action: A, key: string): Effect.Effect<Position, HostError> {
     requireId("StoreHost.sendOnce", id)
     const persisting = this.persisting
     const committed = persisting === undefined
       ? Effect.void
       : Effect.suspend(() => persisting.committer.committed(persisting.committer.last))
     return this.withStore(id, (store, entry) => {
-      if (entry.keys?.has(key)) return committed
+      // Reduced already (here, or before a restore): its position is not known; the current one is after it.
+      if (entry.keys?.has(key)) return Effect.as(committed, { epoch: entry.epoch, position: entry.reduced })
       const task = store.newTask(action)
+      const sending: Sending = { key, position: -1 }
       const pending = entry.pending ??= new Map()
-      pending.set(task, key)
+      pending.set(task, sending)
       return store.sendViaRunLoop(action, task).pipe(
         Effect.ensuring(Effect.sync(() => pending.delete(task))),
-        Effect.zipRight(committed)
+        Effect.zipRight(committed),
+        // Read once reduced: a send queued behind a reduction under way gets its position then.
+        Effect.map(() => ({ epoch: entry.epoch, position: sending.position }))
       )
     })
+  }
+
+  /** The position of the last action `id`'s resident store reduced, if it is resident. */
+  positionOf(id: string): Position | undefined {
+    const entry = this.entries.get(id)
+    return entry === undefined || entry.phase !== "resident" ? undefined : { epoch: entry.epoch, position: entry.reduced }
+  }
+
+  /** How many effects `id`'s resident store is running (0 if it is not resident). */
+  runningEffects(id: string): number {
+    const entry = this.entries.get(id)
+    return entry?.phase === "resident" ? entry.store!.runningEffectCount : 0
   }
 
   /**
@@ -522,11 +554,18 @@ export class HostImpl<S, A, R> implements StoreHost.StoreHost<S, A> {
     const persisting = this.persisting!
     entry.active = true
     entry.sinceSnapshot++
+    entry.reduced++
     const { codec } = persisting
     // The request that carried this action, if it came by `sendOnce`: its own reduction, not one it caused.
     const store = entry.store!
-    const key = entry.pending === undefined || store.publishing === undefined ? undefined : entry.pending.get(store.publishing)
-    if (key !== undefined) entry.remember(key, store.clock.unsafeCurrentTimeMillis())
+    const sending = entry.pending === undefined || store.publishing === undefined ? undefined : entry.pending.get(store.publishing)
+    const key = sending?.key
+    if (sending !== undefined) {
+      // Only the first: what its effects feed back is published under the same task.
+      entry.pending!.delete(store.publishing!)
+      sending.position = entry.reduced
+      entry.remember(sending.key, store.clock.unsafeCurrentTimeMillis())
+    }
     if (entry.skipRestored && action === persisting.restored) {
       entry.skipRestored = false
     } else if (codec.journaled(action)) {

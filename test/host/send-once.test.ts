@@ -10,7 +10,7 @@ import { Action, Gate, initialState, makeReducer, memoryBackend, State } from ".
 
 const notes = (
   backend: Persistence.Persistence["Type"],
-  snapshotEvery?: StoreHost.PersistenceOptions<State, Action, unknown, unknown>["snapshotEvery"]
+  journal?: "all"
 ) =>
   Effect.gen(function*() {
     const effectsRun = yield* Ref.make(0)
@@ -20,7 +20,7 @@ const notes = (
       idleTimeout: Duration.infinity,
       initialState,
       reducer: makeReducer(effectsRun),
-      persistence: { state: State, actions: Action, restored: { _tag: "Restored" }, snapshotEvery }
+      persistence: { state: State, actions: Action, restored: { _tag: "Restored" }, journal }
     }).pipe(Effect.provideService(Persistence.Persistence, backend))
     return host as HostImpl<State, Action, never>
   })
@@ -110,6 +110,24 @@ describe("StoreHost.sendOnce (for StoreEntity)", () => {
         yield* host.sendOnce("s", { _tag: "Ping" }, "k2")
         expect((yield* host.state("s")).notes.filter((n) => !n.startsWith("echo:"))).toEqual(["a", "b"])
       }))
+    }))
+
+  it.effect("with every action journaled, what the keyed action's effects feed back is journaled without its key", () =>
+    Effect.gen(function*() {
+      const backend = yield* memoryBackend
+      const dead = yield* Scope.make()
+      yield* Effect.gen(function*() {
+        const host = yield* notes(backend, "all")
+        yield* host.sendOnce("s", add("a"), "k1")
+        // The effect's Echo arrives after the send is answered, and is committed with the next send.
+        for (let i = 0; i < 100 && !(yield* host.state("s")).notes.includes("echo:a"); i++) yield* Effect.yieldNow()
+        yield* host.sendOnce("s", { _tag: "Ping" }, "k2")
+      }).pipe(Scope.extend(dead))
+      const stored = yield* backend.load({ host: "notes", id: "s" })
+      const rows = stored.journal.map((e) => [JSON.parse(e.action)._tag, e.key])
+      expect(rows).toContainEqual(["Add", "k1"])
+      expect(rows).toContainEqual(["Echo", undefined])
+      expect(rows.filter(([, key]) => key === "k1")).toHaveLength(1)
     }))
 
   it.effect("a snapshot carries the keys of the last five minutes, not older ones", () =>

@@ -1,0 +1,39 @@
+/**
+ * The notes feature of the host tests (test/host/fixture.ts) as a cluster entity, and a runner of it: the
+ * cluster's single runner with its message and runner storage, and the stores' persistence, all in one
+ * SQLite file, as one machine runs it.
+ */
+import { SingleRunner } from "@effect/cluster"
+import { SqliteClient } from "@effect/sql-sqlite-node"
+import { Effect, Layer, Ref } from "effect"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { StoreEntity } from "../../src/cluster.js"
+import { PersistenceSql } from "../../src/sql.js"
+import { Action, initialState, makeReducer, State } from "../host/fixture.js"
+
+export const Notes = StoreEntity.make("Notes", { state: State, actions: Action })
+
+/** A runner of `Notes` on the SQLite file `filename`: building it starts the runner, closing it stops it. */
+export const runner = (filename: string, options: Partial<StoreEntity.Options<State, Action, never, unknown, unknown>> = {}) =>
+  Layer.unwrapEffect(Effect.map(Ref.make(0), (effectsRun) =>
+    StoreEntity.layer(Notes, {
+      initialState,
+      reducer: makeReducer(effectsRun),
+      persistence: { restored: { _tag: "Restored" } },
+      ...options
+    }))).pipe(
+      Layer.provideMerge(SingleRunner.layer({ runnerStorage: "sql" })),
+      Layer.provideMerge(PersistenceSql.layer()),
+      Layer.provideMerge(SqliteClient.layer({ filename }))
+    )
+
+/** A database file in a fresh directory, deleted when the scope closes. */
+export const tempDatabase = Effect.acquireRelease(
+  Effect.sync(() => mkdtempSync(join(tmpdir(), "ce-cluster-"))),
+  (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+).pipe(Effect.map((dir) => join(dir, "cluster.db")))
+
+/** The notes a state holds, without the echoes effects added. */
+export const sent = (state: State): ReadonlyArray<string> => state.notes.filter((note) => !note.startsWith("echo:"))
