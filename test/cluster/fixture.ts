@@ -10,13 +10,19 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { StoreEntity } from "../../src/cluster.js"
+import { Persistence } from "../../src/index.js"
 import { PersistenceSql } from "../../src/sql.js"
 import { Action, initialState, makeReducer, State } from "../host/fixture.js"
 
 export const Notes = StoreEntity.make("Notes", { state: State, actions: Action })
 
 /** A runner of `Notes` on the SQLite file `filename`: building it starts the runner, closing it stops it. */
-export const runner = (filename: string, options: Partial<StoreEntity.Options<State, Action, never, unknown, unknown>> = {}) =>
+export const runner = (
+  filename: string,
+  options: Partial<StoreEntity.Options<State, Action, never, unknown, unknown>> = {},
+  /** Wraps the stores' persistence (a test's fault injection): given it, it gives it again. */
+  persistence: Layer.Layer<Persistence.Persistence, never, Persistence.Persistence> = Layer.service(Persistence.Persistence)
+) =>
   Layer.unwrapEffect(Effect.map(Ref.make(0), (effectsRun) =>
     StoreEntity.layer(Notes, {
       initialState,
@@ -24,8 +30,8 @@ export const runner = (filename: string, options: Partial<StoreEntity.Options<St
       persistence: { restored: { _tag: "Restored" } },
       ...options
     }))).pipe(
+      Layer.provide(Layer.provide(persistence, PersistenceSql.layer())),
       Layer.provideMerge(SingleRunner.layer({ runnerStorage: "sql" })),
-      Layer.provideMerge(PersistenceSql.layer()),
       Layer.provideMerge(SqliteClient.layer({ filename }))
     )
 
