@@ -32,11 +32,15 @@ export class CancelHandle {
 
   constructor(readonly id: unknown, private readonly registry: CancelRegistry) {}
 
-  /** Binds the fiber that runs the effect; interrupts it at once if the cancel came first. */
-  attach(fiber: Fiber.RuntimeFiber<unknown, unknown>): void {
+  /**
+   * Binds the fiber that runs the effect; interrupts it at once if the cancel came first. Released when
+   * the fiber ends, by an observer of its own unless `releasedByCaller` (whose observer of the fiber
+   * releases it with the rest).
+   */
+  attach(fiber: Fiber.RuntimeFiber<unknown, unknown>, releasedByCaller = false): void {
     this.fiber = fiber
     if (this.cancelled) fiber.unsafeInterruptAsFork(FiberId.none)
-    else fiber.addObserver(() => this.release())
+    else if (!releasedByCaller) fiber.addObserver(() => this.release())
   }
 
   /**

@@ -12,15 +12,34 @@ import { ScopedId } from "./scopedId.js"
  * @internal
  */
 export class InEffect {
-  constructor(private readonly cancelScoped: (id: unknown) => void) {}
+  constructor(private readonly owner: Canceller, private readonly run: unknown) {}
 
   cancel(id: unknown): void {
-    this.cancelScoped(id)
+    this.owner.cancelInEffect(this.run, id)
   }
 
   /** The same, for the effects of a child whose ids `scopeIds` puts under `scope`. */
   scoped(scope: unknown): InEffect {
-    return new InEffect((id) => this.cancelScoped(new ScopedId({ scope, id })))
+    return new InEffect(new ScopedCanceller(this, scope), undefined)
+  }
+}
+
+/**
+ * What cancels for an {@link InEffect}: the store's runner, told the run of the effect. An object and a
+ * run rather than a closure over the run: every running effect holds one `InEffect` for as long as it runs.
+ *
+ * @internal
+ */
+export interface Canceller {
+  cancelInEffect(run: unknown, id: unknown): void
+}
+
+/** Cancels under a child's scope, through the `InEffect` around it. */
+class ScopedCanceller implements Canceller {
+  constructor(private readonly outer: InEffect, private readonly scope: unknown) {}
+
+  cancelInEffect(_run: unknown, id: unknown): void {
+    this.outer.cancel(new ScopedId({ scope: this.scope, id }))
   }
 }
 

@@ -8,7 +8,7 @@ import * as Option from "effect/Option"
 import type * as Tracer from "effect/Tracer"
 import type * as Fx from "../Fx.js"
 import { type CancelHandle, CancelRegistry, outside } from "./cancel.js"
-import { currentInEffect, InEffect } from "./cancelNow.js"
+import { type Canceller, currentInEffect, InEffect } from "./cancelNow.js"
 import { feedStream } from "./feedStream.js"
 import { isFx } from "./fx.js"
 import type { Hub } from "./hub.js"
@@ -89,7 +89,7 @@ class Starting<A> {
  *
  * @internal
  */
-export class Runner<A, R> {
+export class Runner<A, R> implements Canceller {
   // Each made on first use: a store whose effects are all futures never registers an id or a window.
   private cancelRegistry: CancelRegistry | undefined = undefined
   private throttleWindows: ThrottleWindows | undefined = undefined
@@ -251,7 +251,8 @@ export class Runner<A, R> {
     const prepared = this.prepare(inner, handle, delay !== undefined)
     const run = new Run<A>(task, span, cause, handle, undefined, prepared, this.reduction)
     const body = this.interpret(inner, run)
-    handle.attach(this.forkRun(delay === undefined ? body : Effect.zipRight(delay, body), run))
+    // Released by the fiber's observer in `forkRun` (the run carries the handle).
+    handle.attach(this.forkRun(delay === undefined ? body : Effect.zipRight(delay, body), run), true)
   }
 
   /**
@@ -307,10 +308,17 @@ export class Runner<A, R> {
     const fiber = this.host.fork(effect as Effect.Effect<void>)
     if (this.starting.active) this.starting.fibers.push(fiber)
     run.task.add(fiber, run.cause)
-    const prepared = run.prepared
-    // Those its fiber never reached (a step after a timeout, a throttled effect dropped) are let go with it.
-    if (prepared !== undefined) fiber.addObserver(() => prepared.forEach((uses) => uses.forEach((handle) => handle.release())))
+    // One observer for everything that ends with the fiber: an idle effect keeps each one's closure.
+    fiber.addObserver(() => this.runEnded(fiber, run))
     return fiber
+  }
+
+  /** `run`'s fiber has ended: its task, its cancellation handle and what it had registered let go of it. */
+  private runEnded(fiber: Fiber.RuntimeFiber<void, never>, run: Run<A>): void {
+    run.task.fiberEnded(fiber)
+    // Those its fiber never reached (a step after a timeout, a throttled effect dropped) are let go with it.
+    run.prepared?.forEach((uses) => uses.forEach((handle) => handle.release()))
+    run.handle?.release()
   }
 
   /**
@@ -623,19 +631,7 @@ export class Runner<A, R> {
   ): Effect.Effect<void, never, R> {
     return Effect.suspend(() => {
       this.executed(type)
-      // The guard's frame stays on the fiber's stack while the effect runs, holding what it wraps: wrap a
-      // thunk, not the built effect tree (about 0.5 KB less per idle stream).
-      const guarded = (span: Tracer.Span | undefined) =>
-        Effect.catchAllCause(
-          // A delay runs no code of the user's; everything else may call `Fx.cancelNow`. Set on the fiber,
-          // not `Effect.locally`: the fiber runs only this store's effects (each leaf sets its own on
-          // start), and a locally's restore frames stay on an idle stream's stack (about 1 KB).
-          type === "delay"
-            ? Effect.suspend(() => body(span))
-            : Effect.zipRight(FiberRef.set(currentInEffect, this.inEffect(run)), Effect.suspend(() => body(span))),
-          (failure) => Cause.isInterruptedOnly(failure) ? Effect.failCause(failure) : this.died(type, run, failure, span)
-        )
-      if (!this.host.traced) return guarded(undefined)
+      if (!this.host.traced) return this.guard(type, run, body, undefined)
       return Effect.useSpan(
         "store.effect",
         {
@@ -645,10 +641,35 @@ export class Runner<A, R> {
         },
         (span) => {
           if (run.handle !== undefined) run.handle.span = span
-          return guarded(span)
+          return this.guard(type, run, body, span)
         }
       )
     })
+  }
+
+  /**
+   * `body` with `Fx.cancelNow` set for it, its defect turned into a report. The guard's frame stays on the
+   * fiber's stack while the effect runs, holding what it wraps and what its handler captures: a thunk,
+   * not the built effect tree (about 0.5 KB less per idle stream), made in a scope of its own, which
+   * holds these few values rather than `leaf`'s.
+   */
+  private guard(
+    type: EffectType,
+    run: Run<A>,
+    body: (span: Tracer.Span | undefined) => Effect.Effect<void, never, R>,
+    span: Tracer.Span | undefined
+  ): Effect.Effect<void, never, R> {
+    return Effect.catchAllCause(
+      // A delay runs no code of the user's; everything else may call `Fx.cancelNow`. Set on the fiber, not
+      // `Effect.locally`: the fiber runs only this store's effects (each leaf sets its own on start), and
+      // a locally's restore frames stay on an idle stream's stack (about 1 KB).
+      Effect.suspend(() =>
+        type === "delay"
+          ? body(span)
+          : Effect.zipRight(FiberRef.set(currentInEffect, this.inEffect(run)), Effect.suspend(() => body(span)))
+      ),
+      (failure) => Cause.isInterruptedOnly(failure) ? Effect.failCause(failure) : this.died(type, run, failure, span)
+    )
   }
 
   /**
@@ -657,11 +678,14 @@ export class Runner<A, R> {
    * sequence spares what its own effect holds for later steps). Nothing once the effect is cancelled.
    */
   private inEffect(run: Run<A>): InEffect {
-    return new InEffect((id) => {
-      if (!run.alive) return
-      this.executed("cancel")
-      this.cancel(id, run.task)
-    })
+    return new InEffect(this, run)
+  }
+
+  /** `Fx.cancelNow(id)` in `run`'s effect (see {@link inEffect}). */
+  cancelInEffect(run: Run<A>, id: unknown): void {
+    if (!run.alive) return
+    this.executed("cancel")
+    this.cancel(id, run.task)
   }
 
   executed(type: EffectType): void {

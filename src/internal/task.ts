@@ -104,12 +104,17 @@ export class TaskNode implements Store.Task {
     return n
   }
 
-  /** Registers a fiber; the node stays pending until the fiber ends. */
+  /**
+   * Registers a fiber; the node stays pending until {@link fiberEnded}, which the caller's observer of the
+   * fiber calls (one observer per fiber for everything that ends with it: each costs a closure).
+   */
   add(fiber: Fiber.RuntimeFiber<unknown, unknown>, startedBy: unknown): void {
     this.track(fiber, startedBy)
-    fiber.addObserver(() => {
-      if (this.untrack(fiber)) this.decrement()
-    })
+  }
+
+  /** The fiber has ended. */
+  fiberEnded(fiber: Fiber.RuntimeFiber<unknown, unknown>): void {
+    if (this.untrack(fiber)) this.decrement()
   }
 
   /** Registers a job; the node stays pending until {@link endJob}. */
