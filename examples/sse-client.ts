@@ -1,16 +1,20 @@
 /**
  * Server-Sent Events: a store subscribed to an SSE endpoint, with reconnect on drop.
  *
- * The stream of events is an ordinary Effect `Stream` built on `fetch`. When the connection drops, the
- * stream fails, a `Schedule` paces the reconnects, and the request carries `Last-Event-ID`, so the server
- * resumes after the last event the store reduced: nothing is lost, nothing is repeated. As the SSE spec
- * asks, the server may set the reconnection delay (`retry:`), move the last event ID without an event (an
- * `id:`-only block), and stop the client for good: 204 No Content ends the stream (`Ended`), any other
+ * The subscription is a push leaf (`Fx.subscribe`), not a `Stream`: an SSE connection is a long-lived
+ * listener that sits idle between events, and the leaf keeps no fiber waiting through those silences,
+ * only the body's pending read. Each chunk of the `fetch` body is parsed as it arrives and its events are
+ * reduced in the read's own callback; while a backpressuring subscriber of the store is full, the leaf
+ * stops reading (TCP flow control then holds the server back). When the connection drops, a `Schedule`
+ * paces the reconnects (a fiber runs only for that wait), and the request carries `Last-Event-ID`, so the
+ * server resumes after the last event the store reduced: nothing is lost, nothing is repeated. As the SSE
+ * spec asks, the server may set the reconnection delay (`retry:`), move the last event ID without an event
+ * (an `id:`-only block), and stop the client for good: 204 No Content ends the effect (`Ended`), any other
  * answer that is not a 200 `text/event-stream` fails it without reconnecting (`Failed`).
  *
  * Run it against any SSE endpoint: `tsx examples/sse-client.ts http://localhost:3000/events`.
  */
-import { Data, Duration, Effect, Option, Schedule, Stream } from "effect"
+import { Data, Duration, Effect, type Fiber, FiberId, Runtime, Schedule, Stream } from "effect"
 import { pathToFileURL } from "node:url"
 import { Fx, Reducer, Store } from "../src/index.js"
 
@@ -28,9 +32,9 @@ export type Action = Data.TaggedEnum<{
   Connected: { readonly attempt: number }
   Received: { readonly event: SseEvent }
   Dropped: { readonly reason: string }
-  /** The server answered 204 No Content: it wants no more reconnects. The stream ends. */
+  /** The server answered 204 No Content: it wants no more reconnects. The effect ends. */
   Ended: {}
-  /** The server refused the connection: per spec the client does not reconnect. The stream ends. */
+  /** The server refused the connection: per spec the client does not reconnect. The effect ends. */
   Failed: { readonly error: Refused }
   Unsubscribe: {}
 }>
@@ -43,7 +47,8 @@ export interface State {
 }
 export const initialState: State = { status: "idle", connections: 0, events: [] }
 
-class Disconnected extends Data.TaggedError("Disconnected")<{ readonly reason: string }> {}
+/** Why a connection is over: the input of the retry schedule. */
+export class Disconnected extends Data.TaggedError("Disconnected")<{ readonly reason: string }> {}
 
 /** What the parser reads: an event, the id of a block without data, or the server's reconnection delay. */
 type Parsed =
@@ -54,122 +59,208 @@ type Parsed =
 type Block = { readonly id: string | undefined; readonly event: string; readonly data: ReadonlyArray<string> }
 const emptyBlock: Block = { id: undefined, event: "message", data: [] }
 
-/** Parses an SSE body: blocks separated by a blank line, `field: value` lines, comments skipped. */
-const parse = (body: Stream.Stream<Uint8Array, Disconnected>): Stream.Stream<Parsed, Disconnected> =>
-  body.pipe(
-    Stream.decodeText(),
-    // SSE lines may end in CR LF, LF or a lone CR; `splitLines` knows the first two. A CR that ends a chunk
-    // may be the first half of a CR LF: the next chunk's leading LF is then dropped.
-    Stream.mapAccum(false, (pendingCr: boolean, text: string) => {
-      const rest = pendingCr && text.startsWith("\n") ? text.slice(1) : text
-      return [rest.endsWith("\r"), rest.replace(/\r\n?/g, "\n")] as const
-    }),
-    Stream.splitLines,
-    Stream.mapAccum(emptyBlock, (block, line): readonly [Block, ReadonlyArray<Parsed>] => {
-      if (line === "") {
-        // A blank line dispatches the block, and its id becomes the last event ID even when there is no
-        // data (then no event). The id carries over to the next block; an unfinished block is never dispatched.
-        const done: ReadonlyArray<Parsed> = block.data.length > 0
-          ? [{ _tag: "Event", event: { id: block.id, event: block.event, data: block.data.join("\n") } }]
-          : block.id === undefined ? [] : [{ _tag: "Id", id: block.id }]
-        return [{ ...emptyBlock, id: block.id }, done]
-      }
-      if (line.startsWith(":")) return [block, []]
-      const colon = line.indexOf(":")
-      const field = colon < 0 ? line : line.slice(0, colon)
-      const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "")
-      if (field === "id") return [value.includes("\0") ? block : { ...block, id: value }, []]
-      if (field === "event") return [{ ...block, event: value }, []]
-      if (field === "data") return [{ ...block, data: [...block.data, value] }, []]
-      // `retry:` takes effect at once, not at the blank line; a value that is not all digits is ignored.
-      if (field === "retry" && /^[0-9]+$/.test(value)) return [block, [{ _tag: "Retry", millis: Number(value) }]]
-      return [block, []]
-    }),
-    Stream.flattenIterables
-  )
+/**
+ * Parses an SSE body as its text arrives: blocks separated by a blank line, `field: value` lines,
+ * comments skipped. SSE lines may end in CR LF, LF or a lone CR, and a piece of text may end anywhere,
+ * even between the CR and the LF of one line ending.
+ */
+class Parser {
+  private block: Block = emptyBlock
+  /** The line begun at the end of the text so far. */
+  private partial = ""
+  /** The text so far ended in a CR, which may be the first half of a CR LF. */
+  private pendingCr = false
+
+  /** What the next piece of the body completes. */
+  read(text: string): ReadonlyArray<Parsed> {
+    const rest = this.pendingCr && text.startsWith("\n") ? text.slice(1) : text
+    this.pendingCr = rest.endsWith("\r")
+    const lines = (this.partial + rest.replace(/\r\n?/g, "\n")).split("\n")
+    this.partial = lines.pop()!
+    return lines.flatMap((line) => this.line(line))
+  }
+
+  /** The body ended: a last line without its line ending still counts; an unfinished block does not. */
+  end(): ReadonlyArray<Parsed> {
+    const last = this.partial
+    this.partial = ""
+    return last === "" ? [] : this.line(last)
+  }
+
+  private line(line: string): ReadonlyArray<Parsed> {
+    const block = this.block
+    if (line === "") {
+      // A blank line dispatches the block, and its id becomes the last event ID even when there is no
+      // data (then no event). The id carries over to the next block; an unfinished block is never dispatched.
+      this.block = { ...emptyBlock, id: block.id }
+      return block.data.length > 0
+        ? [{ _tag: "Event", event: { id: block.id, event: block.event, data: block.data.join("\n") } }]
+        : block.id === undefined ? [] : [{ _tag: "Id", id: block.id }]
+    }
+    if (line.startsWith(":")) return []
+    const colon = line.indexOf(":")
+    const field = colon < 0 ? line : line.slice(0, colon)
+    const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "")
+    if (field === "id" && !value.includes("\0")) this.block = { ...block, id: value }
+    else if (field === "event") this.block = { ...block, event: value }
+    else if (field === "data") this.block = { ...block, data: [...block.data, value] }
+    // `retry:` takes effect at once, not at the blank line; a value that is not all digits is ignored.
+    else if (field === "retry" && /^[0-9]+$/.test(value)) return [{ _tag: "Retry", millis: Number(value) }]
+    return []
+  }
+}
 
 /**
  * The endpoint's events as actions, reconnecting on drop with `Last-Event-ID`. `Connected`, `Dropped`,
  * `Ended` and `Failed` are actions too, so the reducer knows the connection's state; failures never escape
- * (errors are actions).
+ * (errors are actions). The effect ends after `Ended`, `Failed`, or the `Dropped` of a schedule that gave up.
  */
-export const subscribe = (url: string, retry: Schedule.Schedule<unknown, Disconnected> = Schedule.spaced("500 millis")) =>
-  Stream.suspend(() => {
-    let lastEventId = ""
-    let serverDelay: Duration.Duration | undefined
-    let attempt = 0
-    const connect = Stream.unwrapScoped(Effect.gen(function*() {
-      attempt++
-      const controller = yield* Effect.acquireRelease(Effect.sync(() => new AbortController()), (c) => Effect.sync(() => c.abort()))
-      const response = yield* Effect.tryPromise({
-        try: () =>
-          fetch(url, {
-            headers: { accept: "text/event-stream", ...(lastEventId === "" ? {} : { "last-event-id": lastEventId }) },
-            signal: controller.signal
-          }),
-        catch: (cause) => new Disconnected({ reason: String(cause) })
-      })
-      // Only a network error or a drop reconnects. 204 means "stop"; any other answer fails for good.
-      if (response.status === 204) return Stream.succeed<Action>(Action.Ended())
-      const contentType = response.headers.get("content-type")
-      if (response.status !== 200 || contentType?.split(";")[0]?.trim().toLowerCase() !== "text/event-stream") {
-        return Stream.succeed<Action>(Action.Failed({ error: new Refused({ status: response.status, contentType }) }))
+export const subscribe = (url: string, retry: Schedule.Schedule<unknown, Disconnected> = Schedule.spaced("500 millis")): Fx.Fx<Action> =>
+  Fx.subscribe<Action>((emit) =>
+    Effect.map(Effect.runtime<never>(), (runtime): Fx.Registration => {
+      const connection = new Connection(url, retry, emit, runtime)
+      connection.connect()
+      return { cleanup: () => connection.close(), pause: () => connection.pause(), resume: () => connection.resume() }
+    })
+  )
+
+/**
+ * One subscription: the connection of the moment, what carries over to the next (the last event ID, the
+ * server's delay, the attempts), and the retry schedule. Between events it holds the body's pending read
+ * and nothing else; a fiber runs only while it waits to reconnect.
+ */
+class Connection {
+  private lastEventId = ""
+  private serverDelay: Duration.Duration | undefined
+  private attempt = 0
+  /** Once the server has sent `retry:`, its delay replaces the schedule's; the schedule still gives up. */
+  private readonly paced: Schedule.Schedule<unknown, Disconnected>
+  /** Stepped once per drop, and made anew once an event arrives: the connection really worked. */
+  private driver: Schedule.ScheduleDriver<unknown, Disconnected, never> | undefined
+  private received = false
+  private controller: AbortController | undefined
+  private reader: ReadableStreamDefaultReader<Uint8Array> | undefined
+  private parser = new Parser()
+  private decoder = new TextDecoder()
+  private reading = false
+  private paused = false
+  private waiting: Fiber.RuntimeFiber<void> | undefined
+  private closed = false
+
+  constructor(
+    private readonly url: string,
+    retry: Schedule.Schedule<unknown, Disconnected>,
+    private readonly emit: Fx.Emit<Action>,
+    private readonly runtime: Runtime.Runtime<never>
+  ) {
+    this.paced = Schedule.modifyDelay(retry, (_, delay) => this.serverDelay ?? delay)
+  }
+
+  connect(): void {
+    this.attempt++
+    const controller = this.controller = new AbortController()
+    const headers: Record<string, string> = { accept: "text/event-stream" }
+    if (this.lastEventId !== "") headers["last-event-id"] = this.lastEventId
+    fetch(this.url, { headers, signal: controller.signal }).then(
+      (response) => this.opened(response),
+      (cause) => this.dropped(String(cause))
+    )
+  }
+
+  private opened(response: Response): void {
+    if (this.closed) return
+    // Only a network error or a drop reconnects. 204 means "stop"; any other answer fails for good.
+    if (response.status === 204) return this.last(Action.Ended())
+    const contentType = response.headers.get("content-type")
+    if (response.status !== 200 || contentType?.split(";")[0]?.trim().toLowerCase() !== "text/event-stream") {
+      return this.last(Action.Failed({ error: new Refused({ status: response.status, contentType }) }))
+    }
+    this.emit(Action.Connected({ attempt: this.attempt }))
+    this.parser = new Parser()
+    this.decoder = new TextDecoder()
+    if (response.body === null) return this.ended()
+    this.reader = response.body.getReader()
+    this.read()
+  }
+
+  /** Reads the next piece of the body, unless paused (backpressure) or a read is under way. */
+  private read(): void {
+    const reader = this.reader
+    if (reader === undefined || this.reading || this.paused || this.closed) return
+    this.reading = true
+    reader.read().then(
+      ({ done, value }) => {
+        this.reading = false
+        if (this.closed || reader !== this.reader) return
+        if (done) return this.ended()
+        this.parsed(this.parser.read(this.decoder.decode(value, { stream: true })))
+        this.read()
+      },
+      (cause) => {
+        this.reading = false
+        if (reader === this.reader) this.dropped(String(cause))
       }
-      const body = response.body === null
-        ? Stream.empty
-        : Stream.fromReadableStream(() => response.body!, (cause) => new Disconnected({ reason: String(cause) }))
-      const events = parse(body).pipe(
-        Stream.tap((parsed) =>
-          Effect.sync(() => {
-            if (parsed._tag === "Retry") serverDelay = Duration.millis(parsed.millis)
-            else lastEventId = parsed._tag === "Id" ? parsed.id : parsed.event.id ?? lastEventId
-          })
-        ),
-        Stream.filterMap((parsed) => parsed._tag === "Event" ? Option.some(Action.Received({ event: parsed.event })) : Option.none())
-      )
-      // A body that ends is a drop too: an SSE stream is meant to stay open.
-      return Stream.concat(
-        Stream.make(Action.Connected({ attempt })),
-        Stream.concat(events, Stream.fail(new Disconnected({ reason: "the server closed the stream" })))
-      )
-    }))
-    // Reconnects are paced by `retry`, driven by hand: `Stream.retry` would restart its schedule at every
-    // element, and `Connected` / `Dropped` are elements, so it would never back off or give up. The
-    // schedule restarts only when an event arrives: the connection really worked. Once the server has sent
-    // `retry:`, its delay replaces the schedule's for every later reconnect; the schedule still decides
-    // when to give up.
-    const paced = Schedule.modifyDelay(retry, (_, delay) => serverDelay ?? delay)
-    return Stream.unwrap(Effect.map(Schedule.driver(paced), (driver) => {
-      let started = false
-      let failure: Disconnected | undefined
-      const once = connect.pipe(
-        Stream.tap((action) => (action._tag === "Received" ? driver.reset : Effect.void)),
-        Stream.catchAll((e) => {
-          failure = e
-          return Stream.make(Action.Dropped({ reason: e.reason }))
-        })
-      )
-      const next: Effect.Effect<Stream.Stream<Action>, Option.Option<never>> = Effect.suspend(() => {
-        if (!started) {
-          started = true
-          return Effect.succeed(once)
-        }
-        const dropped = failure
-        failure = undefined
-        if (dropped === undefined) return Effect.fail(Option.none())
-        return driver.next(dropped).pipe(
-          Effect.as(once),
-          Effect.orElseSucceed(() => Stream.make(Action.Dropped({ reason: `gave up: ${dropped.reason}` })))
-        )
-      })
-      return Stream.flatten(Stream.repeatEffectOption(next))
-    }))
-  })
+    )
+  }
+
+  private parsed(items: ReadonlyArray<Parsed>): void {
+    for (const parsed of items) {
+      if (parsed._tag === "Retry") this.serverDelay = Duration.millis(parsed.millis)
+      else if (parsed._tag === "Id") this.lastEventId = parsed.id
+      else {
+        this.lastEventId = parsed.event.id ?? this.lastEventId
+        this.received = true
+        this.emit(Action.Received({ event: parsed.event }))
+      }
+    }
+  }
+
+  /** A body that ends is a drop too: an SSE stream is meant to stay open. */
+  private ended(): void {
+    this.parsed([...this.parser.read(this.decoder.decode()), ...this.parser.end()])
+    this.dropped("the server closed the stream")
+  }
+
+  private dropped(reason: string): void {
+    if (this.closed) return
+    this.reader = undefined
+    this.emit(Action.Dropped({ reason }))
+    // The schedule restarts only when an event arrived since the last drop.
+    if (this.received || this.driver === undefined) this.driver = Effect.runSync(Schedule.driver(this.paced))
+    this.received = false
+    const wait = Effect.matchEffect(this.driver.next(new Disconnected({ reason })), {
+      onFailure: () => Effect.sync(() => this.last(Action.Dropped({ reason: `gave up: ${reason}` }))),
+      onSuccess: () => Effect.sync(() => this.connect())
+    })
+    this.waiting = Runtime.runFork(this.runtime)(Effect.ensuring(wait, Effect.sync(() => void (this.waiting = undefined))))
+  }
+
+  /** The subscription is over: `action` is its last. */
+  private last(action: Action): void {
+    this.emit(action)
+    this.emit.end()
+  }
+
+  pause(): void {
+    this.paused = true
+  }
+
+  resume(): void {
+    this.paused = false
+    this.read()
+  }
+
+  close(): void {
+    this.closed = true
+    this.controller?.abort()
+    this.waiting?.unsafeInterruptAsFork(FiberId.none)
+  }
+}
 
 export const reducer = Reducer.make((state: State, action: Action): readonly [State, Fx.Fx<Action>] => {
   switch (action._tag) {
     case "Subscribe":
-      return [state, Fx.cancellable(Fx.stream(subscribe(action.url)), "sse", { cancelInFlight: true })]
+      return [state, Fx.cancellable(subscribe(action.url), "sse", { cancelInFlight: true })]
     case "Connected":
       return [{ ...state, status: "connected", connections: state.connections + 1 }, Fx.none]
     case "Received":

@@ -3,7 +3,7 @@ import { Chunk, Clock, Effect, Queue, Schedule, Stream, TestClock } from "effect
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { Action, initialState, reducer, Refused, subscribe } from "../../examples/sse-client.js"
-import { Store } from "../../src/index.js"
+import { Fx, Reducer, Store } from "../../src/index.js"
 
 /**
  * A real SSE server on loopback with six events. The first connection is dropped after event 3; a
@@ -78,6 +78,36 @@ const scriptedServer = (respond: (n: number, request: IncomingMessage, response:
       })
   )
 
+/** A store that runs `fx` when sent `Run` and records every action it feeds back. */
+const recorder = (fx: Fx.Fx<Action>) =>
+  Store.make({
+    initialState: [] as ReadonlyArray<Action>,
+    reducer: Reducer.make((seen: ReadonlyArray<Action>, action: Action | "Run") =>
+      action === "Run" ? [seen, fx] as const : [[...seen, action], Fx.none] as const
+    ),
+    label: "sse-recorder"
+  })
+
+/** Runs `fx` until it ends (its last action was reduced): every action it fed back, in order. */
+const collect = (fx: Fx.Fx<Action>): Effect.Effect<ReadonlyArray<Action>> =>
+  Effect.gen(function*() {
+    const store = yield* recorder(fx)
+    const task = yield* store.send("Run")
+    yield* task.finish
+    return yield* store.state
+  }).pipe(Effect.orDie, Effect.scoped)
+
+/** Runs `fx` in the background: each action it feeds back is offered to the queue it returns. */
+const running = (fx: Fx.Fx<Action>) =>
+  Effect.gen(function*() {
+    const store = yield* recorder(fx)
+    const actions = yield* Queue.unbounded<Action>()
+    const fed = yield* store.subscribe({ overflow: "unbounded" })
+    yield* Effect.forkScoped(Stream.runForEach(fed, (action) => action === "Run" ? Effect.void : Queue.offer(actions, action)))
+    yield* store.send("Run")
+    return actions
+  })
+
 const tag = (action: Action) =>
   action._tag === "Received"
     ? `Received ${action.event.id}`
@@ -96,6 +126,11 @@ const pendingSleeps = (reconnected: () => boolean): Effect.Effect<ReadonlyArray<
       : Effect.zipRight(Effect.yieldNow(), pendingSleeps(reconnected)))
 
 describe("examples/sse-client", () => {
+  it("the subscription is a push leaf under its cancellation id: no fiber waits between events", () => {
+    const [, fx] = reducer(initialState, Action.Subscribe({ url: "http://127.0.0.1:1/events" }))
+    expect(fx._tag === "Cancellable" && [fx.id, fx.cancelInFlight, fx.fx._tag]).toEqual(["sse", true, "Subscribe"])
+  })
+
   it.live("reconnects after a drop with Last-Event-ID: every event exactly once, in order", () =>
     Effect.gen(function*() {
       const server = yield* sseServer
@@ -128,10 +163,10 @@ describe("examples/sse-client", () => {
           })
         })
       )
-      const actions = yield* Stream.runCollect(subscribe(`http://127.0.0.1:${closed}/events`, Schedule.recurs(2))).pipe(
+      const actions = yield* collect(subscribe(`http://127.0.0.1:${closed}/events`, Schedule.recurs(2))).pipe(
         Effect.timeout("10 seconds")
       )
-      const tags = Chunk.toReadonlyArray(actions).map((a) => (a._tag === "Dropped" && a.reason.startsWith("gave up") ? "GaveUp" : a._tag))
+      const tags = actions.map((a) => (a._tag === "Dropped" && a.reason.startsWith("gave up") ? "GaveUp" : a._tag))
       // The first attempt and two retries, then it stops.
       expect(tags).toEqual(["Dropped", "Dropped", "Dropped", "GaveUp"])
     }))
@@ -155,13 +190,9 @@ describe("examples/sse-client", () => {
         }),
         (server) => Effect.sync(() => server.close())
       )
-      const received = yield* subscribe(url.url, Schedule.stop).pipe(
-        Stream.filter((a) => a._tag === "Received"),
-        Stream.take(3),
-        Stream.runCollect,
-        Effect.timeout("10 seconds")
-      )
-      expect(Chunk.toReadonlyArray(received).map((a) => a._tag === "Received" ? [a.event.id, a.event.data] : [])).toEqual([
+      const received = (yield* collect(subscribe(url.url, Schedule.stop)).pipe(Effect.timeout("10 seconds")))
+        .filter((a) => a._tag === "Received")
+      expect(received.map((a) => a._tag === "Received" ? [a.event.id, a.event.data] : [])).toEqual([
         ["1", "one"],
         ["2", "two"],
         ["3", "three"]
@@ -176,9 +207,8 @@ describe("examples/sse-client", () => {
         // drop. The reconnect drops too, at once.
         response.end(n === 0 ? "retry: 5000\nretry: 1e3\nretry: -1\nretry: 300 ms\nretry:\nid: 1\ndata: one\n\n" : "")
       })
-      const actions = yield* Queue.unbounded<Action>()
       const oneMinuteOnce = Schedule.intersect(Schedule.spaced("1 minute"), Schedule.recurs(1))
-      yield* subscribe(server.url, oneMinuteOnce).pipe(Stream.runForEach((a) => Queue.offer(actions, a)), Effect.fork)
+      const actions = yield* running(subscribe(server.url, oneMinuteOnce))
       expect(Chunk.toReadonlyArray(yield* Queue.takeN(actions, 3)).map(tag)).toEqual(["Connected", "Received 1", "Dropped"])
       // The reconnect sleeps on the TestClock until 5 s from now: the server's delay, not the schedule's minute.
       const now = yield* Clock.currentTimeMillis
@@ -197,8 +227,8 @@ describe("examples/sse-client", () => {
       // Event 1, then a block with only an id (no event, but the last event ID is 7), then an id holding
       // U+0000 (ignored), then `id: 9` whose block never ends before the drop (never dispatched).
       const server = yield* scriptedServer(dropThenNoContent("id: 1\ndata: one\n\nid: 7\n\nid: 8\u00009\n\nid: 9\n"))
-      const actions = yield* Stream.runCollect(subscribe(server.url, Schedule.recurs(1))).pipe(Effect.timeout("10 seconds"))
-      expect(Chunk.toReadonlyArray(actions).map(tag)).toEqual(["Connected", "Received 1", "Dropped", "Ended"])
+      const actions = yield* collect(subscribe(server.url, Schedule.recurs(1))).pipe(Effect.timeout("10 seconds"))
+      expect(actions.map(tag)).toEqual(["Connected", "Received 1", "Dropped", "Ended"])
       expect(server.requests.map((r) => r.lastEventId)).toEqual([undefined, "7"])
     }).pipe(Effect.scoped))
 
@@ -206,8 +236,8 @@ describe("examples/sse-client", () => {
     Effect.gen(function*() {
       const server = yield* scriptedServer(dropThenNoContent("id: 1\ndata: one\n\n")) // the reconnect gets the 204
       // A schedule that would reconnect forever: only the 204 can end the stream.
-      const actions = yield* Stream.runCollect(subscribe(server.url, Schedule.spaced("10 millis"))).pipe(Effect.timeout("10 seconds"))
-      expect(Chunk.toReadonlyArray(actions).map(tag)).toEqual(["Connected", "Received 1", "Dropped", "Ended"])
+      const actions = yield* collect(subscribe(server.url, Schedule.spaced("10 millis"))).pipe(Effect.timeout("10 seconds"))
+      expect(actions.map(tag)).toEqual(["Connected", "Received 1", "Dropped", "Ended"])
       expect(server.requests.length).toBe(2)
       const [state] = reducer(initialState, Action.Ended())
       expect(state.status).toBe("ended")
@@ -226,10 +256,7 @@ describe("examples/sse-client", () => {
       })
       // A schedule that would reconnect three times, so a refusal that is retried fails the test at once.
       const run = (path: string) =>
-        Stream.runCollect(subscribe(server.url + path, Schedule.recurs(3))).pipe(
-          Effect.timeout("10 seconds"),
-          Effect.map(Chunk.toReadonlyArray)
-        )
+        collect(subscribe(server.url + path, Schedule.recurs(3))).pipe(Effect.timeout("10 seconds"))
       const unavailable = yield* run("/unavailable")
       expect(unavailable).toEqual([Action.Failed({ error: new Refused({ status: 503, contentType: "text/event-stream" }) })])
       const plain = yield* run("/plain")
