@@ -4,6 +4,7 @@
  * `--only=key,key` measures those keys only (and prints the targets they give).
  */
 import * as cancelPeers from "./cancelPeers.js"
+import * as cluster from "./cluster.js"
 import * as fanout from "./fanout.js"
 import * as host from "./host.js"
 import * as idleStore from "./idleStore.js"
@@ -55,6 +56,9 @@ const persisted = (key: keyof host.Throughput) => () =>
     process.stderr.write(`${host.describeBatches(host.throughputBatches()).replace(/^/gm, "    ")}\n`)
     return r
   })).then((r) => r[key])
+// One run of the cluster rounds (entity, host sync, entity on one file, alternated) gives its four keys.
+let clusterRun: ReturnType<typeof cluster.clusterThroughput> | undefined
+const clustered = (key: keyof cluster.ClusterThroughput) => () => (clusterRun ??= cluster.clusterThroughput()).then((r) => r[key])
 let activationRun: ReturnType<typeof host.hostActivate> | undefined
 const activation = () => activationRun ??= host.hostActivate()
 
@@ -144,7 +148,14 @@ const measurements: ReadonlyArray<readonly [key: string, run: () => Promise<numb
   ["persisted_group_vs_sql_inserts", persisted("persisted_group_vs_sql_inserts")],
   ["persisted_sync_vs_sql_inserts", persisted("persisted_sync_vs_sql_inserts")],
   // 10,000 stores resident in a host persisting to SQLite, each with one action committed, nothing running.
-  ["bytes_per_resident_idle_store", () => host.bytesPerResidentIdleStore()]
+  ["bytes_per_resident_idle_store", () => host.bytesPerResidentIdleStore()],
+  // Stores as cluster entities on one machine (bench/cluster.ts): sends answered per second through the
+  // entity's client on the single runner (its storage on a SQLite file of its own, or on the stores' one),
+  // beside a StoreHost with durability "sync" on SQLite: the same senders, the same stores.
+  ["cluster_send_per_sec", clustered("cluster_send_per_sec")],
+  ["cluster_send_per_sec_one_file", clustered("cluster_send_per_sec_one_file")],
+  ["host_sync_send_per_sec", clustered("host_sync_send_per_sec")],
+  ["cluster_vs_host_sync", clustered("cluster_vs_host_sync")]
 ]
 
 process.stderr.write("composable-effect benchmarks (medians)\n")
