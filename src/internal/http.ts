@@ -6,9 +6,8 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Option from "effect/Option"
+import * as Exit from "effect/Exit"
 import type { Predicate } from "effect/Predicate"
-import * as Queue from "effect/Queue"
 import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
@@ -500,25 +499,15 @@ export const routerEndingOn = <K, S, A, I, SI>(
         const frame = (r: Refusal) => Effect.ignore(write(JSON.stringify({ type: "error", error: r.error, message: r.message })))
         // Ends the session with 1001 (going away) when the store shuts down; `closing` (the server) does too.
         const ending = yield* Deferred.make<void>()
-        // What the store reduced, for this socket: at most `clientBuffer` events wait (newer ones are dropped
-        // while it is that far behind); `null` says the store shut down, after the events before it.
-        const outgoing = yield* Queue.unbounded<LogEvent<A> | null>()
-        yield* log.subscribeScoped({ _tag: "Fresh" }, {
-          deliver: ({ events }) => {
-            for (const event of events) if (Option.getOrElse(outgoing.unsafeSize(), () => 0) < resolved.clientBuffer) outgoing.unsafeOffer(event)
-          },
-          end: () => outgoing.unsafeOffer(null)
-        })
-        const writeEvents = Effect.flatMap(Queue.takeBetween(outgoing, 1, Number.MAX_SAFE_INTEGER), (taken) =>
-          Effect.forEach(taken, (event) =>
-            event === null
-              ? Effect.zipRight(Deferred.succeed(ending, undefined), Effect.interrupt)
-              : write(`{"type":"action","id":${JSON.stringify(log.wireId(event.id))},"action":${wireOf(event)}}`), { discard: true }))
-        yield* Effect.forever(writeEvents).pipe(
-          Effect.ignore,
-          Effect.zipRight(Deferred.succeed(ending, undefined)),
-          Effect.forkScoped
+        // What the store reduced goes out from the log's delivery itself, as the SSE clients' does: no
+        // fiber per socket waits for it (see `SocketOut`).
+        const out = new SocketOut<A>(
+          yield* Effect.runtime<never>(),
+          (event) => write(`{"type":"action","id":${JSON.stringify(log.wireId(event.id))},"action":${wireOf(event)}}`),
+          resolved.clientBuffer,
+          () => Deferred.unsafeDone(ending, Exit.void)
         )
+        yield* log.subscribeScoped({ _tag: "Fresh" }, { deliver: ({ events }) => out.deliver(events), end: () => out.end() })
         const limit = new SocketLimit(request, maxBodyBytes, (raw) =>
           Effect.runFork(Effect.ignore(write(new Socket.CloseEvent(1009, "message too big"))).pipe(
             // After the close frame is written: end the connection, so a client that keeps sending cannot hold it.
@@ -540,7 +529,12 @@ export const routerEndingOn = <K, S, A, I, SI>(
         const session = ws.runRaw(
           // A defect in one message's handling is logged and answered; the socket and the server go on.
           (data) => guardDefects(Effect.suspend(() => receive(data)), frame(internalFrame)),
-          { onOpen: Effect.sync(() => limit.attach()) }
+          {
+            onOpen: Effect.sync(() => {
+              limit.attach()
+              out.open()
+            })
+          }
         ).pipe(Effect.catchAll(() => Effect.void))
         const goAway = Effect.raceFirst(Deferred.await(ending), Deferred.await(closing)).pipe(
           Effect.zipRight(Effect.ignore(write(new Socket.CloseEvent(1001, "going away")))),
@@ -563,6 +557,52 @@ export const routerEndingOn = <K, S, A, I, SI>(
     }, { originAllowed: resolved.originAllowed, allowedHosts: options.allowedHosts }, source.layout)
     return { router, direct }
   })
+
+/**
+ * What a WebSocket session writes of the store's events. Each delivery is written at once, by one
+ * short-lived fiber (the platform's socket writes through an effect, which is synchronous once the socket
+ * is open), instead of being queued for a writer fiber that each socket would keep waiting between
+ * events (about 8 KB a socket). Until the socket is open, at most `buffer` events wait (newer ones are
+ * dropped while it is that far behind). A write that fails, or the store's end once what came before it
+ * is written, calls `ended`.
+ */
+class SocketOut<A> {
+  private waiting: Array<LogEvent<A>> | undefined = []
+  private endWaiting = false
+
+  constructor(
+    private readonly runtime: Runtime.Runtime<never>,
+    private readonly writeEvent: (event: LogEvent<A>) => Effect.Effect<void, Socket.SocketError>,
+    private readonly buffer: number,
+    private readonly ended: () => void
+  ) {}
+
+  deliver(events: ReadonlyArray<LogEvent<A>>): void {
+    const waiting = this.waiting
+    if (waiting === undefined) return this.write(events)
+    for (const event of events) if (waiting.length < this.buffer) waiting.push(event)
+  }
+
+  /** The store shut down: nothing follows the events delivered before. */
+  end(): void {
+    if (this.waiting === undefined) this.ended()
+    else this.endWaiting = true
+  }
+
+  /** The socket is open: what waited goes out, in order, then the end if it came meanwhile. */
+  open(): void {
+    const waiting = this.waiting
+    this.waiting = undefined
+    if (waiting !== undefined && waiting.length > 0) this.write(waiting)
+    if (this.endWaiting) this.ended()
+  }
+
+  private write(events: ReadonlyArray<LogEvent<A>>): void {
+    Runtime.runFork(this.runtime)(
+      Effect.catchAll(Effect.forEach(events, this.writeEvent, { discard: true }), () => Effect.sync(this.ended))
+    )
+  }
+}
 
 const unpublished = refuse(refusal(404, "NotFound", "this store does not publish its state"))
 const unencodable = refuse(refusal(500, "UnencodableState", "the state does not match its schema"))

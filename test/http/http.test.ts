@@ -230,6 +230,29 @@ describe("StoreHttp over loopback", () => {
       expect(yield* store.state).toEqual({ ticks: 0, pings: 1 })
     }).pipe(Effect.scoped))
 
+  it.live("WebSocket: a burst larger than clientBuffer reaches a client that reads, whole and in order", () =>
+    Effect.gen(function*() {
+      const { store, url } = yield* serve({ clientBuffer: 4 })
+      const ids: Array<unknown> = []
+      let subscribed: () => void
+      const ready = new Promise<void>((resolve) => subscribed = resolve)
+      let finished: () => void
+      const done = new Promise<void>((resolve) => finished = resolve)
+      const socket = new WebSocket(`${url.replace("http", "ws")}/ws`)
+      socket.on("open", () => socket.send(JSON.stringify({ _tag: "Ping" })))
+      socket.on("message", (data) => {
+        ids.push(JSON.parse(String(data)).id)
+        if (ids.length === 2) subscribed() // its own Ping and Pong: the socket has the log's events
+        if (ids.length === 42) finished()
+      })
+      yield* Effect.promise(() => ready)
+      // 20 Pings reduced before the log flushes: one delivery of 40 events, ten times the client's buffer.
+      for (let i = 0; i < 20; i++) yield* store.send({ _tag: "Ping" })
+      yield* Effect.promise(() => done).pipe(Effect.timeout("5 seconds"))
+      socket.close()
+      expect(ids).toEqual(Array.from({ length: 42 }, (_, i) => i + 1))
+    }).pipe(Effect.scoped))
+
   it.live("GET /state encodes the state with its schema", () =>
     Effect.gen(function*() {
       const { url } = yield* serve()
