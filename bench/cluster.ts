@@ -28,7 +28,7 @@ import { pathToFileURL } from "node:url"
 import { Persistence, Reducer, StoreHost } from "../src/index.js"
 import { StoreEntity } from "../src/cluster.js"
 import { PersistenceSql } from "../src/sql.js"
-import { median } from "./harness.js"
+import { heapAfterGc, median } from "./harness.js"
 
 const Action = Persistence.persisted(Schema.TaggedStruct("Add", { note: Schema.String }))
 type Action = typeof Action.Type
@@ -143,6 +143,34 @@ export const clusterThroughput = async (): Promise<ClusterThroughput> => {
   }
 }
 
+/**
+ * Heap per resident store entity: 2,000 ids each sent one action on the single runner (storage in
+ * SQLite `:memory:` databases, whose pages are outside the V8 heap), after a warm-up of 100 ids and once
+ * the answers are stored; the difference of heaps after GC, per id. Compare `bytes_per_resident_idle_store`
+ * (a host's store alone).
+ */
+export const bytesPerResidentEntity = (): Promise<number> => {
+  const memory = () => SqliteClient.layer({ filename: ":memory:" })
+  const runner = StoreEntity.layer(Notes, { initialState, reducer, maxIdleTime: "1 hour" }).pipe(
+    Layer.provide(PersistenceSql.layer().pipe(Layer.provide(memory()))),
+    Layer.provideMerge(SingleRunner.layer({ runnerStorage: "sql" }).pipe(Layer.provide(memory())))
+  )
+  const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}-${i}`)
+  return Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const notes = yield* StoreEntity.client(Notes)
+    const sendEach = (list: ReadonlyArray<string>) =>
+      Effect.forEach(list, (id) => notes(id).send({ _tag: "Add", note: "x" }), { concurrency: 32, discard: true })
+    yield* sendEach(ids("warm", 100))
+    yield* Effect.sleep("1 second")
+    const before = heapAfterGc()
+    yield* sendEach(ids("id", ENTITIES))
+    yield* Effect.sleep("2 seconds")
+    return (heapAfterGc() - before) / ENTITIES
+  })).pipe(Effect.provide(runner)))
+}
+
+const ENTITIES = 2000
+
 if (import.meta.url === pathToFileURL(process.argv[1]!).href) {
-  console.log(await clusterThroughput())
+  console.log(await clusterThroughput(), { bytes_per_resident_entity: await bytesPerResidentEntity() })
 }
