@@ -133,7 +133,7 @@ console.log(JSON.stringify({
 }))
 `
 
-/** Every entry point, with the optional peers /http, /otel and /sql name installed. */
+/** Every entry point, with the optional peers /http, /otel, /sql and /cluster name installed. */
 const full = `import { type Persistence, Reducer, Store } from "composable-effect"
 import { StoreHttp } from "composable-effect/http"
 import { Telemetry } from "composable-effect/otel"
@@ -203,6 +203,31 @@ const [stored, ids] = await Effect.runPromise(Effect.provide(read, PersistenceLi
 console.log(JSON.stringify({ snapshot: Option.getOrNull(stored.snapshot), journal: stored.journal.map((entry) => entry.seq), ids }))
 `
 
+/** /cluster on PostgreSQL: a store entity on the cluster's single runner, sent to and read through its client. */
+const cluster = `import { Persistence, Reducer } from "composable-effect"
+import { StoreEntity } from "composable-effect/cluster"
+import { PersistenceSql } from "composable-effect/sql"
+import { SingleRunner } from "@effect/cluster"
+import { PgClient } from "@effect/sql-pg"
+import { Effect, Layer, Schema } from "effect"
+
+const [host, port, username, database] = process.argv.slice(2)
+const Counter = StoreEntity.make("Counter", { state: Schema.Number, actions: Persistence.persisted(Schema.Literal("inc")) })
+const Pg = PgClient.layer({ host, port: Number(port), username, database })
+const RunnerLive = StoreEntity.layer(Counter, { initialState: () => 0, reducer: Reducer.fromState((n: number, _: "inc") => n + 1) }).pipe(
+  Layer.provide(PersistenceSql.layer().pipe(Layer.provide(Pg))),
+  Layer.provideMerge(SingleRunner.layer({ runnerStorage: "sql" }).pipe(Layer.provide(Pg)))
+)
+const program = Effect.gen(function*() {
+  const counters = yield* StoreEntity.client(Counter)
+  yield* counters("a").send("inc")
+  yield* counters("a").send("inc")
+  const refused = yield* Effect.flip(counters("a").send("dec" as never)).pipe(Effect.map((e) => e._tag), Effect.catchAllDefect(() => Effect.succeed("defect")))
+  return { state: yield* counters("a").state, refused }
+})
+console.log(JSON.stringify(await Effect.runPromise(Effect.scoped(program).pipe(Effect.provide(RunnerLive)))))
+`
+
 /**
  * @effect/sql-pg's .d.ts import `pg`, whose types are in @types/pg, which it does not depend on (an app
  * using it installs them); the app declares the two names those .d.ts use instead, so only the packages
@@ -236,7 +261,7 @@ describe("the packed package in a fresh app", () => {
 
   it("the tarball has the LICENSE and the built entry points", () => {
     expect(packed).toContain("LICENSE")
-    for (const entry of ["index", "testing", "http", "otel", "sql"]) {
+    for (const entry of ["index", "testing", "http", "otel", "sql", "cluster"]) {
       expect(packed).toContain(`dist/${entry}.js`)
       expect(packed).toContain(`dist/${entry}.d.ts`)
     }
@@ -297,9 +322,12 @@ describe("the packed package in a fresh app", () => {
     fullApp ??= (async () => {
       const dir = join(temp, "full")
       // @effect/platform's own .d.ts need the DOM lib (Storage, Transferable), so an app that checks them does too.
-      app(dir, { "main.ts": full, "sql.ts": sql, "pg.d.ts": pgTypes }, ["ES2022", "DOM"], ["node"])
+      app(dir, { "main.ts": full, "sql.ts": sql, "cluster.ts": cluster, "pg.d.ts": pgTypes }, ["ES2022", "DOM"], ["node"])
       const peers = [
         "effect",
+        "@effect/cluster",
+        "@effect/rpc",
+        "@effect/workflow",
         "@effect/experimental",
         "@effect/platform",
         "@effect/platform-node",
@@ -320,7 +348,7 @@ describe("the packed package in a fresh app", () => {
       return dir
     })()
 
-  it("with the peers /http, /otel and /sql need, every entry point type-checks strictly and runs", async () => {
+  it("with the peers /http, /otel, /sql and /cluster need, every entry point type-checks strictly and runs", async () => {
     const dir = await prepareFull()
     expect(JSON.parse(await ok("node", ["out/main.js"], dir))).toEqual({
       posted: { status: 202, body: { accepted: true, id: 1 } },
@@ -339,5 +367,13 @@ describe("the packed package in a fresh app", () => {
       Effect.promise(() => ok("node", ["out/sql.js", server.host, String(server.port), server.user, server.database], dir))
     )))
     expect(JSON.parse(output)).toEqual({ snapshot: { host: "app", id: "s", seq: 2, version: 1, state: "{}" }, journal: [3], ids: ["s"] })
+  }, 240_000)
+
+  it.skipIf(pgSkipped)("in that app, /cluster runs a store entity on the single runner on PostgreSQL", async () => {
+    const dir = await prepareFull()
+    const output = await Effect.runPromise(Effect.scoped(Effect.flatMap(Postgres.start(), (server) =>
+      Effect.promise(() => ok("node", ["out/cluster.js", server.host, String(server.port), server.user, server.database], dir))
+    )))
+    expect(JSON.parse(output)).toEqual({ state: 2, refused: "defect" })
   }, 240_000)
 })
