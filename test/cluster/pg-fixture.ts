@@ -1,0 +1,170 @@
+/**
+ * Runner processes for the multi-runner test: test/cluster/runner-child.ts started with
+ * `node --import tsx`, on a free loopback port, against a PostgreSQL server of test/setup/postgres.ts.
+ * A runner is killed (SIGKILL) when the scope it was started in closes; it also exits by itself when
+ * its stdin closes, so none outlives the test process. Every wait here is bounded.
+ */
+import { Data, Effect, ExecutionStrategy, Exit, Scope } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
+import { createServer } from "node:net"
+import { createInterface } from "node:readline"
+import type { PostgresServer } from "../setup/postgres.js"
+
+export class RunnerError extends Data.TaggedError("RunnerError")<{ readonly runner: string; readonly message: string }> {}
+
+/** A JSON line a runner printed unasked: `{ event: "ack" | "fail" | "sub" | ..., ... }`. */
+export interface RunnerEvent {
+  readonly event: string
+  readonly id?: string
+  readonly n?: number
+  readonly note?: string
+  readonly [key: string]: unknown
+}
+
+export interface RunnerProcess {
+  readonly name: string
+  readonly port: number
+  /** Sends a command, and waits (within `timeout` ms) for its answer; an answer `{ error }` fails. */
+  ask(op: string, args?: Record<string, unknown>, timeout?: number): Effect.Effect<any, RunnerError>
+  /** What it printed unasked, in order. */
+  readonly events: ReadonlyArray<RunnerEvent>
+  /** SIGKILL, waiting (within 10 s) for the process to be gone. */
+  readonly kill: Effect.Effect<void, RunnerError>
+  readonly alive: () => boolean
+}
+
+/** A port nothing listens on now. */
+export const freePort: Effect.Effect<number> = Effect.async<number>((resume) => {
+  const server = createServer()
+  server.listen(0, "127.0.0.1", () => {
+    const address = server.address()
+    const port = typeof address === "object" && address !== null ? address.port : 0
+    server.close(() => resume(Effect.succeed(port)))
+  })
+})
+
+const exited = (child: ChildProcess) =>
+  Effect.async<void>((resume) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.void)
+    child.once("exit", () => resume(Effect.void))
+  })
+
+const startOnce = (name: string, server: PostgresServer, port: number): Effect.Effect<RunnerProcess, RunnerError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const child = yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        spawn(process.execPath, [
+          "--import",
+          "tsx",
+          "test/cluster/runner-child.ts",
+          String(port),
+          server.host,
+          String(server.port),
+          server.user,
+          server.database
+        ], { stdio: ["pipe", "pipe", "pipe"] })
+      ),
+      (child) =>
+        Effect.suspend(() => {
+          if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
+          return exited(child).pipe(Effect.timeout("10 seconds"), Effect.ignore)
+        })
+    )
+    const events: Array<RunnerEvent> = []
+    const waiting = new Map<number, (answer: any) => void>()
+    let ready: (() => void) | undefined
+    let gone: ((why: string) => void) | undefined
+    // Its log, kept to tell why it failed (and shown with RUNNER_LOG=1).
+    const log: Array<string> = []
+    createInterface({ input: child.stderr! }).on("line", (line) => {
+      if (process.env["RUNNER_LOG"]) process.stderr.write(`[${name}] ${line}\n`)
+      log.push(line)
+      if (log.length > 40) log.shift()
+    })
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      if (!line.startsWith("{")) return
+      const value = JSON.parse(line)
+      if (typeof value.re === "number") {
+        waiting.get(value.re)?.(value)
+        waiting.delete(value.re)
+      } else if (value.event === "ready") ready?.()
+      else events.push(value)
+    })
+    child.stdin!.on("error", () => {})
+    child.once("exit", (code, signal) => {
+      const why = `${name} exited (${signal ?? code})\n${log.join("\n")}`
+      gone?.(why)
+      for (const resume of waiting.values()) resume({ error: why })
+      waiting.clear()
+    })
+    yield* Effect.async<void, RunnerError>((resume) => {
+      ready = () => resume(Effect.void)
+      gone = (why) => resume(Effect.fail(new RunnerError({ runner: name, message: why })))
+    }).pipe(Effect.timeoutFail({
+      duration: "60 seconds",
+      onTimeout: () => new RunnerError({ runner: name, message: `not ready in 60 s\n${log.join("\n")}` })
+    }))
+    gone = undefined
+    let next = 0
+    const alive = () => child.exitCode === null && child.signalCode === null
+    return {
+      name,
+      port,
+      events,
+      alive,
+      ask: (op, args = {}, timeout = 60_000) =>
+        Effect.async<any, RunnerError>((resume) => {
+          if (!alive()) return resume(Effect.fail(new RunnerError({ runner: name, message: `${name} is gone` })))
+          const n = next++
+          waiting.set(n, (answer) =>
+            resume(
+              answer.error === undefined
+                ? Effect.succeed(answer)
+                : Effect.fail(new RunnerError({ runner: name, message: `${op}: ${answer.error}` }))
+            ))
+          child.stdin!.write(`${JSON.stringify({ n, op, ...args })}\n`)
+          return Effect.sync(() => waiting.delete(n))
+        }).pipe(Effect.timeoutFail({
+          duration: timeout,
+          onTimeout: () => new RunnerError({ runner: name, message: `${op}: no answer in ${timeout} ms` })
+        })),
+      kill: Effect.suspend(() => {
+        child.kill("SIGKILL")
+        return exited(child)
+      }).pipe(Effect.timeoutFail({
+        duration: "10 seconds",
+        onTimeout: () => new RunnerError({ runner: name, message: "still running 10 s after SIGKILL" })
+      }))
+    } satisfies RunnerProcess
+  })
+
+/**
+ * Starts a runner on a free port: ready once its runner layer is built (its socket server listening).
+ * The port was free a moment ago; if the runner fails to start, once more on another one.
+ */
+export const startRunner = (name: string, server: PostgresServer): Effect.Effect<RunnerProcess, RunnerError, Scope.Scope> =>
+  Effect.flatMap(Scope.Scope, (outer) =>
+    Effect.retry(
+      Effect.gen(function*() {
+        // Its own scope, so a failed start is killed and cleaned up before the next one.
+        const scope = yield* Scope.fork(outer, ExecutionStrategy.sequential)
+        return yield* Effect.onError(
+          Effect.flatMap(freePort, (port) => Scope.extend(startOnce(name, server, port), scope)),
+          (exit) => Scope.close(scope, Exit.failCause(exit))
+        )
+      }),
+      { times: 1 }
+    ))
+
+/** Waits, polling every 200 ms, until `check` holds (within `timeout` ms); fails with `what`. */
+export const eventually = <E, R>(
+  what: string,
+  check: Effect.Effect<boolean, E, R>,
+  timeout = 30_000
+): Effect.Effect<void, E | RunnerError, R> =>
+  Effect.gen(function*() {
+    while (!(yield* check)) yield* Effect.sleep("200 millis")
+  }).pipe(Effect.timeoutFail({
+    duration: timeout,
+    onTimeout: () => new RunnerError({ runner: "test", message: `${what}: not within ${timeout} ms` })
+  }))
