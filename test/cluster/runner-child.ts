@@ -47,17 +47,19 @@ const tracked = Layer.effect(
 const shardsPerGroup = 300
 
 /**
- * The cluster's timings, shortened so a dead runner's shards move in seconds, not the defaults'
- * minute or more (a 35 s lock expiration, a 1 min health check, a 10 s storage poll):
- * - shardLockRefreshInterval 2 s / shardLockExpiration 6 s: a runner's heartbeat (and its shard locks,
- *   when not advisory) is refreshed every 2 s, and a runner not heard of for 6 s is dropped from the
- *   assignments. A refresh slower than the interval marks the runner's own locks unhealthy, making it
- *   give up all its shards, so the interval is not made shorter on two shared cores. (On PostgreSQL the
- *   locks are advisory and die with the dead runner's connection: nothing waits for them to expire.)
- * - runnerHealthCheckInterval 1 s: the health singleton pings the runners every second; a runner that
- *   refuses the connection is marked unhealthy after the ping's own retries (5, 500 ms apart).
- * - refreshAssignmentsInterval 500 ms: how soon the other runners see the new assignments.
- * - entityMessagePollInterval 1 s: how often the mailboxes in storage are read (shards taken over are
+ * The cluster's timings, shortened so a dead runner's shards move in seconds, not the defaults' minute
+ * or more (a 35 s lock expiration, a 1 min health check, a 10 s storage poll). A killed runner leaves
+ * the assignments by whichever comes first:
+ * - runnerHealthCheckInterval 1 s: the health singleton pings every runner each second; a dead one
+ *   refuses the connection, and is marked unhealthy after the ping's own 5 retries, 500 ms apart
+ *   (about 3-4 s in all).
+ * - shardLockRefreshInterval 2 s / shardLockExpiration 6 s: each runner's heartbeat is refreshed every
+ *   2 s, and a runner not heard of for 6 s is left out of the assignments (the path when the health
+ *   singleton died with the runner: about 6 s). A refresh slower than its interval makes a runner give
+ *   up all its shards, so the interval is not made shorter on two shared cores. On PostgreSQL the shard
+ *   locks are advisory: they go with the dead runner's connection, nothing waits for them to expire.
+ * - refreshAssignmentsInterval 500 ms: how soon the others see the new assignments.
+ * - entityMessagePollInterval 1 s: how often mailboxes in storage are read (shards taken over are
  *   read at once anyway).
  */
 const shardingConfig = {
