@@ -16,6 +16,8 @@
  * Compare with `send_per_sec` (a local store's send, no persistence) in the same run: the two are
  * different work, not a target.
  *
+ * - `bytes_per_resident_entity` and `cluster_failover_ms`: see their functions below.
+ *
  * Alone: `node --expose-gc --import tsx bench/cluster.ts`.
  */
 import { SingleRunner } from "@effect/cluster"
@@ -170,6 +172,30 @@ export const bytesPerResidentEntity = (): Promise<number> => {
 }
 
 const ENTITIES = 2000
+
+/**
+ * `cluster_failover_ms`: three socket runner processes on 127.0.0.1 with PostgreSQL storage (the
+ * multi-runner test's cluster, test/cluster/pg-fixture.ts, with its shortened health and lock timings),
+ * 60 stores each sent one action through the first runner; then the third runner is killed with SIGKILL
+ * and the time is taken until one of its stores answers again through the first. One kill per run, so one
+ * sample: expect 3 to 6 s (see docs/cluster.md for the two paths). `NaN` without PostgreSQL's binaries.
+ */
+export const clusterFailoverMs = async (): Promise<number> => {
+  const Postgres = await import("../test/setup/postgres.js")
+  if (Postgres.binDir() === undefined) return Number.NaN
+  const { startCluster } = await import("../test/cluster/pg-fixture.js")
+  return Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const { runners: [asker, , victim] } = yield* startCluster
+    const ids = Array.from({ length: 60 }, (_, i) => `failover-${i}`)
+    yield* asker!.ask("send", { items: ids.map((id) => [id, "0"]) }, 60_000)
+    const owned = (yield* victim!.ask("owns", { ids })).ids as Array<string>
+    if (owned.length === 0) return yield* Effect.die(new Error("the victim runner owns none of the 60 stores"))
+    const killedAt = Date.now()
+    yield* victim!.kill
+    const probe = yield* asker!.ask("probe", { id: owned[0], within: 45_000 }, 50_000)
+    return (probe.answeredAt as number) - killedAt
+  })))
+}
 
 if (import.meta.url === pathToFileURL(process.argv[1]!).href) {
   console.log(await clusterThroughput(), { bytes_per_resident_entity: await bytesPerResidentEntity() })

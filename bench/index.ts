@@ -157,7 +157,9 @@ const measurements: ReadonlyArray<readonly [key: string, run: () => Promise<numb
   ["host_sync_send_per_sec", clustered("host_sync_send_per_sec")],
   ["cluster_vs_host_sync", clustered("cluster_vs_host_sync")],
   // 2,000 store entities resident on the single runner, each sent one action.
-  ["bytes_per_resident_entity", () => cluster.bytesPerResidentEntity()]
+  ["bytes_per_resident_entity", () => cluster.bytesPerResidentEntity()],
+  // Three socket runners on PostgreSQL: SIGKILL one, until one of its stores answers through another.
+  ["cluster_failover_ms", () => cluster.clusterFailoverMs()]
 ]
 
 process.stderr.write("composable-effect benchmarks (medians)\n")

@@ -11,64 +11,19 @@
  * the real clock: the runners' timings are shortened (see runner-child.ts) so a failover takes seconds.
  * `RUNNER_LOG=1` shows the runners' logs.
  */
-import * as ShardingConfig from "@effect/cluster/ShardingConfig"
-import * as SqlMessageStorage from "@effect/cluster/SqlMessageStorage"
-import * as SqlRunnerStorage from "@effect/cluster/SqlRunnerStorage"
 import * as SqlClient from "@effect/sql/SqlClient"
-import { PgClient } from "@effect/sql-pg"
 import { describe, expect, layer } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
-import { PersistenceSql } from "../../src/sql.js"
 import * as Postgres from "../setup/postgres.js"
 import type { State } from "../host/fixture.js"
-import { eventually, type RunnerProcess, startRunner } from "./pg-fixture.js"
+import { eventually, pg, type RunnerProcess, startCluster } from "./pg-fixture.js"
 
 const bin = Postgres.binDir()
 const skipped = bin === undefined ? `skipped: no PostgreSQL server binaries found; ${Postgres.installHint}` : undefined
 if (skipped !== undefined) console.warn(`Multi-runner cluster tests ${skipped}.`)
 
-const shardsPerGroup = 300
-
-/**
- * A server, and three runners on it. The tables are made first, here: the cluster's storage layers do
- * not survive racing each other to make them on a fresh database (this library's own do), and the
- * runners then start together.
- */
-const cluster = Effect.gen(function*() {
-  const start = Date.now()
-  const server = yield* Postgres.start()
-  yield* Effect.provide(
-    Effect.void,
-    Layer.mergeAll(SqlMessageStorage.layer, SqlRunnerStorage.layer, PersistenceSql.layer()).pipe(
-      Layer.provide(ShardingConfig.layer()),
-      Layer.provide(pg(server))
-    )
-  )
-  console.log(`multi-runner: PostgreSQL up, tables made in ${since(start)}`)
-  const [first, second, third] = yield* Effect.all(
-    [startRunner("r0", server), startRunner("r1", server), startRunner("r2", server)],
-    { concurrency: 3 }
-  )
-  console.log(`multi-runner: three runners up in ${since(start)}`)
-  const runners = [first, second, third]
-  // Shards settled: each runner holds some, together all of them, twice in a row a moment apart.
-  let settled = 0
-  yield* eventually("the shards spread over the three runners", Effect.gen(function*() {
-    const held = yield* Effect.forEach(runners, (r) => Effect.map(r.ask("shards"), (a) => a.shards as number))
-    const ok = held.every((n) => n > 0) && held.reduce((a, b) => a + b, 0) === shardsPerGroup
-    settled = ok ? settled + 1 : 0
-    if (settled < 2) yield* Effect.sleep("500 millis")
-    return settled >= 2
-  }), 60_000)
-  console.log(`multi-runner: three runners up, shards settled in ${since(start)}`)
-  return { server, runners }
-})
-
 /** One cluster for the file: the tests run in order, the last one kills a runner. */
-class Cluster extends Context.Tag("test/multi-runner/Cluster")<Cluster, Effect.Effect.Success<typeof cluster>>() {}
-
-const pg = (server: Postgres.PostgresServer) =>
-  PgClient.layer({ host: server.host, port: server.port, username: server.user, database: server.database, maxConnections: 2 })
+class Cluster extends Context.Tag("test/multi-runner/Cluster")<Cluster, Effect.Effect.Success<typeof startCluster>>() {}
 
 /** Sends stored in the cluster's message storage and not answered yet. */
 const unanswered = (server: Postgres.PostgresServer) =>
@@ -92,7 +47,7 @@ const since = (start: number) => `${((Date.now() - start) / 1000).toFixed(1)} s`
 describe.skipIf(skipped !== undefined)(
   `StoreEntity on three socket runners with PostgreSQL${skipped === undefined ? "" : ` (${skipped})`}`,
   () => {
-    layer(Layer.scoped(Cluster, cluster), { excludeTestServices: true, timeout: "90 seconds" })((it) => {
+    layer(Layer.scoped(Cluster, startCluster), { excludeTestServices: true, timeout: "90 seconds" })((it) => {
       it.effect("stores spread over the runners; actions for 1,000 ids sent from every runner all land", () =>
         Effect.gen(function*() {
           const start = Date.now()

@@ -4,10 +4,16 @@
  * A runner is killed (SIGKILL) when the scope it was started in closes; it also exits by itself when
  * its stdin closes, so none outlives the test process. Every wait here is bounded.
  */
-import { Data, Effect, ExecutionStrategy, Exit, Scope } from "effect"
+import * as ShardingConfig from "@effect/cluster/ShardingConfig"
+import * as SqlMessageStorage from "@effect/cluster/SqlMessageStorage"
+import * as SqlRunnerStorage from "@effect/cluster/SqlRunnerStorage"
+import { PgClient } from "@effect/sql-pg"
+import { Data, Effect, ExecutionStrategy, Exit, Layer, Scope } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { createServer } from "node:net"
 import { createInterface } from "node:readline"
+import { PersistenceSql } from "../../src/sql.js"
+import * as Postgres from "../setup/postgres.js"
 import type { PostgresServer } from "../setup/postgres.js"
 
 export class RunnerError extends Data.TaggedError("RunnerError")<{ readonly runner: string; readonly message: string }> {}
@@ -168,3 +174,47 @@ export const eventually = <E, R>(
     duration: timeout,
     onTimeout: () => new RunnerError({ runner: "test", message: `${what}: not within ${timeout} ms` })
   }))
+
+/** A client of the test's database, as the runners use it. */
+export const pg = (server: Postgres.PostgresServer) =>
+  PgClient.layer({ host: server.host, port: server.port, username: server.user, database: server.database, maxConnections: 2 })
+
+const since = (start: number) => `${((Date.now() - start) / 1000).toFixed(1)} s`
+
+/** The cluster's default, which runner-child.ts keeps. */
+export const shardsPerGroup = 300
+
+/**
+ * A server, and three runners on it. The tables are made first, here: the cluster's storage layers do
+ * not survive racing each other to make them on a fresh database (this library's own do), and the
+ * runners then start together.
+ */
+export const startCluster = Effect.gen(function*() {
+  const start = Date.now()
+  const server = yield* Postgres.start()
+  yield* Effect.provide(
+    Effect.void,
+    Layer.mergeAll(SqlMessageStorage.layer, SqlRunnerStorage.layer, PersistenceSql.layer()).pipe(
+      Layer.provide(ShardingConfig.layer()),
+      Layer.provide(pg(server))
+    )
+  )
+  console.log(`multi-runner: PostgreSQL up, tables made in ${since(start)}`)
+  const [first, second, third] = yield* Effect.all(
+    [startRunner("r0", server), startRunner("r1", server), startRunner("r2", server)],
+    { concurrency: 3 }
+  )
+  console.log(`multi-runner: three runners up in ${since(start)}`)
+  const runners = [first, second, third]
+  // Shards settled: each runner holds some, together all of them, twice in a row a moment apart.
+  let settled = 0
+  yield* eventually("the shards spread over the three runners", Effect.gen(function*() {
+    const held = yield* Effect.forEach(runners, (r) => Effect.map(r.ask("shards"), (a) => a.shards as number))
+    const ok = held.every((n) => n > 0) && held.reduce((a, b) => a + b, 0) === shardsPerGroup
+    settled = ok ? settled + 1 : 0
+    if (settled < 2) yield* Effect.sleep("500 millis")
+    return settled >= 2
+  }), 60_000)
+  console.log(`multi-runner: three runners up, shards settled in ${since(start)}`)
+  return { server, runners }
+})
