@@ -14,6 +14,7 @@
  * @since 0.2.0
  */
 import type * as Sharding from "@effect/cluster/Sharding"
+import type * as HttpRouter from "@effect/platform/HttpRouter"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
@@ -23,10 +24,12 @@ import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import * as internal from "./internal/entity.js"
+import * as entityHttp from "./internal/entityHttp.js"
 import type { Persistence } from "./Persistence.js"
 import type * as Store from "./Store.js"
 import type { WaitTimeoutError } from "./StoreError.js"
 import type * as StoreHost from "./StoreHost.js"
+import type * as StoreHttp from "./StoreHttp.js"
 
 // -------------------------------------------------------------------------------------------------
 // models
@@ -290,3 +293,35 @@ export const client: <S, A>(
   entity: StoreEntity<S, A>,
   options?: ClientOptions
 ) => Effect.Effect<(id: string) => Client<S, A>, never, Sharding.Sharding> = internal.client
+
+// -------------------------------------------------------------------------------------------------
+// routes
+// -------------------------------------------------------------------------------------------------
+
+/**
+ * The HTTP, SSE and WebSocket routes of `StoreHttp`, for the stores of `entity` wherever they run, under a
+ * segment naming each (`POST /:id/actions`, `GET /:id/events`, ...), as `StoreHttp.hostRouter` serves a
+ * host's: mount it on every runner's server, and a request reaching any of them reaches its store. The
+ * routes reach each store through its client (`options.client`), with one subscription and one `changes`
+ * stream per store while it has requests or clients, kept 30 seconds after the last. Errors answer as a
+ * host's do, and a store the cluster cannot reach in time answers `503 StoreUnreachable`.
+ *
+ * @example
+ * ```ts
+ * import { StoreEntity } from "composable-effect/cluster"
+ * import { HttpRouter } from "@effect/platform"
+ * import { Effect, Schema } from "effect"
+ *
+ * const Counter = StoreEntity.make("Counter", { state: Schema.Number, actions: Schema.Literal("inc") })
+ * const routes = Effect.map(
+ *   StoreEntity.httpRouter(Counter, { actions: Schema.Literal("inc"), state: Schema.Number }),
+ *   (counters) => HttpRouter.empty.pipe(HttpRouter.mount("/counters", counters)) // POST /counters/a/actions
+ * )
+ * ```
+ * @since 0.2.0
+ * @category routes
+ */
+export const httpRouter: <S, A, I, SI>(
+  entity: StoreEntity<S, A>,
+  options: StoreHttp.Options<S, A, I, SI> & { readonly client?: ClientOptions | undefined }
+) => Effect.Effect<HttpRouter.HttpRouter, never, Scope.Scope | Sharding.Sharding> = entityHttp.httpRouter

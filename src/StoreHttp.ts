@@ -196,6 +196,7 @@ export type ErrorCode =
   | "InvalidId"
   | "RestoreFailed"
   | "PersistenceUnavailable"
+  | "StoreUnreachable"
   | "Internal"
 
 /**

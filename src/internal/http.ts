@@ -12,9 +12,8 @@ import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type { IncomingMessage, ServerResponse } from "node:http"
-import type { PersistenceError } from "../Persistence.js"
 import type * as Store from "../Store.js"
-import type { RestoreError, StoreShutdownError, WaitTimeoutError } from "../StoreError.js"
+import type { WaitTimeoutError } from "../StoreError.js"
 import type * as StoreHttp from "../StoreHttp.js"
 import { EventLog, type LogEvent, type Resume } from "./eventLog.js"
 import {
@@ -30,6 +29,7 @@ import {
   refuse,
   routes,
   storeFailure,
+  type StoreFailure,
   storeShutDown
 } from "./httpGuard.js"
 import { decodeAction, parseEventId, parseIdempotencyKey, type Refusal, refusal } from "./httpInput.js"
@@ -115,8 +115,6 @@ const badKey = refusal(400, "InvalidHeader", "Idempotency-Key must be 1 to 255 v
 /** The SSE comment a route sends once it is subscribed. */
 const connected = ": connected\n\n"
 
-/** What a store, or a host for one of its stores, fails with. */
-type StoreFailure = StoreShutdownError | RestoreError | PersistenceError
 
 /**
  * The part of a store the routes use. A `Store` is one; a host gives one per store id, so that a send

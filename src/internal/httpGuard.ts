@@ -236,13 +236,32 @@ const persistenceUnavailable: Refusal = {
   message: "the store's persistence is unavailable (the server logged why)"
 }
 
+const storeUnreachable: Refusal = {
+  status: 503,
+  error: "StoreUnreachable",
+  message: "the store could not be reached in time (the server logged why)"
+}
+
+/**
+ * A cluster's store failing (`StoreEntity`'s errors), by shape: the HTTP routes do not depend on the
+ * cluster's packages.
+ *
+ * @internal
+ */
+export type RemoteStoreFailure =
+  | { readonly _tag: "EntityStoreError"; readonly reason: "RestoreFailed" | "PersistenceUnavailable" | "ShutDown" }
+  | { readonly _tag: "EntityUnreachableError"; readonly reason: string }
+
+/** What a store, a host's store or a cluster's store fails with. @internal */
+export type StoreFailure = StoreShutdownError | RestoreError | PersistenceError | RemoteStoreFailure
+
 /**
  * What a store's (or a host's) failure answers. None quotes the error: a `RestoreError` names the store
  * and what it found, which is for the server's log (with its cause), not for the client.
  *
  * @internal
  */
-export const storeFailure = (error: StoreShutdownError | RestoreError | PersistenceError): Effect.Effect<Refusal> => {
+export const storeFailure = (error: StoreFailure): Effect.Effect<Refusal> => {
   switch (error._tag) {
     case "StoreShutdownError":
       return Effect.succeed(storeShutDown)
@@ -250,5 +269,14 @@ export const storeFailure = (error: StoreShutdownError | RestoreError | Persiste
       return Effect.as(Effect.logError("StoreHttp: a store could not be restored", Cause.fail(error)), restoreFailed)
     case "PersistenceError":
       return Effect.as(Effect.logError("StoreHttp: the store's persistence failed", Cause.fail(error)), persistenceUnavailable)
+    case "EntityStoreError":
+      return error.reason === "ShutDown"
+        ? Effect.succeed(storeShutDown)
+        : Effect.as(
+          Effect.logError("StoreHttp: a cluster's store failed", Cause.fail(error)),
+          error.reason === "RestoreFailed" ? restoreFailed : persistenceUnavailable
+        )
+    case "EntityUnreachableError":
+      return Effect.as(Effect.logWarning("StoreHttp: a cluster's store was not reached", Cause.fail(error)), storeUnreachable)
   }
 }
