@@ -110,15 +110,24 @@ class Parser {
   }
 }
 
+export interface SubscribeOptions {
+  /** Makes the requests (default the global `fetch`): the tests pass their own. */
+  readonly fetch?: (url: string, init: RequestInit) => Promise<Response>
+}
+
 /**
  * The endpoint's events as actions, reconnecting on drop with `Last-Event-ID`. `Connected`, `Dropped`,
  * `Ended` and `Failed` are actions too, so the reducer knows the connection's state; failures never escape
  * (errors are actions). The effect ends after `Ended`, `Failed`, or the `Dropped` of a schedule that gave up.
  */
-export const subscribe = (url: string, retry: Schedule.Schedule<unknown, Disconnected> = Schedule.spaced("500 millis")): Fx.Fx<Action> =>
+export const subscribe = (
+  url: string,
+  retry: Schedule.Schedule<unknown, Disconnected> = Schedule.spaced("500 millis"),
+  options: SubscribeOptions = {}
+): Fx.Fx<Action> =>
   Fx.subscribe<Action>((emit) =>
     Effect.map(Effect.runtime<never>(), (runtime): Fx.Registration => {
-      const connection = new Connection(url, retry, emit, runtime)
+      const connection = new Connection(url, retry, emit, runtime, options.fetch ?? ((url, init) => fetch(url, init)))
       connection.connect()
       return { cleanup: () => connection.close(), pause: () => connection.pause(), resume: () => connection.resume() }
     })
@@ -151,7 +160,8 @@ class Connection {
     private readonly url: string,
     retry: Schedule.Schedule<unknown, Disconnected>,
     private readonly emit: Fx.Emit<Action>,
-    private readonly runtime: Runtime.Runtime<never>
+    private readonly runtime: Runtime.Runtime<never>,
+    private readonly request: (url: string, init: RequestInit) => Promise<Response>
   ) {
     this.paced = Schedule.modifyDelay(retry, (_, delay) => this.serverDelay ?? delay)
   }
@@ -161,7 +171,7 @@ class Connection {
     const controller = this.controller = new AbortController()
     const headers: Record<string, string> = { accept: "text/event-stream" }
     if (this.lastEventId !== "") headers["last-event-id"] = this.lastEventId
-    fetch(this.url, { headers, signal: controller.signal }).then(
+    this.request(this.url, { headers, signal: controller.signal }).then(
       (response) => this.opened(response),
       (cause) => this.dropped(String(cause))
     )

@@ -151,6 +151,34 @@ describe("examples/sse-client", () => {
       yield* store.send(Action.Unsubscribe())
     }).pipe(Effect.scoped))
 
+  it.live("while a backpressuring subscriber is full the body is not read; reading resumes when it has room", () =>
+    Effect.gen(function*() {
+      // A body that makes one event each time it is read, 2,000 in all: how often it was read is how far the
+      // client went (a client that ignored the pause would read them all at once).
+      let reads = 0
+      const body = new ReadableStream<Uint8Array>({
+        pull: (controller) => {
+          if (++reads > 2_000) return controller.close()
+          controller.enqueue(new TextEncoder().encode(`id: ${reads}\ndata: ${reads}\n\n`))
+        }
+      }, { highWaterMark: 0 })
+      const respond = () => Promise.resolve(new Response(body, { headers: { "content-type": "text/event-stream" } }))
+      const store = yield* recorder(subscribe("http://sse.test/events", Schedule.stop, { fetch: respond }))
+      yield* store.send("Run")
+      // Subscribed before the source starts (it starts after the reduction): full with `Connected`, and never
+      // drained until below, so the store must wait for it.
+      const full = yield* store.subscribe({ capacity: 1, overflow: "backpressure" })
+      const turns = Effect.repeatN(Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve))), 20)
+      yield* turns
+      const paused = reads
+      yield* turns
+      expect(reads).toBe(paused)
+      expect(paused).toBeLessThan(3)
+      // Room again: the subscriber takes `Connected` and nine events, which the client reads for it.
+      yield* Stream.runDrain(Stream.take(full, 10)).pipe(Effect.timeout("5 seconds"))
+      expect(reads).toBeGreaterThanOrEqual(8)
+    }).pipe(Effect.scoped))
+
   it.live("the retry schedule is followed across drops: it gives up when it is done", () =>
     Effect.gen(function*() {
       // Nothing listens on this port: every attempt fails at once.
