@@ -7,10 +7,12 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
 import type { Predicate } from "effect/Predicate"
 import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import type * as Store from "../Store.js"
 import type { WaitTimeoutError } from "../StoreError.js"
@@ -506,6 +508,9 @@ export const routerEndingOn = <K, S, A, I, SI>(
           () => Deferred.unsafeDone(ending, Exit.void)
         )
         yield* log.subscribeScoped({ _tag: "Fresh" }, { deliver: ({ events }) => out.deliver(events), end: () => out.end() })
+        // Runs before the subscription ends (finalizers run in reverse): nothing is written after this. On the
+        // scope itself: `Effect.addFinalizer` would keep a copy of the fiber's refs per socket to run it with.
+        yield* Scope.addFinalizer(yield* Effect.scope, Effect.sync(() => out.close()))
         const limit = new SocketLimit(request, maxBodyBytes, (raw) =>
           Effect.runFork(Effect.ignore(write(new Socket.CloseEvent(1009, "message too big"))).pipe(
             // After the close frame is written: end the connection, so a client that keeps sending cannot hold it.
@@ -563,10 +568,15 @@ export const routerEndingOn = <K, S, A, I, SI>(
  * events (about 8 KB a socket). Until the socket is open, at most `buffer` events wait (newer ones are
  * dropped while it is that far behind). A write that fails, or the store's end once what came before it
  * is written, calls `ended`.
+ *
+ * @internal
  */
-class SocketOut<A> {
+export class SocketOut<A> {
   private waiting: Array<LogEvent<A>> | undefined = []
   private endWaiting = false
+  private closed = false
+  /** Writes that did not complete at once (the socket closed under them): interrupted with the session. */
+  private stalled: Set<Fiber.RuntimeFiber<void>> | undefined = undefined
 
   constructor(
     private readonly runtime: Runtime.Runtime<never>,
@@ -576,6 +586,7 @@ class SocketOut<A> {
   ) {}
 
   deliver(events: ReadonlyArray<LogEvent<A>>): void {
+    if (this.closed) return
     const waiting = this.waiting
     if (waiting === undefined) return this.write(events)
     for (const event of events) if (waiting.length < this.buffer) waiting.push(event)
@@ -595,10 +606,20 @@ class SocketOut<A> {
     if (this.endWaiting) this.ended()
   }
 
+  /** The session is over. */
+  close(): void {
+    this.closed = true
+    if (this.stalled !== undefined) for (const fiber of this.stalled) fiber.unsafeInterruptAsFork(FiberId.none)
+  }
+
   private write(events: ReadonlyArray<LogEvent<A>>): void {
-    Runtime.runFork(this.runtime)(
+    const fiber = Runtime.runFork(this.runtime)(
       Effect.catchAll(Effect.forEach(events, this.writeEvent, { discard: true }), () => Effect.sync(this.ended))
     )
+    if (fiber.unsafePoll() !== null) return
+    const stalled = this.stalled ??= new Set()
+    stalled.add(fiber)
+    fiber.addObserver(() => stalled.delete(fiber))
   }
 }
 
