@@ -114,10 +114,20 @@ describe.skipIf(skipped !== undefined)(
             }
             const fails = () => sender.events.filter((e) => e.event === "fail")
             const seen = () => watcher.events.filter((e) => e.event === "sub" && e.id === watched).map((e) => Number(e.note))
+            const early = () =>
+              JSON.stringify({
+                acks: Object.fromEntries(acks()),
+                seen: seen().slice(-5),
+                fails: fails(),
+                watcher: watcher.events.filter((e) => e.event !== "sub")
+              })
             yield* eventually(
               "sends acknowledged for every store",
-              Effect.sync(() => ids.every((id) => (acks().get(id) ?? -1) >= 4) && seen().length > 0),
-              30_000
+              Effect.sync(() => ids.every((id) => (acks().get(id) ?? -1) >= 4)),
+              45_000
+            ).pipe(Effect.tapError(() => Effect.sync(() => console.log(early()))))
+            yield* eventually("the subscriber seeing the watched store's actions", Effect.sync(() => seen().length > 0), 30_000).pipe(
+              Effect.tapError(() => Effect.sync(() => console.log(early())))
             )
 
             // Its stores are still its own (no shard moved since they were picked).
