@@ -21,11 +21,13 @@
  *
  * Many clients stay cheap and slow clients never stall the store or each other: what the store reduced
  * since the last write is encoded once and the same bytes are written to every SSE client, a buffer write
- * each. A client `clientBuffer` events behind skips events until it reads again; an SSE client is then
- * sent a `gap` event naming the ids it missed (it can reconnect with `Last-Event-ID` to get them from the
- * replay buffer), a WebSocket client loses the newest while it is that far behind. `/changes` clients
- * skip to the newest state. Under load, writes to clients take at most a quarter of the process's time, so
- * `POST`s keep being accepted while thousands listen.
+ * each. An SSE client `clientBuffer` events behind skips events until it reads again; it is then sent a
+ * `gap` event naming the ids it missed (it can reconnect with `Last-Event-ID` to get them from the replay
+ * buffer). A WebSocket client is written each delivery whole as it comes (what it has not read waits in
+ * its socket's send buffer); `clientBuffer` bounds only the events waiting for its socket to open, newer
+ * ones being dropped while that many wait. `/changes` clients skip to the newest state. Under load,
+ * writes to clients take at most a quarter of the process's time, so `POST`s keep being accepted while
+ * thousands listen.
  *
  * A `StoreHost` is served the same way, each of its stores under a segment naming it (`POST
  * /:id/actions`, `GET /:id/events`, ...): see {@link hostRouter} and {@link layerHost}.
@@ -83,7 +85,11 @@ export interface Options<S, A, I, SI> {
   readonly maxDepth?: number | undefined
   /** Events kept for `Last-Event-ID` resume. Default 1000. */
   readonly replay?: number | undefined
-  /** Events a slow client may fall behind before it skips events (SSE clients get a `gap` event). Default 1000. */
+  /**
+   * Events a slow SSE client may fall behind before it skips events (it then gets a `gap` event), and
+   * events kept for a WebSocket client while its socket opens (newer ones are dropped while that many
+   * wait). Once open, a WebSocket client is written each delivery whole, however large. Default 1000.
+   */
   readonly clientBuffer?: number | undefined
   /** Interval of SSE heartbeat comments. Default 15 seconds. */
   readonly heartbeat?: Duration.DurationInput | undefined
