@@ -148,18 +148,20 @@ export const layer = <S, A, R, SI, AI>(
   const maxIdleTime = Duration.toMillis(requireDuration(where, "maxIdleTime", options.maxIdleTime ?? Duration.minutes(1)))
   const releaseTimeout = requireDuration(where, "shutdownTimeout", options.shutdownTimeout ?? Duration.seconds(10))
   if (options.mailboxCapacity !== undefined) requirePositive(where, "mailboxCapacity", options.mailboxCapacity, true)
+  // Made here, not when the layer is built: the host's options are checked where this is called.
+  const makeStores = makeHost<S, A, R, SI, AI>({
+    name: type,
+    initialState: options.initialState,
+    reducer: options.reducer,
+    // The cluster passivates: the host keeps a store until its entity is released.
+    idleTimeout: Duration.infinity,
+    shutdownTimeout: releaseTimeout,
+    subscriberCapacity: options.subscriberCapacity,
+    subscriberOverflow: options.subscriberOverflow,
+    persistence: { ...options.persistence, state: self.state as Schema.Schema<S, SI>, actions: self.actions as Schema.Schema<A, AI> }
+  })
   return Layer.unwrapScoped(Effect.gen(function*() {
-    const host = (yield* makeHost<S, A, R, SI, AI>({
-      name: type,
-      initialState: options.initialState,
-      reducer: options.reducer,
-      // The cluster passivates: the host keeps a store until its entity is released.
-      idleTimeout: Duration.infinity,
-      shutdownTimeout: releaseTimeout,
-      subscriberCapacity: options.subscriberCapacity,
-      subscriberOverflow: options.subscriberOverflow,
-      persistence: { ...options.persistence, state: self.state as Schema.Schema<S, SI>, actions: self.actions as Schema.Schema<A, AI> }
-    })) as HostImpl<S, A, R>
+    const host = (yield* makeStores) as HostImpl<S, A, R>
     return entity.toLayer(
       Effect.gen(function*() {
         const address = yield* Entity.CurrentAddress

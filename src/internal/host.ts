@@ -628,6 +628,11 @@ export const make = <S, A, R, SI, AI>(
   const idleTimeout = Duration.toMillis(requireDuration(where, "idleTimeout", options.idleTimeout ?? hostDefaults.idleTimeout))
   const maxResident = options.maxResident === undefined ? Number.POSITIVE_INFINITY : requirePositive(where, "maxResident", options.maxResident, true)
   if (options.shutdownTimeout !== undefined) requireDuration(where, "shutdownTimeout", options.shutdownTimeout)
+  // Checked here as `Store.make` would: there, it would throw at every activation instead.
+  if (options.subscriberCapacity !== undefined) requirePositive(where, "subscriberCapacity", options.subscriberCapacity, true)
+  if (options.subscriberOverflow !== undefined) {
+    requireOneOf(where, "subscriberOverflow", options.subscriberOverflow, ["sliding", "dropping", "unbounded", "backpressure"])
+  }
   const p = options.persistence
   if (p !== undefined) {
     if (p.durability !== undefined) requireOneOf(where, "persistence.durability", p.durability, ["group", "sync"])

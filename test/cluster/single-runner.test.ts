@@ -7,11 +7,11 @@
  */
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Exit, Fiber, Layer, Option, Stream } from "effect"
+import { Chunk, Effect, Exit, Fiber, Layer, Option, Ref, Stream } from "effect"
 import { Persistence } from "../../src/index.js"
 import { StoreEntity } from "../../src/cluster.js"
 import { PersistenceSql } from "../../src/sql.js"
-import type { Action } from "../host/fixture.js"
+import { type Action, initialState, makeReducer } from "../host/fixture.js"
 import { Notes, runner, sent, tempDatabase } from "./fixture.js"
 
 const add = (note: string): Action => ({ _tag: "Add", note })
@@ -159,6 +159,10 @@ describe("StoreEntity on a single runner (SQLite)", () => {
     expect(() => StoreEntity.make("", { state: Notes.state, actions: Notes.actions })).toThrow(RangeError)
     expect(() => StoreEntity.layer(Notes, { initialState: () => ({ notes: [], restored: 0 }), reducer: null as never, maxIdleTime: "soon" as never }))
       .toThrow(RangeError)
+    const options = { initialState, reducer: makeReducer(Effect.runSync(Ref.make(0))) }
+    expect(() => StoreEntity.layer(Notes, { ...options, persistence: { version: 0 } })).toThrow(RangeError)
+    expect(() => StoreEntity.layer(Notes, { ...options, subscriberCapacity: -1 })).toThrow(RangeError)
+    expect(() => StoreEntity.layer(Notes, { ...options, mailboxCapacity: 0 })).toThrow(RangeError)
     expect(Exit.isFailure(Effect.runSyncExit(Effect.suspend(() => StoreEntity.client(Notes, { timeout: -1 as never }) as never)))).toBe(true)
   })
 })

@@ -56,7 +56,17 @@ describe("StoreHost: keyed stores", () => {
 
   it("options are checked where the host is made", () => {
     const base = { name: "n", initialState: () => 0, reducer: counting }
-    for (const bad of [{ idleTimeout: Number.NaN }, { maxResident: 0 }, { maxResident: 1.5 }, { name: "" }, { shutdownTimeout: "soon" }]) {
+    for (
+      const bad of [
+        { idleTimeout: Number.NaN },
+        { maxResident: 0 },
+        { maxResident: 1.5 },
+        { name: "" },
+        { shutdownTimeout: "soon" },
+        { subscriberCapacity: 0 },
+        { subscriberOverflow: "sometimes" }
+      ]
+    ) {
       expect(() => StoreHost.make({ ...base, ...bad } as StoreHost.Options<number, "inc", never>)).toThrow(RangeError)
     }
     // A Schema that marks nothing would persist nothing but snapshots: refused, with the fix in the message.
