@@ -18,7 +18,7 @@ import type * as HttpRouter from "@effect/platform/HttpRouter"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
-import type { Predicate } from "effect/Predicate"
+import type { Predicate, Refinement } from "effect/Predicate"
 import type * as Schedule from "effect/Schedule"
 import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
@@ -64,7 +64,8 @@ export interface StoreEntity<S, A> {
  * residency.
  *
  * - `maxIdleTime`: an entity no message reached for this long, whose store runs no effect, is passivated
- *   (default 1 minute). A store with effects running is kept alive by the cluster's keep-alive, which is
+ *   (default 1 minute; the cluster looks every `maxIdleTime`, at least 5 seconds apart, so a shorter one
+ *   passivates after 5 to 10 seconds). A store with effects running is kept alive by the cluster's keep-alive, which is
  *   itself persisted: if its runner dies, the store is activated again elsewhere and its `restored`
  *   action reduced.
  * - `shutdownTimeout`: how long a released store's effects get to end (default 10 seconds).
@@ -145,10 +146,11 @@ export type ClientError = EntityStoreError | EntityUnreachableError
  *
  * @example
  * ```ts
+ * import { Persistence } from "composable-effect"
  * import { StoreEntity } from "composable-effect/cluster"
  * import { Effect, Schema } from "effect"
  *
- * const Counter = StoreEntity.make("Counter", { state: Schema.Number, actions: Schema.Literal("inc") })
+ * const Counter = StoreEntity.make("Counter", { state: Schema.Number, actions: Persistence.persisted(Schema.Literal("inc")) })
  * const program = Effect.gen(function*() {
  *   const counters = yield* StoreEntity.client(Counter)
  *   const counter = counters("counter-1")
@@ -162,6 +164,11 @@ export type ClientError = EntityStoreError | EntityUnreachableError
 export interface Client<S, A> {
   readonly id: string
   send(action: A): Effect.Effect<void, ClientError>
+  sendAndWaitFor<B extends A>(
+    action: A,
+    predicate: Refinement<A, B>,
+    options: { readonly timeout: Duration.DurationInput }
+  ): Effect.Effect<B, ClientError | WaitTimeoutError>
   sendAndWaitFor(
     action: A,
     predicate: Predicate<A>,
@@ -178,7 +185,9 @@ export interface Client<S, A> {
 
 /**
  * The store's runner could not do what was asked: its stored state does not restore (`RestoreFailed`),
- * its persistence is down (`PersistenceUnavailable`), or the runner is shutting down (`ShutDown`).
+ * its persistence is down (`PersistenceUnavailable`), the runner is shutting down (`ShutDown`), the
+ * reducer threw on the action so it was not reduced (`ReducerDefect`), or the store failed unexpectedly
+ * (`Defect`: an `initialState` that throws, say; logged on the runner).
  *
  * @example
  * ```ts
@@ -277,10 +286,11 @@ export const layer: <S, A, R, SI, AI>(
  *
  * @example
  * ```ts
+ * import { Persistence } from "composable-effect"
  * import { StoreEntity } from "composable-effect/cluster"
  * import { Effect, Schema } from "effect"
  *
- * const Counter = StoreEntity.make("Counter", { state: Schema.Number, actions: Schema.Literal("inc") })
+ * const Counter = StoreEntity.make("Counter", { state: Schema.Number, actions: Persistence.persisted(Schema.Literal("inc")) })
  * const program = Effect.gen(function*() {
  *   const counters = yield* StoreEntity.client(Counter, { timeout: "5 seconds" })
  *   yield* counters("a").send("inc")
@@ -308,11 +318,12 @@ export const client: <S, A>(
  *
  * @example
  * ```ts
+ * import { Persistence } from "composable-effect"
  * import { StoreEntity } from "composable-effect/cluster"
  * import { HttpRouter } from "@effect/platform"
  * import { Effect, Schema } from "effect"
  *
- * const Counter = StoreEntity.make("Counter", { state: Schema.Number, actions: Schema.Literal("inc") })
+ * const Counter = StoreEntity.make("Counter", { state: Schema.Number, actions: Persistence.persisted(Schema.Literal("inc")) })
  * const routes = Effect.map(
  *   StoreEntity.httpRouter(Counter, { actions: Schema.Literal("inc"), state: Schema.Number }),
  *   (counters) => HttpRouter.empty.pipe(HttpRouter.mount("/counters", counters)) // POST /counters/a/actions

@@ -2,11 +2,14 @@ import * as ClusterSchema from "@effect/cluster/ClusterSchema"
 import * as Entity from "@effect/cluster/Entity"
 import type * as Sharding from "@effect/cluster/Sharding"
 import * as Rpc from "@effect/rpc/Rpc"
+import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
 import type { Predicate } from "effect/Predicate"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
@@ -17,7 +20,7 @@ import type * as Store from "../Store.js"
 import { WaitTimeoutError } from "../StoreError.js"
 import type * as StoreEntity from "../StoreEntity.js"
 import { type HostImpl, make as makeHost, type Position } from "./host.js"
-import { requireDuration, requirePositive } from "./validate.js"
+import { requireDuration, requireOneOf, requirePositive } from "./validate.js"
 
 // -------------------------------------------------------------------------------------------------
 // errors
@@ -32,15 +35,38 @@ import { requireDuration, requirePositive } from "./validate.js"
 export class EntityStoreError extends Schema.TaggedError<EntityStoreError>()("EntityStoreError", {
   entityType: Schema.String,
   id: Schema.String,
-  reason: Schema.Literal("RestoreFailed", "PersistenceUnavailable", "ShutDown")
+  reason: Schema.Literal("RestoreFailed", "PersistenceUnavailable", "ShutDown", "ReducerDefect", "Defect")
 }) {
   override get message(): string {
-    const what = this.reason === "RestoreFailed"
-      ? "its stored state does not restore"
-      : this.reason === "PersistenceUnavailable"
-      ? "its persistence is unavailable"
-      : "its runner is shutting down"
-    return `store "${this.entityType}/${this.id}": ${what}`
+    return `store "${this.entityType}/${this.id}": ${storeReasons[this.reason]}`
+  }
+}
+
+const storeReasons: Record<EntityStoreError["reason"], string> = {
+  RestoreFailed: "its stored state does not restore",
+  PersistenceUnavailable: "its persistence is unavailable",
+  ShutDown: "its runner is shutting down",
+  ReducerDefect: "the reducer threw on the action, so it was not reduced (the runner logged why)",
+  Defect: "it failed unexpectedly (the runner logged why)"
+}
+
+/**
+ * A handler's defects (an `initialState` that throws, say) answered as an `EntityStoreError`, logged:
+ * left to the cluster, a defect restarts the entity, again and again, and its runner cannot shut down.
+ */
+const guarded = (entityType: string, id: string) => {
+  const defect = new EntityStoreError({ entityType, id, reason: "Defect" })
+  const report = (cause: Cause.Cause<unknown>) => Effect.logError(`store "${entityType}/${id}" failed`, cause)
+  return {
+    effect: <B>(effect: Effect.Effect<B, EntityStoreError>): Effect.Effect<B, EntityStoreError> =>
+      Effect.catchAllDefect(effect, (d) => Effect.zipRight(report(Cause.die(d)), Effect.fail(defect))),
+    stream: <B>(stream: Stream.Stream<B, EntityStoreError>): Stream.Stream<B, EntityStoreError> =>
+      Stream.catchAllCause(stream, (cause) =>
+        Cause.isFailure(cause) && !Cause.isDie(cause)
+          ? Stream.failCause(cause)
+          : Cause.isInterruptedOnly(cause)
+          ? Stream.failCause(cause)
+          : Stream.fromEffect(Effect.zipRight(report(cause), Effect.fail(defect))))
   }
 }
 
@@ -79,7 +105,7 @@ export class EntityUnreachableError extends Schema.TaggedError<EntityUnreachable
 const PositionSchema = Schema.Struct({ epoch: Schema.String, position: Schema.Number })
 
 const SubscribeOptions = Schema.Struct({
-  capacity: Schema.optional(Schema.Int.pipe(Schema.between(1, 1_000_000))),
+  capacity: Schema.optional(Schema.Int.pipe(Schema.positive())),
   overflow: Schema.optional(Schema.Literal("sliding", "dropping", "unbounded", "backpressure"))
 })
 
@@ -162,26 +188,38 @@ export const layer = <S, A, R, SI, AI>(
   })
   return Layer.unwrapScoped(Effect.gen(function*() {
     const host = (yield* makeStores) as HostImpl<S, A, R>
-    return entity.toLayer(
+    // Completed when this runner begins to stop: its streams to clients end then, so the cluster, which
+    // waits for the requests still running before it lets a store go, does not wait its whole
+    // `entityTerminationTimeout` for subscriptions that would last as long as the store.
+    const stopping = yield* Deferred.make<void>()
+    const untilStopping = <B, E>(stream: Stream.Stream<B, E>) => Stream.interruptWhenDeferred(stream, stopping)
+    return Layer.scopedDiscard(Effect.addFinalizer(() => Deferred.succeed(stopping, undefined))).pipe(Layer.provideMerge(entity.toLayer(
       Effect.gen(function*() {
         const address = yield* Entity.CurrentAddress
         const id = address.entityId
         const failed = toEntityError(type, id)
+        const guard = guarded(type, id)
+        const notReduced = new EntityStoreError({ entityType: type, id, reason: "ReducerDefect" })
         // Moved, passivated or shut down: nothing of the store may stay running here.
         yield* Effect.addFinalizer(() => host.release(id, releaseTimeout))
         yield* keepAliveWhileRunning(host, id, keepAliveCheck(maxIdleTime))
+        const streamed = <B>(stream: Stream.Stream<B, { readonly _tag: string }>) =>
+          guard.stream(untilStopping(Stream.mapError(stream, failed)))
         return entity.of({
           Send: (request: { readonly payload: { readonly action: A }; readonly requestId: bigint }) =>
-            Effect.mapError(host.sendOnce(id, request.payload.action, String(request.requestId)), failed),
-          State: () => Effect.mapError(host.state(id), failed),
+            guard.effect(Effect.mapError(host.sendOnce(id, request.payload.action, String(request.requestId)), failed).pipe(
+              // Not broadcast: the reducer threw (the store logged it), so nothing was reduced or journaled.
+              Effect.filterOrFail((sent) => sent.position >= 0, () => notReduced)
+            )),
+          State: () => guard.effect(Effect.mapError(host.state(id), failed)),
           Subscribe: (request: { readonly payload: { readonly options: typeof SubscribeOptions.Type } }) =>
-            Stream.unwrapScoped(Effect.map(host.subscribe(id, definedOnly(request.payload.options)), (actions) =>
+            streamed(Stream.unwrapScoped(Effect.map(host.subscribe(id, definedOnly(request.payload.options)), (actions) =>
               Stream.concat(
                 Stream.succeed({ _tag: "Subscribed" as const }),
                 Stream.map(actions, (action) => ({ _tag: "Action" as const, action }))
-              ))).pipe(Stream.mapError(failed)),
-          Changes: () => Stream.mapError(host.changes(id), failed),
-          Watch: () => Stream.mapError(watch(host, id), failed)
+              )))),
+          Changes: () => streamed(host.changes(id)),
+          Watch: () => streamed(watch(host, id))
         } as any)
       }) as any,
       {
@@ -190,7 +228,7 @@ export const layer = <S, A, R, SI, AI>(
         concurrency: "unbounded",
         mailboxCapacity: options.mailboxCapacity
       }
-    ) as unknown as Layer.Layer<never, never, Sharding.Sharding>
+    ) as unknown as Layer.Layer<never, never, Sharding.Sharding>))
   })) as Layer.Layer<never, never, Sharding.Sharding | Persistence | R>
 }
 
@@ -268,8 +306,11 @@ export const client = <S, A>(
     Schedule.intersect(Schedule.recurs(20))
   )
   return Effect.map(entity.client, (make) => (id: string): StoreEntity.Client<S, A> => {
-    if (typeof id !== "string" || id.length === 0 || id.length > 512) {
-      throw new RangeError("StoreEntity.client: a store id must be a non-empty string of at most 512 characters")
+    // The cluster's entity ids are trimmed: one with spaces around it would fail every send as malformed.
+    if (typeof id !== "string" || id.length === 0 || id.length > 512 || id.trim() !== id) {
+      throw new RangeError(
+        "StoreEntity.client: a store id must be a non-empty string of at most 512 characters, without spaces around it"
+      )
     }
     const rpc = make(id) as any
     const wrap = fromCluster(type, id)
@@ -279,23 +320,39 @@ export const client = <S, A>(
     /** A stream that, cut off by the runner going away, is opened again where the store is now. */
     const lasting = <B>(open: () => Stream.Stream<B, any>): Stream.Stream<B, ClientError> =>
       Stream.suspend(open).pipe(Stream.mapError(wrap), Stream.retry(Schedule.whileInput(reconnect, isLost)))
-    const send = (action: A) => call(rpc.Send({ action }) as Effect.Effect<Position, any>)
+    // An action the Schema cannot encode is a bug the types let through (a cast): a defect, as for a
+    // local store, but one that names the store, not the action (the ParseError quotes it).
+    const unencodable = new TypeError(`store "${type}/${id}": the action does not encode with the entity's action Schema`)
+    const send = (action: A) =>
+      call(rpc.Send({ action }) as Effect.Effect<Position, any>).pipe(
+        Effect.catchSomeDefect((defect) => ParseResult.isParseError(defect) ? Option.some(Effect.die(unencodable)) : Option.none())
+      )
     return {
       id,
       send: (action) => Effect.asVoid(send(action)),
       state: call(rpc.State() as Effect.Effect<S, any>),
       changes: lasting(() => rpc.Changes() as Stream.Stream<S, any>),
-      subscribe: (subscribeOptions) =>
-        Effect.map(
+      subscribe: (subscribeOptions) => {
+        // Checked where called, as `Store.subscribe` does.
+        if (subscribeOptions?.capacity !== undefined) requirePositive("StoreEntity client subscribe", "capacity", subscribeOptions.capacity, true)
+        if (subscribeOptions?.overflow !== undefined) {
+          requireOneOf("StoreEntity client subscribe", "overflow", subscribeOptions.overflow, ["sliding", "dropping", "unbounded", "backpressure"])
+        }
+        return Effect.map(
           opened(() => rpc.Subscribe({ options: subscribeOptions ?? {} }) as Stream.Stream<SubscribeEvent<A>, any>, "Subscribed", wrap, timeout, timedOut),
-          ({ rest }) =>
+          ({ closed, rest }) =>
             Stream.filterMap(
               Stream.concat(rest, lasting(() => Stream.drop(rpc.Subscribe({ options: subscribeOptions ?? {} }), 1))),
               (event: SubscribeEvent<A>) => event._tag === "Action" ? Option.some(event.action) : Option.none()
-            )
-        ),
-      sendAndWaitFor: (action, predicate, waitOptions) =>
-        sendAndWaitFor(rpc, send, action, predicate, { ...waitOptions, type, id, wrap, timedOut, connect: timeout })
+            ).pipe(Stream.interruptWhenDeferred(closed))
+        )
+      },
+      // One implementation for both overloads: a refinement is a predicate.
+      sendAndWaitFor: ((action: A, predicate: Predicate<A>, waitOptions: { readonly timeout: Duration.DurationInput }) =>
+        sendAndWaitFor(rpc, send, action, predicate, { ...waitOptions, type, id, wrap, timedOut, connect: timeout })) as StoreEntity.Client<
+          S,
+          A
+        >["sendAndWaitFor"]
     }
   })
 }
@@ -320,7 +377,11 @@ const opened = <E extends { readonly _tag: string }>(
   wrap: (error: any) => ClientError,
   timeout: Duration.Duration,
   timedOut: () => EntityUnreachableError
-): Effect.Effect<{ readonly head: E; readonly rest: Stream.Stream<E, ClientError> }, ClientError, Scope.Scope> =>
+): Effect.Effect<
+  { readonly head: E; readonly rest: Stream.Stream<E, ClientError>; readonly closed: Deferred.Deferred<void> },
+  ClientError,
+  Scope.Scope
+> =>
   Effect.gen(function*() {
     const pull = yield* Stream.toPull(Stream.mapError(Stream.suspend(open), wrap))
     const next = Effect.catchAll(pull, Option.match({ onNone: () => Effect.succeed(Chunk.empty<E>()), onSome: Effect.fail }))
@@ -331,8 +392,12 @@ const opened = <E extends { readonly _tag: string }>(
     }
     const head = Chunk.unsafeHead(chunk)
     if (head._tag !== first) return yield* Effect.die(new Error(`expected ${first} first`))
+    // The pull belongs to this scope: once it closes, the stream ends (as a local subscription's does)
+    // instead of pulling from a closed one, which would wait forever.
+    const closed = yield* Deferred.make<void>()
+    yield* Effect.addFinalizer(() => Deferred.succeed(closed, undefined))
     const rest = Stream.concat(Stream.fromChunk(Chunk.drop(chunk, 1)), Stream.repeatEffectChunkOption(pull))
-    return { head, rest }
+    return { head, rest, closed }
   })
 
 const sendAndWaitFor = <A>(

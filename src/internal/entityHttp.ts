@@ -87,20 +87,30 @@ export const entityStores = <S, A>(clientOf: (id: string) => StoreEntity.Client<
       })
       // On a fiber of its own, interruptible: a request interrupted meanwhile does not interrupt what the
       // others wait for.
-      Effect.runFork(Effect.flatMap(Effect.exit(Effect.interruptible(made)), (exit) => {
-        if (Exit.isFailure(exit)) drop(id, slot)
-        return Deferred.done(slot.ready, exit)
-      }))
+      // In the router's scope: its closing interrupts it (and no timer of it outlives the server).
+      Effect.runFork(Effect.forkIn(
+        Effect.flatMap(Effect.exit(Effect.interruptible(made)), (exit) => {
+          if (Exit.isFailure(exit)) drop(id, slot)
+          return Deferred.done(slot.ready, exit)
+        }),
+        parent
+      ))
       return slot
     }
 
     const letGo = (id: string, slot: Slot<S, A>): void => {
       if (--slot.holds > 0) return
-      slot.closing = Effect.runFork(Effect.delay(
-      Effect.sync(() => {
-        if (slot.holds === 0) drop(id, slot)
-      }),
-      LINGER
+      Effect.runFork(Effect.tap(
+      Effect.forkIn(
+        Effect.delay(
+          Effect.sync(() => {
+            if (slot.holds === 0) drop(id, slot)
+          }),
+          LINGER
+        ),
+        parent
+      ),
+      (fiber) => Effect.sync(() => (slot.closing = fiber))
     ))
     }
 

@@ -30,6 +30,7 @@ import {
   pathOf,
   refuse,
   routes,
+  reducerDefect,
   storeFailure,
   type StoreFailure,
   storeShutDown
@@ -107,8 +108,6 @@ const WaitQuery = Schema.Struct({
   timeoutMs: Schema.optional(Schema.NumberFromString.pipe(Schema.positive()))
 })
 
-/** What a client is told when the reducer threw on its action. */
-const reducerDefect = refusal(500, "ReducerDefect", "the reducer threw on this action, so it was not reduced (the store logged why)")
 const invalidQuery = refusal(400, "InvalidQuery", "waitFor must be one comma-separated list of tags, timeoutMs a positive number")
 const notJson = refusal(415, "UnsupportedMediaType", "the body must be sent as Content-Type: application/json")
 const keyReused = refusal(422, "IdempotencyKeyReused", "this Idempotency-Key was used for a different request")

@@ -236,6 +236,13 @@ const persistenceUnavailable: Refusal = {
   message: "the store's persistence is unavailable (the server logged why)"
 }
 
+/** What a client is told when the reducer threw on its action. @internal */
+export const reducerDefect: Refusal = {
+  status: 500,
+  error: "ReducerDefect",
+  message: "the reducer threw on this action, so it was not reduced (the store logged why)"
+}
+const internalFailure: Refusal = { status: 500, error: "Internal", message: "the store failed (the server logged why)" }
 const storeUnreachable: Refusal = {
   status: 503,
   error: "StoreUnreachable",
@@ -249,7 +256,10 @@ const storeUnreachable: Refusal = {
  * @internal
  */
 export type RemoteStoreFailure =
-  | { readonly _tag: "EntityStoreError"; readonly reason: "RestoreFailed" | "PersistenceUnavailable" | "ShutDown" }
+  | {
+    readonly _tag: "EntityStoreError"
+    readonly reason: "RestoreFailed" | "PersistenceUnavailable" | "ShutDown" | "ReducerDefect" | "Defect"
+  }
   | { readonly _tag: "EntityUnreachableError"; readonly reason: string }
 
 /** What a store, a host's store or a cluster's store fails with. @internal */
@@ -270,12 +280,18 @@ export const storeFailure = (error: StoreFailure): Effect.Effect<Refusal> => {
     case "PersistenceError":
       return Effect.as(Effect.logError("StoreHttp: the store's persistence failed", Cause.fail(error)), persistenceUnavailable)
     case "EntityStoreError":
-      return error.reason === "ShutDown"
-        ? Effect.succeed(storeShutDown)
-        : Effect.as(
-          Effect.logError("StoreHttp: a cluster's store failed", Cause.fail(error)),
-          error.reason === "RestoreFailed" ? restoreFailed : persistenceUnavailable
-        )
+      switch (error.reason) {
+        case "ShutDown":
+          return Effect.succeed(storeShutDown)
+        // Logged where it happened, on the store's runner.
+        case "ReducerDefect":
+          return Effect.succeed(reducerDefect)
+        default:
+          return Effect.as(
+            Effect.logError("StoreHttp: a cluster's store failed", Cause.fail(error)),
+            error.reason === "RestoreFailed" ? restoreFailed : error.reason === "PersistenceUnavailable" ? persistenceUnavailable : internalFailure
+          )
+      }
     case "EntityUnreachableError":
       return Effect.as(Effect.logWarning("StoreHttp: a cluster's store was not reached", Cause.fail(error)), storeUnreachable)
   }

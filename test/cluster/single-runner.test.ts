@@ -7,7 +7,7 @@
  */
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Exit, Fiber, Layer, Option, Ref, Stream } from "effect"
+import { Chunk, Effect, Exit, Fiber, Layer, Option, Ref, Scope, Stream } from "effect"
 import { Persistence } from "../../src/index.js"
 import { StoreEntity } from "../../src/cluster.js"
 import { PersistenceSql } from "../../src/sql.js"
@@ -41,6 +41,11 @@ describe("StoreEntity on a single runner (SQLite)", () => {
           yield* notes("a").send(add("one"))
           yield* notes("a").send(add("two"))
           yield* notes("b").send(add("three"))
+          // Refused where called: the cluster's ids are trimmed (one that is not would fail every send), and
+          // subscribe options are checked as `Store.subscribe` checks them.
+          for (const id of ["", " a", "a\n", "x".repeat(513)]) expect(() => notes(id)).toThrow(RangeError)
+          expect(() => notes("a").subscribe({ capacity: 0 })).toThrow(RangeError)
+          expect(() => notes("a").subscribe({ overflow: "sometimes" as never })).toThrow(RangeError)
           return [yield* notes("a").state, yield* notes("b").state]
         }))
       expect(sent(a)).toEqual(["one", "two"])
@@ -153,6 +158,66 @@ describe("StoreEntity on a single runner (SQLite)", () => {
       // The busy store is still resident (no snapshot yet); the idle one was passivated and snapshotted.
       expect(Option.isNone(busy.snapshot)).toBe(true)
       expect(Option.map(idle.snapshot, (s) => sent(JSON.parse(s.state)))).toEqual(Option.some(["kept"]))
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live("a store whose activation throws answers EntityStoreError Defect, and its runner still stops at once", () =>
+    Effect.gen(function*() {
+      const file = yield* tempDatabase
+      const [error, good] = yield* onRunner(file, (notes) => Effect.all([Effect.flip(notes("bad").state), notes("good").state]), {
+        initialState: (id) => {
+          if (id === "bad") throw new Error("initialState threw")
+          return initialState()
+        }
+      }).pipe(Effect.timeoutFail({ duration: "20 seconds", onTimeout: () => new Error("the runner did not stop") }))
+      expect(error).toEqual(new StoreEntity.EntityStoreError({ entityType: "Notes", id: "bad", reason: "Defect" }))
+      expect(sent(good)).toEqual([])
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live("an action the reducer throws on is answered EntityStoreError ReducerDefect, not acknowledged", () =>
+    Effect.gen(function*() {
+      const file = yield* tempDatabase
+      const reducer = makeReducer(Effect.runSync(Ref.make(0)))
+      const [error, after] = yield* onRunner(file, (notes) =>
+        Effect.all([Effect.flip(notes("r").send(add("boom"))), Effect.zipRight(notes("r").send(add("fine")), notes("r").state)]), {
+        reducer: (state, action) => {
+          if (action._tag === "Add" && action.note === "boom") throw new Error("the reducer threw")
+          return reducer(state, action)
+        }
+      })
+      expect(error).toEqual(new StoreEntity.EntityStoreError({ entityType: "Notes", id: "r", reason: "ReducerDefect" }))
+      expect(sent(after)).toEqual(["fine"])
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live("a runner stops without waiting for the streams its stores serve: open changes and subscriptions end", () =>
+    Effect.gen(function*() {
+      const file = yield* tempDatabase
+      const ended = yield* onRunner(file, (notes) =>
+        Effect.gen(function*() {
+          const changes = yield* Effect.forkDaemon(Stream.runDrain(notes("s").changes))
+          const subscription = yield* notes("s").subscribe()
+          const subscribed = yield* Effect.forkDaemon(Stream.runDrain(subscription))
+          yield* notes("s").send(add("x"))
+          return [changes, subscribed] as const
+        })).pipe(
+          // The cluster would wait its entityTerminationTimeout (15 s) for requests still running.
+          Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => new Error("the runner waited for its streams") })
+        )
+      yield* Effect.forEach(ended, (fiber) => Fiber.await(fiber).pipe(Effect.timeout("10 seconds")), { discard: true })
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live("a subscription's stream ends when the scope it was opened in closes, as a local store's does", () =>
+    Effect.gen(function*() {
+      const file = yield* tempDatabase
+      const exit = yield* onRunner(file, (notes) =>
+        Effect.gen(function*() {
+          const scope = yield* Scope.make()
+          const actions = yield* Scope.extend(notes("s").subscribe(), scope)
+          const reading = yield* Effect.forkDaemon(Stream.runDrain(actions))
+          yield* notes("s").send(add("x"))
+          yield* Scope.close(scope, Exit.void)
+          return yield* Fiber.await(reading).pipe(Effect.timeout("5 seconds"))
+        }))
+      expect(Exit.isExit(exit)).toBe(true)
     }).pipe(Effect.scoped), 60_000)
 
   it("bad arguments are refused where given: an empty type or id, or a bad option, is a RangeError", () => {
