@@ -4,7 +4,7 @@
  * `synchronous = FULL`) in a new temporary directory, removed at the end.
  *
  * - `cluster_send_per_sec`: 64 fibers sending `Add` through the entity's client, round-robin over 16
- *   stores, for 2 s; a send counts once answered (stored in the cluster's mailbox, delivered, reduced,
+ *   stores, for 1.5 s; a send counts once answered (stored in the cluster's mailbox, delivered, reduced,
  *   journaled and committed, its answer stored). The cluster's storage on a SQLite file of its own (see
  *   `runner`); `cluster_send_per_sec_one_file` with everything on one connection at `synchronous = FULL`.
  * - `host_sync_send_per_sec`, its floor in the same run: the same senders and stores on a `StoreHost`
@@ -43,7 +43,7 @@ const Notes = StoreEntity.make("BenchNotes", { state: State, actions: Action })
 
 const STORES = 16
 const SENDERS = 64
-const ROUND = Duration.seconds(2)
+const ROUND = Duration.millis(1500)
 const ROUNDS = 3
 
 /**
@@ -146,7 +146,7 @@ export const clusterThroughput = async (): Promise<ClusterThroughput> => {
 }
 
 /**
- * Heap per resident store entity: 2,000 ids each sent one action on the single runner (storage in
+ * Heap per resident store entity: 1,000 ids each sent one action on the single runner (storage in
  * SQLite `:memory:` databases, whose pages are outside the V8 heap), after a warm-up of 100 ids and once
  * the answers are stored; the difference of heaps after GC, per id. Compare `bytes_per_resident_idle_store`
  * (a host's store alone).
@@ -171,7 +171,7 @@ export const bytesPerResidentEntity = (): Promise<number> => {
   })).pipe(Effect.provide(runner)))
 }
 
-const ENTITIES = 2000
+const ENTITIES = 1000
 
 /**
  * `cluster_failover_ms`: three socket runner processes on 127.0.0.1 with PostgreSQL storage (the

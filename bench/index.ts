@@ -156,7 +156,7 @@ const measurements: ReadonlyArray<readonly [key: string, run: () => Promise<numb
   ["cluster_send_per_sec_one_file", clustered("cluster_send_per_sec_one_file")],
   ["host_sync_send_per_sec", clustered("host_sync_send_per_sec")],
   ["cluster_vs_host_sync", clustered("cluster_vs_host_sync")],
-  // 2,000 store entities resident on the single runner, each sent one action.
+  // 1,000 store entities resident on the single runner, each sent one action.
   ["bytes_per_resident_entity", () => cluster.bytesPerResidentEntity()],
   // Three socket runners on PostgreSQL: SIGKILL one, until one of its stores answers through another.
   ["cluster_failover_ms", () => cluster.clusterFailoverMs()]
