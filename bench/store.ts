@@ -133,7 +133,8 @@ export const cancel10kMs = async (leaf: IdleLeaf = "stream", rounds = 5) => {
 /** `broadcast_deliveries_per_sec`: 100 subscribers, 100,000 actions, every delivery consumed. */
 export const broadcastDeliveriesPerSec = async () => {
   const subscribers = 100
-  const actions = 100_000
+  // 3 million deliveries a sample (about 2 s here); 10 million made this key 40 s of the bench.
+  const actions = 30_000
   const program = Effect.gen(function*() {
     const store = yield* Store.make({ initialState: 0, reducer: counterReducer, label: "bench-broadcast" })
     const fibers = []
@@ -166,7 +167,8 @@ export const sendPerSecWithSubscribers = async (count: number) => {
  * `store.send` span per send (without one, it makes none).
  */
 export const sendPerSecTraced = async () => {
-  const sends = 200_000
+  // 50,000 a sample: traced sends run at about 0.1-0.25 M/s, and 200,000 made this key 13 s of the bench.
+  const sends = 50_000
   const discard = Tracer.make({
     span: (name, parent, context, links, startTime, kind) => {
       const attributes = new Map<string, unknown>()
