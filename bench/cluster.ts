@@ -10,7 +10,7 @@
  * - `host_sync_send_per_sec`, its floor in the same run: the same senders and stores on a `StoreHost`
  *   with `durability: "sync"` on another SQLite file (each send answered once its journal row is
  *   committed), which is what the entity does for each send without the cluster's messages.
- * - `cluster_vs_host_sync`: the median of the per-round ratios; rounds alternate entity, host, entity on one file (3 after a
+ * - `cluster_vs_host_sync`: the median of the per-round ratios; rounds alternate entity, host, entity on one file (2 after a
  *   warm-up one); each cluster round is a new runner on new files.
  *
  * Compare with `send_per_sec` (a local store's send, no persistence) in the same run: the two are
@@ -44,7 +44,7 @@ const Notes = StoreEntity.make("BenchNotes", { state: State, actions: Action })
 const STORES = 16
 const SENDERS = 64
 const ROUND = Duration.millis(1500)
-const ROUNDS = 3
+const ROUNDS = 2
 
 /**
  * Sends from `SENDERS` fibers round-robin over the stores for one round: answered sends per second. Each
