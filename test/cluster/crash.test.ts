@@ -7,29 +7,13 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { spawn } from "node:child_process"
-import { createInterface } from "node:readline"
 import { StoreEntity } from "../../src/cluster.js"
+import { runUntilKilled } from "../setup/crash-child.js"
 import { Notes, runner, sent, tempDatabase } from "./fixture.js"
 
 /** Runs the child on `filename` until it is killed: by us after `acksBeforeKill` acks, or by itself. */
-const runChild = (filename: string, mode: "stream" | "after-commit", acksBeforeKill = Number.POSITIVE_INFINITY) =>
-  Effect.async<Map<string, Array<number>>, Error>((resume) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "test/cluster/crash-child.ts", filename, mode], {
-      stdio: ["ignore", "pipe", "inherit"]
-    })
-    const acked = new Map<string, Array<number>>()
-    let count = 0
-    createInterface({ input: child.stdout! }).on("line", (line) => {
-      const [word, store, n] = line.split(" ")
-      if (word !== "ack") return
-      acked.set(store!, [...(acked.get(store!) ?? []), Number(n)])
-      if (++count === acksBeforeKill) child.kill("SIGKILL")
-    })
-    child.on("exit", (code, signal) =>
-      resume(signal === "SIGKILL" ? Effect.succeed(acked) : Effect.fail(new Error(`the child exited by itself (${signal ?? code})`))))
-    return Effect.sync(() => child.kill("SIGKILL"))
-  }).pipe(Effect.timeoutFail({ duration: "90 seconds", onTimeout: () => new Error("the child never got that far") }))
+const runChild = (filename: string, mode: "stream" | "after-commit", acksBeforeKill?: number) =>
+  runUntilKilled("test/cluster/crash-child.ts", [filename, mode], { acksBeforeKill, timeout: "90 seconds" })
 
 /** Sends stored in the cluster's mailbox and not yet answered: those the new runner still has to deliver. */
 const unanswered = Effect.flatMap(SqlClient.SqlClient, (sql) =>

@@ -1,13 +1,12 @@
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Ref } from "effect"
-import { spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { createInterface } from "node:readline"
 import { StoreHost } from "../../src/index.js"
 import { PersistenceSql } from "../../src/sql.js"
+import { runUntilKilled } from "../setup/crash-child.js"
 import { Action, initialState, makeReducer, State } from "./fixture.js"
 
 /**
@@ -16,24 +15,7 @@ import { Action, initialState, makeReducer, State } from "./fixture.js"
  * each once: all of them with `sync`; with `group`, all but possibly the last ones, never a hole.
  */
 const runAndKill = (filename: string, durability: "sync" | "group", acksBeforeKill: number) =>
-  Effect.async<Map<string, Array<number>>, Error>((resume) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "test/host/crash-child.ts", filename, durability], {
-      stdio: ["ignore", "pipe", "inherit"]
-    })
-    const acked = new Map<string, Array<number>>()
-    let count = 0
-    createInterface({ input: child.stdout! }).on("line", (line) => {
-      const [word, store, n] = line.split(" ")
-      if (word !== "ack") return
-      const list = acked.get(store!) ?? []
-      list.push(Number(n))
-      acked.set(store!, list)
-      if (++count === acksBeforeKill) child.kill("SIGKILL")
-    })
-    child.on("exit", (_code, signal) =>
-      resume(signal === "SIGKILL" ? Effect.succeed(acked) : Effect.fail(new Error(`the child exited by itself (${signal ?? _code})`))))
-    return Effect.sync(() => child.kill("SIGKILL"))
-  }).pipe(Effect.timeoutFail({ duration: "60 seconds", onTimeout: () => new Error("the child never got that far") }))
+  runUntilKilled("test/host/crash-child.ts", [filename, durability], { acksBeforeKill, timeout: "60 seconds" })
 
 /** What a new host restores from `filename`: each store's journaled notes (echoes are effects' results). */
 const restore = (filename: string, ids: ReadonlyArray<string>) =>
