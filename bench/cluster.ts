@@ -22,23 +22,17 @@
  */
 import { SingleRunner } from "@effect/cluster"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Duration, Effect, Layer, Schema, type Scope } from "effect"
+import { Duration, Effect, Layer, type Scope } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { pathToFileURL } from "node:url"
-import { Persistence, Reducer, StoreHost } from "../src/index.js"
+import { StoreHost } from "../src/index.js"
 import { StoreEntity } from "../src/cluster.js"
 import { PersistenceSql } from "../src/sql.js"
 import { heapAfterGc, median } from "./harness.js"
+import { Action, initialState, reducer, State } from "./host.js"
 
-const Action = Persistence.persisted(Schema.TaggedStruct("Add", { note: Schema.String }))
-type Action = typeof Action.Type
-const State = Schema.Struct({ count: Schema.Number, last: Schema.String })
-type State = typeof State.Type
-
-const initialState = (): State => ({ count: 0, last: "" })
-const reducer = Reducer.fromState((state: State, action: Action): State => ({ count: state.count + 1, last: action.note }))
 const Notes = StoreEntity.make("BenchNotes", { state: State, actions: Action })
 
 const STORES = 16

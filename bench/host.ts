@@ -45,13 +45,14 @@ import { heapAfterGc, median, monotonicUs } from "./harness.js"
 // the feature: a note-taking store, every action journaled
 // -------------------------------------------------------------------------------------------------
 
-const Action = Persistence.persisted(Schema.TaggedStruct("Add", { note: Schema.String }))
-type Action = typeof Action.Type
-const State = Schema.Struct({ count: Schema.Number, last: Schema.String })
-type State = typeof State.Type
+/** The feature of the persisted benchmarks here and in bench/cluster.ts. */
+export const Action = Persistence.persisted(Schema.TaggedStruct("Add", { note: Schema.String }))
+export type Action = typeof Action.Type
+export const State = Schema.Struct({ count: Schema.Number, last: Schema.String })
+export type State = typeof State.Type
 
-const initialState = (): State => ({ count: 0, last: "" })
-const reducer = Reducer.fromState((state: State, action: Action): State => ({ count: state.count + 1, last: action.note }))
+export const initialState = (): State => ({ count: 0, last: "" })
+export const reducer = Reducer.fromState((state: State, action: Action): State => ({ count: state.count + 1, last: action.note }))
 const add = (n: number): Action => ({ _tag: "Add", note: `note ${n}` })
 
 /** No snapshot while measuring: the journal is all there is, on both sides of the comparison. */
