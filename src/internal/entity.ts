@@ -20,6 +20,7 @@ import type * as Store from "../Store.js"
 import { WaitTimeoutError } from "../StoreError.js"
 import type * as StoreEntity from "../StoreEntity.js"
 import { type HostImpl, make as makeHost, type Position } from "./host.js"
+import { overflows } from "./hub.js"
 import { requireDuration, requireOneOf, requirePositive } from "./validate.js"
 
 // -------------------------------------------------------------------------------------------------
@@ -61,12 +62,9 @@ const guarded = (entityType: string, id: string) => {
     effect: <B>(effect: Effect.Effect<B, EntityStoreError>): Effect.Effect<B, EntityStoreError> =>
       Effect.catchAllDefect(effect, (d) => Effect.zipRight(report(Cause.die(d)), Effect.fail(defect))),
     stream: <B>(stream: Stream.Stream<B, EntityStoreError>): Stream.Stream<B, EntityStoreError> =>
+      // Failures and interruptions pass as they are; a cause with a defect in it is reported.
       Stream.catchAllCause(stream, (cause) =>
-        Cause.isFailure(cause) && !Cause.isDie(cause)
-          ? Stream.failCause(cause)
-          : Cause.isInterruptedOnly(cause)
-          ? Stream.failCause(cause)
-          : Stream.fromEffect(Effect.zipRight(report(cause), Effect.fail(defect))))
+        Cause.isDie(cause) ? Stream.fromEffect(Effect.zipRight(report(cause), Effect.fail(defect))) : Stream.failCause(cause))
   }
 }
 
@@ -106,7 +104,7 @@ const PositionSchema = Schema.Struct({ epoch: Schema.String, position: Schema.Nu
 
 const SubscribeOptions = Schema.Struct({
   capacity: Schema.optional(Schema.Int.pipe(Schema.positive())),
-  overflow: Schema.optional(Schema.Literal("sliding", "dropping", "unbounded", "backpressure"))
+  overflow: Schema.optional(Schema.Literal(...overflows))
 })
 
 /** Most actions a `sendAndWaitFor` watch keeps for its client before it drops the oldest. */
@@ -335,9 +333,7 @@ export const client = <S, A>(
       subscribe: (subscribeOptions) => {
         // Checked where called, as `Store.subscribe` does.
         if (subscribeOptions?.capacity !== undefined) requirePositive("StoreEntity client subscribe", "capacity", subscribeOptions.capacity, true)
-        if (subscribeOptions?.overflow !== undefined) {
-          requireOneOf("StoreEntity client subscribe", "overflow", subscribeOptions.overflow, ["sliding", "dropping", "unbounded", "backpressure"])
-        }
+        if (subscribeOptions?.overflow !== undefined) requireOneOf("StoreEntity client subscribe", "overflow", subscribeOptions.overflow, overflows)
         return Effect.map(
           opened(() => rpc.Subscribe({ options: subscribeOptions ?? {} }) as Stream.Stream<SubscribeEvent<A>, any>, "Subscribed", wrap, timeout, timedOut),
           ({ closed, rest }) =>
@@ -385,11 +381,8 @@ const opened = <E extends { readonly _tag: string }>(
   Effect.gen(function*() {
     const pull = yield* Stream.toPull(Stream.mapError(Stream.suspend(open), wrap))
     const next = Effect.catchAll(pull, Option.match({ onNone: () => Effect.succeed(Chunk.empty<E>()), onSome: Effect.fail }))
-    let chunk = Chunk.empty<E>()
-    while (Chunk.isEmpty(chunk)) {
-      chunk = yield* next.pipe(Effect.timeoutFail({ duration: timeout, onTimeout: timedOut }))
-      if (Chunk.isEmpty(chunk)) return yield* Effect.die(new Error("the store's stream ended before it started"))
-    }
+    const chunk = yield* next.pipe(Effect.timeoutFail({ duration: timeout, onTimeout: timedOut }))
+    if (Chunk.isEmpty(chunk)) return yield* Effect.die(new Error("the store's stream ended before it started"))
     const head = Chunk.unsafeHead(chunk)
     if (head._tag !== first) return yield* Effect.die(new Error(`expected ${first} first`))
     // The pull belongs to this scope: once it closes, the stream ends (as a local subscription's does)

@@ -17,6 +17,7 @@ import { type RestoreError, type ShutdownTimeoutError, StoreShutdownError, type 
 import type * as StoreHost from "../StoreHost.js"
 import { Committer } from "./committer.js"
 import { type Codec, journaledBy, jsonEncoder, restore } from "./journal.js"
+import { overflows } from "./hub.js"
 import { makeImpl, type StoreImpl } from "./store.js"
 import type { TaskNode } from "./task.js"
 import { requireDuration, requireOneOf, requirePositive } from "./validate.js"
@@ -630,9 +631,7 @@ export const make = <S, A, R, SI, AI>(
   if (options.shutdownTimeout !== undefined) requireDuration(where, "shutdownTimeout", options.shutdownTimeout)
   // Checked here as `Store.make` would: there, it would throw at every activation instead.
   if (options.subscriberCapacity !== undefined) requirePositive(where, "subscriberCapacity", options.subscriberCapacity, true)
-  if (options.subscriberOverflow !== undefined) {
-    requireOneOf(where, "subscriberOverflow", options.subscriberOverflow, ["sliding", "dropping", "unbounded", "backpressure"])
-  }
+  if (options.subscriberOverflow !== undefined) requireOneOf(where, "subscriberOverflow", options.subscriberOverflow, overflows)
   const p = options.persistence
   if (p !== undefined) {
     if (p.durability !== undefined) requireOneOf(where, "persistence.durability", p.durability, ["group", "sync"])

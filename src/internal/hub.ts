@@ -16,7 +16,10 @@ import * as Stream from "effect/Stream"
  *
  * @internal
  */
-export type Overflow = "sliding" | "dropping" | "unbounded" | "backpressure"
+export type Overflow = typeof overflows[number]
+
+/** Every overflow policy: what option checks accept. @internal */
+export const overflows = ["sliding", "dropping", "unbounded", "backpressure"] as const
 
 /** @internal */
 export interface SubscribeOptions {

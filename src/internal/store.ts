@@ -18,7 +18,7 @@ import type * as Store from "../Store.js"
 import { ShutdownTimeoutError, StoreShutdownError, WaitTimeoutError } from "../StoreError.js"
 import { show } from "./diff.js"
 import { isFx } from "./fx.js"
-import { Hub, type Overflow } from "./hub.js"
+import { Hub, overflows } from "./hub.js"
 import { currentStoreLabel, currentUnhandledHook, type UnhandledHook } from "./label.js"
 import { StoreMetrics } from "./metrics.js"
 import { actionTag, type Host, Runner } from "./runner.js"
@@ -29,7 +29,6 @@ import { ViewImpl } from "./view.js"
 
 const DEFAULT_SHUTDOWN_TIMEOUT: Duration.DurationInput = "10 seconds"
 
-const overflows: ReadonlyArray<Overflow> = ["sliding", "dropping", "unbounded", "backpressure"]
 
 /**
  * How many actions sends made in place may reduce before the sending generator yields, as the run loop
