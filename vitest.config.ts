@@ -1,11 +1,11 @@
 import { defineConfig } from "vitest/config"
 
 /**
- * Tests that start several processes of their own (three cluster runners and a PostgreSQL server) and
- * time what they do: they run after the others, alone (vitest.alone.config.ts), so the rest of the suite
+ * Tests that start several processes of their own (three cluster runners and a PostgreSQL server; the
+ * cluster demo's primary and two workers) and time what they do: they run after the others, alone (vitest.alone.config.ts), so the rest of the suite
  * running beside them on a 2-core machine does not starve their runners' health checks and locks.
  */
-export const alone = ["test/cluster/multi-runner.test.ts"]
+export const alone = ["test/cluster/multi-runner.test.ts", "test/examples/cluster-demo.test.ts"]
 
 export default defineConfig({
   test: {

@@ -68,6 +68,47 @@ const hostnameOf = (host: string): string => {
 }
 
 /**
+ * The page's own routes, shared with the cluster demo (`cluster.ts`): the static files, `GET /api/info`
+ * (`info`, as JSON), and `GET /api/conversations` (the ids `conversations` lists, sorted). The list
+ * answers only for `allowedHosts`, when given, as the stores' routes do.
+ */
+export const pageRouter = (options: {
+  readonly info: unknown
+  readonly conversations: Effect.Effect<Iterable<string>, Persistence.PersistenceError>
+  readonly allowedHosts?: ReadonlyArray<string> | undefined
+}): HttpRouter.HttpRouter => {
+  const allowed = options.allowedHosts?.map((name) => name.toLowerCase())
+  const conversations = Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const host = request.headers["host"]
+    if (allowed !== undefined && (host === undefined || !allowed.includes(hostnameOf(host)))) {
+      return HttpServerResponse.unsafeJson(
+        { error: "ForbiddenHost", message: "this server does not answer for that host name" },
+        { status: 403 }
+      )
+    }
+    // Sorted, so the answer is stable; the page's ids sort by when they were made.
+    const ids = yield* options.conversations
+    return HttpServerResponse.unsafeJson([...ids].sort())
+  }).pipe(
+    Effect.catchTag("PersistenceError", (error) =>
+      Effect.as(
+        Effect.logError("the conversations could not be listed", error.cause),
+        HttpServerResponse.unsafeJson({ error: "PersistenceUnavailable", message: "the conversations could not be listed" }, { status: 503 })
+      ))
+  )
+  const serveAsset = (path: keyof typeof assets) =>
+    HttpRouter.get(path, Effect.succeed(HttpServerResponse.text(assets[path].body, { contentType: assets[path].contentType })))
+  return HttpRouter.empty.pipe(
+    serveAsset("/"),
+    serveAsset("/app.js"),
+    serveAsset("/style.css"),
+    HttpRouter.get("/api/info", Effect.succeed(HttpServerResponse.unsafeJson(options.info))),
+    HttpRouter.get("/api/conversations", conversations)
+  )
+}
+
+/**
  * The demo's routes, and the graceful shutdown of its stores; they live in the current scope, which must
  * provide `Persistence` for the conversations. The stores' routes take same-origin requests only
  * (StoreHttp's default), so a page on another site cannot spend the chat's API key; `allowedHosts` also
@@ -102,35 +143,7 @@ export const routes = (model: ModelChoice, allowedHosts?: ReadonlyArray<string>)
       accepts: ["Start"],
       allowedHosts
     })
-    const allowed = allowedHosts?.map((name) => name.toLowerCase())
-    const conversations = Effect.gen(function*() {
-      const request = yield* HttpServerRequest.HttpServerRequest
-      const host = request.headers["host"]
-      if (allowed !== undefined && (host === undefined || !allowed.includes(hostnameOf(host)))) {
-        return HttpServerResponse.unsafeJson(
-          { error: "ForbiddenHost", message: "this server does not answer for that host name" },
-          { status: 403 }
-        )
-      }
-      // Sorted, so the answer is stable; the page's ids sort by when they were made.
-      const ids = yield* chats.ids
-      return HttpServerResponse.unsafeJson([...ids].sort())
-    }).pipe(
-      Effect.catchTag("PersistenceError", (error) =>
-        Effect.as(
-          Effect.logError("the conversations could not be listed", error.cause),
-          HttpServerResponse.unsafeJson({ error: "PersistenceUnavailable", message: "the conversations could not be listed" }, { status: 503 })
-        ))
-    )
-    const info = HttpServerResponse.unsafeJson({ provider: model.provider, model: model.model })
-    const serveAsset = (path: keyof typeof assets) =>
-      HttpRouter.get(path, Effect.succeed(HttpServerResponse.text(assets[path].body, { contentType: assets[path].contentType })))
-    const router = HttpRouter.empty.pipe(
-      serveAsset("/"),
-      serveAsset("/app.js"),
-      serveAsset("/style.css"),
-      HttpRouter.get("/api/info", Effect.succeed(info)),
-      HttpRouter.get("/api/conversations", conversations),
+    const router = pageRouter({ info: { provider: model.provider, model: model.model }, conversations: chats.ids, allowedHosts }).pipe(
       HttpRouter.mount("/chat", chatRoutes),
       HttpRouter.mount("/agents", agentRoutes)
     )
@@ -138,13 +151,45 @@ export const routes = (model: ModelChoice, allowedHosts?: ReadonlyArray<string>)
   })
 
 /**
- * Serves the demo on `port` (0 picks a free one) for the current scope, with the conversations kept in the
- * SQLite file `database`; returns its URL.
+ * Listens on `port` (0 picks a free one) of `host` for the current scope; `serve` then serves an app's
+ * routes there and runs its `shutdown` at exit. Shared with the cluster demo, whose workers share one
+ * port this way.
  *
- * Built in this order on purpose, since a scope closes in reverse: at exit the stores shut down first,
- * while the server still serves (clients see the drained actions, then their SSE responses end) and
- * the host commits each conversation's last snapshot, then the server stops serving, the listening
- * socket closes once no connection is open, and the database closes last.
+ * Built in this order on purpose, since a scope closes in reverse: at exit the app's `shutdown` runs
+ * first, while the server still serves (clients see the drained actions, then their SSE responses end),
+ * then the server stops serving, and the listening socket closes once no connection is open.
+ */
+export const listen = (options: { readonly port: number; readonly host: string }) =>
+  Effect.gen(function*() {
+    // JSON refusals and short request timeouts from Node itself, as StoreHttp.layer has.
+    const node = StoreHttp.createServer()
+    const listening = yield* Layer.build(
+      NodeHttpServer.layer(() => node, { port: options.port, host: options.host })
+    )
+    // Host names a loopback server answers for: a page on a domain rebound to 127.0.0.1 is refused.
+    const loopback = StoreHttp.loopbackNames.includes(options.host.includes(":") ? `[${options.host}]` : options.host)
+    const address = Context.get(listening, HttpServer.HttpServer).address as HttpServer.TcpAddress
+    const host = options.host.includes(":") ? `[${options.host}]` : options.host
+    const serve = (app: { readonly router: HttpRouter.HttpRouter; readonly shutdown: Effect.Effect<void> }) =>
+      Effect.gen(function*() {
+        yield* Layer.build(HttpServer.serve(StoreHttp.withJsonErrors(app.router))).pipe(Effect.provide(listening))
+        yield* Effect.addFinalizer(() => app.shutdown)
+        // Runs first at exit: a connection whose response ends from now on closes at once instead of
+        // idling for the keep-alive timeout, which the listening socket's close would otherwise wait out.
+        yield* Effect.addFinalizer(() => Effect.sync(() => (node.keepAliveTimeout = 1)))
+      })
+    return {
+      url: `http://${host}:${address.port}`,
+      port: address.port,
+      allowedHosts: loopback ? StoreHttp.loopbackNames : undefined,
+      serve
+    }
+  })
+
+/**
+ * Serves the demo on `port` (0 picks a free one) for the current scope, with the conversations kept in the
+ * SQLite file `database`; returns its URL. At exit the stores shut down first, while the server still
+ * serves (see `listen`), each conversation's last snapshot is committed, and the database closes last.
  */
 export const serve = (options: {
   readonly port: number
@@ -156,38 +201,33 @@ export const serve = (options: {
     const persistence = yield* Layer.build(database(options.database)).pipe(
       Effect.mapError((cause) => new Error(`cannot open the demo's database ${JSON.stringify(options.database)} (DEMO_DB)`, { cause }))
     )
-    // JSON refusals and short request timeouts from Node itself, as StoreHttp.layer has.
-    const node = StoreHttp.createServer()
-    const listening = yield* Layer.build(
-      NodeHttpServer.layer(() => node, { port: options.port, host: options.host })
+    const server = yield* listen(options)
+    const app = yield* routes(options.model, server.allowedHosts).pipe(Effect.provide(persistence))
+    yield* server.serve(app)
+    return { url: server.url, port: server.port }
+  })
+
+/** The settings both demos read: `PORT`, `HOST`, `DEMO_DB` (with `defaultDb`), and the model. */
+export const settings = (defaultDb: string) =>
+  Effect.gen(function*() {
+    // 0 asks for a free port (the tests use it); Config.port would refuse it.
+    const port = yield* Config.integer("PORT").pipe(
+      Config.validate({ message: "PORT must be an integer from 0 to 65535", validation: (n) => n >= 0 && n <= 65535 }),
+      Config.withDefault(3000)
     )
-    // Host names a loopback server answers for: a page on a domain rebound to 127.0.0.1 is refused.
-    const loopback = StoreHttp.loopbackNames.includes(options.host.includes(":") ? `[${options.host}]` : options.host)
-    const app = yield* routes(options.model, loopback ? StoreHttp.loopbackNames : undefined).pipe(Effect.provide(persistence))
-    yield* Layer.build(HttpServer.serve(StoreHttp.withJsonErrors(app.router))).pipe(Effect.provide(listening))
-    yield* Effect.addFinalizer(() => app.shutdown)
-    // Runs first at exit: a connection whose response ends from now on closes at once instead of idling
-    // for the keep-alive timeout, which the listening socket's close would otherwise wait out.
-    yield* Effect.addFinalizer(() => Effect.sync(() => (node.keepAliveTimeout = 1)))
-    const address = Context.get(listening, HttpServer.HttpServer).address as HttpServer.TcpAddress
-    const host = options.host.includes(":") ? `[${options.host}]` : options.host
-    return { url: `http://${host}:${address.port}`, port: address.port }
+    // Loopback only unless asked: with an API key set, the chat spends it for whoever can reach the page.
+    const host = yield* Config.string("HOST").pipe(Config.withDefault("127.0.0.1"))
+    const database = yield* Config.string("DEMO_DB").pipe(
+      Config.validate({ message: "DEMO_DB must name a file", validation: (name) => name.trim().length > 0 }),
+      Config.withDefault(defaultDb)
+    )
+    const model = yield* fromEnv
+    return { port, host, database, model }
   })
 
 /** `npm start`: serve until Ctrl-C. */
 export const main = Effect.gen(function*() {
-  // 0 asks for a free port (the tests use it); Config.port would refuse it.
-  const port = yield* Config.integer("PORT").pipe(
-    Config.validate({ message: "PORT must be an integer from 0 to 65535", validation: (n) => n >= 0 && n <= 65535 }),
-    Config.withDefault(3000)
-  )
-  // Loopback only unless asked: with an API key set, the chat spends it for whoever can reach the page.
-  const host = yield* Config.string("HOST").pipe(Config.withDefault("127.0.0.1"))
-  const db = yield* Config.string("DEMO_DB").pipe(
-    Config.validate({ message: "DEMO_DB must name a file", validation: (name) => name.trim().length > 0 }),
-    Config.withDefault(DEFAULT_DB)
-  )
-  const model = yield* fromEnv
+  const { database: db, host, model, port } = yield* settings(DEFAULT_DB)
   const served = yield* serve({ port, host, model, database: db })
   const url = host === "127.0.0.1" ? `http://localhost:${served.port}` : served.url
   yield* Effect.sync(() =>

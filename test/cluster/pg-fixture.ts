@@ -10,7 +10,7 @@ import * as SqlRunnerStorage from "@effect/cluster/SqlRunnerStorage"
 import { PgClient } from "@effect/sql-pg"
 import { Data, Effect, ExecutionStrategy, Exit, Layer, Scope } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
-import { createServer } from "node:net"
+import { freePort } from "../../examples/free-port.js"
 import { createInterface } from "node:readline"
 import { PersistenceSql } from "../../src/sql.js"
 import * as Postgres from "../setup/postgres.js"
@@ -38,16 +38,6 @@ export interface RunnerProcess {
   readonly kill: Effect.Effect<void, RunnerError>
   readonly alive: () => boolean
 }
-
-/** A port nothing listens on now. */
-export const freePort: Effect.Effect<number> = Effect.async<number>((resume) => {
-  const server = createServer()
-  server.listen(0, "127.0.0.1", () => {
-    const address = server.address()
-    const port = typeof address === "object" && address !== null ? address.port : 0
-    server.close(() => resume(Effect.succeed(port)))
-  })
-})
 
 const exited = (child: ChildProcess) =>
   Effect.async<void>((resume) => {

@@ -14,19 +14,12 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs"
 import * as http from "node:http"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { chromium } from "playwright-core"
 import type { State } from "../../examples/llm-chat.js"
 import { lastUserText, localModel, type ModelChoice, replyTo, tokenize } from "../../examples/local-model.js"
 import { serve } from "../../examples/web-demo/server.js"
+import * as Chromium from "../setup/chromium.js"
 
-const CHROMIUM = "/usr/bin/chromium"
-const hasChromium = existsSync(CHROMIUM)
-if (!hasChromium) {
-  console.warn(
-    `web-demo browser test skipped: ${CHROMIUM} not found. Install it with \`npm run install:browser\` ` +
-      "(Debian's chromium package: apt-get install chromium)."
-  )
-}
+Chromium.warnIfMissing("web-demo browser test")
 
 /** A temporary directory for the scope: removed when it closes, after what was opened in it (opened later). */
 const tempDir = Effect.acquireRelease(
@@ -141,27 +134,10 @@ describe("examples/web-demo", () => {
       expect((yield* json(`${url}/chat/a1/state`)).body).toEqual(EMPTY)
     }).pipe(Effect.scoped))
 
-  it.live.skipIf(!hasChromium)("in Chromium: tokens stream in, Stop ends the reply, conversations switch, the agents run to the end", () =>
+  it.live.skipIf(!Chromium.hasChromium)("in Chromium: tokens stream in, Stop ends the reply, conversations switch, the agents run to the end", () =>
     Effect.gen(function*() {
       const { url } = yield* demo
-      const browser = yield* Effect.acquireRelease(
-        Effect.promise(() =>
-          chromium.launch({
-            executablePath: CHROMIUM,
-            args: [
-              "--headless",
-              "--no-sandbox",
-              "--disable-gpu",
-              "--disable-quic",
-              "--no-first-run",
-              "--disable-background-networking",
-              "--disable-component-update",
-              "--disable-sync"
-            ]
-          })
-        ),
-        (browser) => Effect.promise(() => browser.close())
-      )
+      const browser = yield* Chromium.browser
       const page = yield* Effect.promise(() => browser.newPage({ viewport: { width: 1200, height: 760 } }))
       const errors: Array<string> = []
       page.on("pageerror", (error) => errors.push(error.message))

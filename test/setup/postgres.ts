@@ -21,7 +21,7 @@ import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import { execFile } from "node:child_process"
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
-import { createServer } from "node:net"
+import { freePort } from "../../examples/free-port.js"
 import { tmpdir } from "node:os"
 import { delimiter, join } from "node:path"
 
@@ -93,16 +93,6 @@ const pg = (bin: string, name: string, args: ReadonlyArray<string>, cwd: string)
 const must = (step: string, ran: Effect.Effect<Ran>): Effect.Effect<string, PostgresServerError> =>
   Effect.flatMap(ran, ({ code, output }) =>
     code === 0 ? Effect.succeed(output) : Effect.fail(new PostgresServerError({ step, output })))
-
-/** A port nothing listens on now (the server may still lose it to someone else: `start` then tries another). */
-const freePort: Effect.Effect<number> = Effect.async<number>((resume) => {
-  const server = createServer()
-  server.listen(0, "127.0.0.1", () => {
-    const address = server.address()
-    const port = typeof address === "object" && address !== null ? address.port : 0
-    server.close(() => resume(Effect.succeed(port)))
-  })
-})
 
 const readLog = (log: string): string => {
   try {

@@ -36,10 +36,14 @@ function watch(store, path, render) {
   source.addEventListener("error", current(() => setConnected(store, false)))
 }
 
+/** The server: its model, and with the cluster demo (`cluster.ts`) the worker that answered, and no agents. */
+const info = await fetch("/api/info").then((r) => r.json()).catch(() => ({ provider: "?", model: "?" }))
+const hasAgents = info.agents !== false
+
 const connected = new Map()
 function setConnected(store, isConnected) {
   connected.set(store, isConnected)
-  const all = connected.size === 2 && [...connected.values()].every(Boolean)
+  const all = connected.size === (hasAgents ? 2 : 1) && [...connected.values()].every(Boolean)
   const label = $("#connection")
   label.dataset.connected = String(all)
   label.textContent = all ? "live" : "reconnecting"
@@ -200,8 +204,15 @@ $("#crash").addEventListener("click", () =>
 
 // -----------------------------------------------------------------------------
 
-fetch("/api/info").then((r) => r.json()).then((info) => ($("#model").textContent = `${info.provider} / ${info.model}`))
-watch("agents", "/agents/changes", renderAgents)
+$("#model").textContent = `${info.provider} / ${info.model}`
+if (info.worker !== undefined) $("#model").textContent += ` · page from worker ${info.worker} of ${info.workers} (pid ${info.pid})`
+if (hasAgents) watch("agents", "/agents/changes", renderAgents)
+else {
+  $("section.agents").remove()
+  $("#intro").textContent = "Every chat conversation is a store of its own and a cluster entity: whichever worker a request " +
+    "reaches, it reaches the conversation on the runner that holds it. Every token is an action reduced there; the page " +
+    "shows the state as it streams in over Server-Sent Events."
+}
 // The conversation in the URL, else the newest the server keeps, else a new one.
 loadConversations().then(() => {
   let wanted = ""
