@@ -13,7 +13,7 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { Persistence, PersistenceError } from "../Persistence.js"
 import type * as Store from "../Store.js"
-import { type RestoreError, type ShutdownTimeoutError, StoreShutdownError, type WaitTimeoutError } from "../StoreError.js"
+import { type RestoreError, type ShutdownTimeoutError, StoreShutdownError, WaitTimeoutError } from "../StoreError.js"
 import type * as StoreHost from "../StoreHost.js"
 import { Committer } from "./committer.js"
 import { type Codec, journaledBy, jsonEncoder, restore } from "./journal.js"
@@ -202,7 +202,11 @@ export class HostImpl<S, A, R> implements StoreHost.StoreHost<S, A> {
     requireDuration("StoreHost.sendAndWaitFor", "timeout", options.timeout)
     const persisting = this.persisting
     return Effect.scoped(Effect.flatMap(this.get(id), (store) => {
-      const waited = store.sendAndWaitFor(action, predicate, options) as Effect.Effect<A, StoreShutdownError | WaitTimeoutError>
+      // The store's own error is labelled with the host's name (its metrics' label): this one names the store.
+      const waited = Effect.mapError(
+        store.sendAndWaitFor(action, predicate, options) as Effect.Effect<A, StoreShutdownError | WaitTimeoutError>,
+        (error) => error._tag === "WaitTimeoutError" ? new WaitTimeoutError({ ...error, label: `${this.name}/${id}` }) : error
+      )
       return persisting === undefined || !persisting.sync
         ? waited
         : Effect.tap(waited, () => Effect.suspend(() => persisting.committer.committed(persisting.committer.last)))

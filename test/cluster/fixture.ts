@@ -6,9 +6,6 @@
 import { SingleRunner } from "@effect/cluster"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Effect, Layer, Ref } from "effect"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { StoreEntity } from "../../src/cluster.js"
 import { Persistence } from "../../src/index.js"
 import { PersistenceSql } from "../../src/sql.js"
@@ -35,11 +32,4 @@ export const runner = (
       Layer.provideMerge(SqliteClient.layer({ filename }))
     )
 
-/** A database file in a fresh directory, deleted when the scope closes. */
-export const tempDatabase = Effect.acquireRelease(
-  Effect.sync(() => mkdtempSync(join(tmpdir(), "ce-cluster-"))),
-  (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
-).pipe(Effect.map((dir) => join(dir, "cluster.db")))
-
-/** The notes a state holds, without the echoes effects added. */
-export const sent = (state: State): ReadonlyArray<string> => state.notes.filter((note) => !note.startsWith("echo:"))
+export { sent, tempDatabase } from "../host/sqlite.js"

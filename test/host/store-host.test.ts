@@ -1,6 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Duration, Effect, Exit, Fiber, Metric, Option, Ref, Schema, Scope, Stream, TestClock } from "effect"
-import { Fx, Persistence, Reducer, StoreHost } from "../../src/index.js"
+import { Chunk, Duration, Effect, Exit, Fiber, Layer, Metric, Option, Ref, Schema, Scope, Stream, TestClock } from "effect"
+import { Fx, Persistence, Reducer, StoreError, StoreHost } from "../../src/index.js"
+import * as Contract from "./contract.js"
+import { sqlitePersistence } from "./sqlite.js"
 import { Action, Gate, initialState, makeReducer, memoryBackend, State } from "./fixture.js"
 
 let hosts = 0
@@ -27,6 +29,33 @@ const notesHost = (
   })
 
 const counting = Reducer.fromState((n: number, _: "inc") => n + 1)
+
+// The keyed-store tests StoreEntity runs too (test/cluster/single-runner.test.ts), on a host of this process.
+Contract.keyedStoreContract({
+  name: "StoreHost (SQLite)",
+  hostName: "Notes",
+  run: (file, body) =>
+    Effect.gen(function*() {
+      const effectsRun = yield* Ref.make(0)
+      const host = yield* StoreHost.make({
+        name: "Notes",
+        initialState,
+        reducer: makeReducer(effectsRun),
+        persistence: { state: State, actions: Action, restored: { _tag: "Restored" } }
+      })
+      const result = yield* body((id) => ({
+        send: (action) => host.send(id, action),
+        state: host.state(id),
+        subscribe: () => host.subscribe(id),
+        changes: host.changes(id),
+        sendAndWaitFor: (action, predicate, options) => host.sendAndWaitFor(id, action, predicate, options)
+      }))
+      // As a runner stopping: every store's last snapshot is written.
+      yield* Effect.orDie(host.shutdown())
+      return result
+    }).pipe(Effect.scoped, Effect.provide(Layer.orDie(sqlitePersistence(file)))),
+  isRestoreFailure: (error) => error instanceof StoreError.RestoreError
+})
 
 describe("StoreHost: keyed stores", () => {
   it.scoped("a store is made on first use, one per id; concurrent gets of one id share it", () =>
