@@ -2,9 +2,9 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as MutableQueue from "effect/MutableQueue"
 import type * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
 import type * as Store from "../Store.js"
 import { makeFlusher } from "./flusher.js"
+import { follow } from "./follow.js"
 import { StoreImpl } from "./store.js"
 
 /** A reduced action with its position in the log. @internal */
@@ -106,10 +106,7 @@ export class EventLog<A> {
       } else {
         // A store implemented elsewhere: number its broadcast as it arrives.
         const actions = yield* store.subscribe({ overflow: "unbounded" })
-        yield* Stream.runForEach(actions, (action) => Effect.sync(() => log.append(action))).pipe(
-          Effect.ensuring(Effect.sync(() => log.end())),
-          Effect.forkScoped
-        )
+        yield* follow(actions, (action) => log.append(action), () => log.end())
       }
       return log
     })

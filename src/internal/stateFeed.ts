@@ -1,8 +1,8 @@
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
 import type * as Store from "../Store.js"
 import { makeFlusher } from "./flusher.js"
+import { follow } from "./follow.js"
 import { bytes, type SseClient } from "./sseClient.js"
 import { StoreImpl } from "./store.js"
 
@@ -33,10 +33,7 @@ export class StateFeed<S> {
         // The broadcast comes after the state is set: reading it there sees each reduction's state.
         yield* store.actions.listen(() => feed.next(store.stateNow as S), () => feed.end())
       } else {
-        yield* Stream.runForEach(store.changes, (state) => Effect.sync(() => feed.next(state))).pipe(
-          Effect.ensuring(Effect.sync(() => feed.end())),
-          Effect.forkScoped
-        )
+        yield* follow(store.changes, (state) => feed.next(state), () => feed.end())
       }
       return feed
     })

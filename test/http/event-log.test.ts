@@ -1,6 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Exit, Scope, Stream } from "effect"
 import { EventLog, type LogSubscriber } from "../../src/internal/eventLog.js"
+import { SseClient } from "../../src/internal/sseClient.js"
+import { StateFeed } from "../../src/internal/stateFeed.js"
 import { Reducer, Store } from "../../src/index.js"
 import { settle } from "../core/helpers.js"
 
@@ -126,5 +128,35 @@ describe("EventLog", () => {
       yield* store.send("inc")
       yield* settle
       expect(a.ids()).toEqual([1])
+    }))
+})
+
+/**
+ * A store served from elsewhere (a cluster entity's client, say) whose streams take forever to be
+ * interrupted: a client stream to a runner that is gone, whose interruption waits on that runner.
+ */
+const hangingRemote = {
+  state: Effect.succeed(0),
+  changes: Stream.concat(Stream.succeed(0), Stream.fromEffect(Effect.never.pipe(Effect.onInterrupt(() => Effect.never)))),
+  subscribe: () => Effect.succeed(Stream.fromEffect(Effect.never.pipe(Effect.onInterrupt(() => Effect.never))))
+} as unknown as Store.Store<number, "inc">
+
+describe("EventLog and StateFeed of a store served from elsewhere", () => {
+  it.live("end their clients when their scope closes, even while the store's streams are still being interrupted", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      let ended = false
+      const log = yield* Scope.extend(EventLog.make(hangingRemote, { replay: 4, onEnd: () => (ended = true) }), scope)
+      const reader = recorder()
+      log.subscribe({ _tag: "Fresh" }, reader.subscriber)
+      const feed = yield* Scope.extend(StateFeed.make(hangingRemote, (n) => `data: ${n}\n\n`), scope)
+      const client = new SseClient(1, () => feed.caughtUp(client))
+      const clientEnded = new Promise<void>((done) => client.once("end", done))
+      client.resume()
+      feed.add(client, "", "")
+      // Closing waits for the streams' interruption, which never ends: it is left running.
+      yield* Effect.forkDaemon(Scope.close(scope, Exit.void))
+      yield* Effect.promise(() => clientEnded).pipe(Effect.timeout("2 seconds"))
+      expect([ended, reader.subscriber.ended]).toEqual([true, true])
     }))
 })
