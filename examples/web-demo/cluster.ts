@@ -11,14 +11,15 @@
  * processes of one machine; runners on several machines share a PostgreSQL database instead (see
  * docs/cluster.md).
  *
- * A worker that dies (try `kill -9` on the pid the page's header shows, or `holds: true` in
- * `GET /api/where/<conversation id>` over a few connections) is forked again on the same
- * runner address, and takes its conversations back; a reply it was streaming ends as interrupted, and
- * every question it had accepted is still there. Ctrl-C stops the workers gracefully, then the primary.
+ * A worker that dies (find a conversation's with `GET /api/where/<conversation id>` over a few
+ * connections: `holds: true`; the page's header names the worker that served the page) is forked again
+ * on the same runner address, and takes its conversations back once it is up; a reply it was streaming
+ * ends as interrupted, and every question it had accepted is still there. A worker that cannot start
+ * ends the demo. Ctrl-C stops the workers gracefully, one at a time, then the primary.
  *
  * Environment: as `npm start` (`PORT`, `HOST`, the model's keys), and
  * - `DEMO_DB`: the conversations' SQLite file, default `composable-effect-cluster-demo.db`;
- * - `DEMO_CLUSTER_DB`: the cluster's, default the same name with `-cluster` before `.db`;
+ * - `DEMO_CLUSTER_DB`: the cluster's, default the same name with `-cluster` before `.db` (or at its end);
  * - `WORKERS`: how many workers (runners), 1 to 8, default 2.
  */
 import * as EntityId from "@effect/cluster/EntityId"
@@ -36,7 +37,7 @@ import { Persistence } from "../../src/index.js"
 import { freePort } from "../free-port.js"
 import * as Chat from "../llm-chat.js"
 import type { ModelChoice } from "../local-model.js"
-import { database, listen, pageRouter, settings } from "./server.js"
+import { database, forHosts, listen, pageRouter, settings } from "./server.js"
 
 /** Where the conversations are kept unless `DEMO_DB` says otherwise: relative to the working directory. */
 export const DEFAULT_DB = "composable-effect-cluster-demo.db"
@@ -88,7 +89,7 @@ export const runner = (options: {
         storage: "sql",
         shardingConfig: {
           runnerAddress: Option.some(RunnerAddress.make("127.0.0.1", options.runnerPort)),
-          // A worker forked again after a crash takes its shards back at once (its locks carry its
+          // A worker forked again after a crash takes its shards back once it is up (its locks carry its
           // address); these make the other workers see it sooner than the defaults' 10 s.
           refreshAssignmentsInterval: "1 second",
           entityMessagePollInterval: "2 seconds",
@@ -107,12 +108,20 @@ export const runner = (options: {
  * conversation's runner: what the cluster demo's test kills.
  */
 const where = (self: WorkerSettings, sharding: Sharding.Sharding["Type"]) =>
-  Effect.map(HttpRouter.params, (params) =>
-    HttpServerResponse.unsafeJson({
+  Effect.map(HttpRouter.params, (params) => {
+    const id = params["id"] ?? ""
+    // The ids the chat's routes take (1 to 128 of A-Z a-z 0-9 . _ ~ -), refused as they refuse them.
+    if (!/^[A-Za-z0-9._~-]{1,128}$/.test(id) || id === "." || id === "..") {
+      return HttpServerResponse.unsafeJson({ error: "InvalidId", message: "a conversation id is 1 to 128 of A-Z a-z 0-9 . _ ~ -" }, {
+        status: 400
+      })
+    }
+    return HttpServerResponse.unsafeJson({
       worker: self.index,
       pid: process.pid,
-      holds: sharding.hasShardId(sharding.getShardId(EntityId.make(params["id"] ?? ""), "default"))
-    }))
+      holds: sharding.hasShardId(sharding.getShardId(EntityId.make(id), "default"))
+    })
+  })
 
 /** One worker: a runner, and the page's routes on the shared port, until it is told to stop. */
 const worker = (self: WorkerSettings) =>
@@ -121,7 +130,16 @@ const worker = (self: WorkerSettings) =>
     const clusterDb = yield* clusterDatabase(storesDb)
     // In a worker, Node's cluster module listens on the primary's socket: every worker gets the same port.
     const server = yield* listen({ port, host })
-    const services = yield* Layer.build(runner({ model, storesDb, clusterDb, runnerPort: self.runnerPort }))
+    const services = yield* Layer.build(runner({ model, storesDb, clusterDb, runnerPort: self.runnerPort })).pipe(
+      // SQLite's driver throws on a file it cannot open: that is this worker's failure to start too.
+      Effect.catchAllDefect((defect) => Effect.fail(defect)),
+      Effect.mapError((cause) =>
+        new Error(
+          `worker ${self.index} cannot start its runner on ${JSON.stringify(storesDb)} (DEMO_DB) and ${JSON.stringify(clusterDb)} (DEMO_CLUSTER_DB)`,
+          { cause }
+        )
+      )
+    )
     // In a scope of their own, closed first at exit: the conversations' streams this worker serves end
     // then, whichever runner their stores are on, so the server need not wait for their clients.
     const routesScope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
@@ -137,11 +155,10 @@ const worker = (self: WorkerSettings) =>
       allowedHosts: server.allowedHosts
     }).pipe(
       HttpRouter.mount("/chat", chatRoutes),
-      HttpRouter.get("/api/where/:id", where(self, Context.get(services, Sharding.Sharding)))
+      HttpRouter.get("/api/where/:id", forHosts(server.allowedHosts, where(self, Context.get(services, Sharding.Sharding))))
     )
     // Then the server closes, and the runner releases each store it runs, its last snapshot written.
-    yield* server.serve({ router, shutdown: Effect.andThen(Effect.sync(() => process.stderr.write(`W${self.index} closing routes ${Date.now()}\n`)), Scope.close(routesScope, Exit.void)).pipe(Effect.tap(() => Effect.sync(() => process.stderr.write(`W${self.index} routes closed ${Date.now()}\n`)))) })
-    yield* Effect.addFinalizer(() => Effect.sync(() => process.stderr.write(`W${self.index} server closed ${Date.now()}\n`)))
+    yield* server.serve({ router, shutdown: Scope.close(routesScope, Exit.void) })
     yield* Effect.sync(() => process.send?.({ ready: true, port: server.port }))
     return yield* Effect.never
   }).pipe(Effect.scoped)
@@ -179,7 +196,7 @@ const primary = Effect.gen(function*() {
   // Each worker's runner listens on its own port, kept across its restarts (its address names it).
   const runnerPorts = yield* Effect.forEach(Array.from({ length: workers }), () => freePort)
   const running = new Map<number, Worker>()
-  const servedOn = yield* Deferred.make<number>()
+  const servedOn = yield* Deferred.make<number, Error>()
   const ready = new Set<number>()
   let stopping = false
 
@@ -189,13 +206,19 @@ const primary = Effect.gen(function*() {
     running.set(index, child)
     child.on("message", (message: { readonly ready?: boolean; readonly port?: number }) => {
       if (message.ready !== true || typeof message.port !== "number") return
+      if (ready.has(index)) return
       ready.add(index)
       if (ready.size === workers) Deferred.unsafeDone(servedOn, Effect.succeed(message.port))
     })
     child.on("exit", (code, signal) => {
       running.delete(index)
       if (stopping) return
-      process.stderr.write(`worker ${index} (pid ${child.process.pid}) ended (${signal ?? `exit code ${code}`}); forking it again\n`)
+      const how = signal ?? `exit code ${code}`
+      // One that never served did not crash: it could not start (a bad setting, say), and would not again.
+      if (!ready.has(index)) {
+        return Deferred.unsafeDone(servedOn, Effect.fail(new Error(`worker ${index} could not start (${how}): see its error above`)))
+      }
+      process.stderr.write(`worker ${index} (pid ${child.process.pid}) ended (${how}); forking it again\n`)
       setTimeout(() => stopping || fork(index), 500)
     })
   }
@@ -225,14 +248,16 @@ const primary = Effect.gen(function*() {
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   if (cluster.isPrimary) {
     NodeRuntime.runMain(primary)
+    // runMain answers the first signal. A second one (Ctrl-C reaches a process from the terminal and
+    // again from a wrapper such as tsx or npm) must not kill the primary while it stops the workers.
+    for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => {})
   } else {
     const self = JSON.parse(process.env["DEMO_WORKER"] ?? "{}") as WorkerSettings
-    // The primary is gone (killed, say): stop as at Ctrl-C rather than outlive it.
-    process.on("disconnect", () => process.kill(process.pid, "SIGTERM"))
     NodeRuntime.runMain(worker(self))
     // Ctrl-C signals every process of the terminal at once: a worker leaves SIGINT to the primary, which
-    // stops the workers one at a time (SIGTERM, which runMain still answers).
+    // stops the workers one at a time with SIGTERM (which runMain answers once). If the primary dies,
+    // Node's cluster module ends its workers at once, with no graceful stop.
     process.removeAllListeners("SIGINT")
-    process.on("SIGINT", () => {})
+    for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => {})
   }
 }

@@ -68,6 +68,27 @@ const hostnameOf = (host: string): string => {
 }
 
 /**
+ * `handler`, answering only requests whose `Host` names one of `allowedHosts` (all, when undefined) and
+ * refusing the others with 403 `ForbiddenHost`, as the stores' routes do: a page on a domain rebound to
+ * this server gets nothing.
+ */
+export const forHosts = <E, R>(
+  allowedHosts: ReadonlyArray<string> | undefined,
+  handler: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
+): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R | HttpServerRequest.HttpServerRequest> => {
+  const allowed = allowedHosts?.map((name) => name.toLowerCase())
+  return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+    const host = request.headers["host"]
+    return allowed !== undefined && (host === undefined || !allowed.includes(hostnameOf(host)))
+      ? Effect.succeed(HttpServerResponse.unsafeJson(
+        { error: "ForbiddenHost", message: "this server does not answer for that host name" },
+        { status: 403 }
+      ))
+      : handler
+  })
+}
+
+/**
  * The page's own routes, shared with the cluster demo (`cluster.ts`): the static files, `GET /api/info`
  * (`info`, as JSON), and `GET /api/conversations` (the ids `conversations` lists, sorted). The list
  * answers only for `allowedHosts`, when given, as the stores' routes do.
@@ -77,20 +98,11 @@ export const pageRouter = (options: {
   readonly conversations: Effect.Effect<Iterable<string>, Persistence.PersistenceError>
   readonly allowedHosts?: ReadonlyArray<string> | undefined
 }): HttpRouter.HttpRouter => {
-  const allowed = options.allowedHosts?.map((name) => name.toLowerCase())
-  const conversations = Effect.gen(function*() {
-    const request = yield* HttpServerRequest.HttpServerRequest
-    const host = request.headers["host"]
-    if (allowed !== undefined && (host === undefined || !allowed.includes(hostnameOf(host)))) {
-      return HttpServerResponse.unsafeJson(
-        { error: "ForbiddenHost", message: "this server does not answer for that host name" },
-        { status: 403 }
-      )
-    }
+  const conversations = forHosts(options.allowedHosts, Effect.gen(function*() {
     // Sorted, so the answer is stable; the page's ids sort by when they were made.
     const ids = yield* options.conversations
     return HttpServerResponse.unsafeJson([...ids].sort())
-  }).pipe(
+  })).pipe(
     Effect.catchTag("PersistenceError", (error) =>
       Effect.as(
         Effect.logError("the conversations could not be listed", error.cause),
@@ -103,7 +115,7 @@ export const pageRouter = (options: {
     serveAsset("/"),
     serveAsset("/app.js"),
     serveAsset("/style.css"),
-    HttpRouter.get("/api/info", Effect.succeed(HttpServerResponse.unsafeJson(options.info))),
+    HttpRouter.get("/api/info", forHosts(options.allowedHosts, Effect.succeed(HttpServerResponse.unsafeJson(options.info)))),
     HttpRouter.get("/api/conversations", conversations)
   )
 }
