@@ -66,8 +66,10 @@ class Slot<S, A> {
 
 /** @internal */
 export const entityStores = <S, A>(clientOf: (id: string) => StoreEntity.Client<S, A>): Sourcing<string, S, A> => (make) =>
-  Effect.map(Effect.scope, (parent) => {
+  Effect.flatMap(Effect.scope, (parent) => {
     const slots = new Map<string, Slot<S, A>>()
+    // Once the router's scope has closed, a slot made in it would never be ready: refused at once.
+    let closed = false
 
     const drop = (id: string, slot: Slot<S, A>): void => {
       if (slots.get(id) === slot) slots.delete(id)
@@ -87,12 +89,16 @@ export const entityStores = <S, A>(clientOf: (id: string) => StoreEntity.Client<
       })
       // On a fiber of its own, interruptible: a request interrupted meanwhile does not interrupt what the
       // others wait for.
-      // In the router's scope: its closing interrupts it (and no timer of it outlives the server).
+      // In the router's scope: its closing interrupts it (and no timer of it outlives the server). The
+      // requests waiting are then refused as for a store shut down, not left waiting for good: an open
+      // request would hold the server's close.
       Effect.runFork(Effect.forkIn(
-        Effect.flatMap(Effect.exit(Effect.interruptible(made)), (exit) => {
-          if (Exit.isFailure(exit)) drop(id, slot)
-          return Deferred.done(slot.ready, exit)
-        }),
+        Effect.uninterruptibleMask((restore) =>
+          Effect.flatMap(Effect.exit(restore(made)), (exit) => {
+            if (Exit.isFailure(exit)) drop(id, slot)
+            return Deferred.done(slot.ready, Exit.isInterrupted(exit) ? Exit.fail(storeShutDown) : exit)
+          })
+        ),
         parent
       ))
       return slot
@@ -116,6 +122,7 @@ export const entityStores = <S, A>(clientOf: (id: string) => StoreEntity.Client<
 
     const hold = (id: string): Effect.Effect<Held<S, A>, Refusal> =>
       Effect.suspend(() => {
+        if (closed) return Effect.fail(storeShutDown)
         const slot = slots.get(id) ?? open(id)
         slot.holds++
         if (slot.closing !== undefined) {
@@ -135,7 +142,10 @@ export const entityStores = <S, A>(clientOf: (id: string) => StoreEntity.Client<
         )
       })
 
-    return { layout: hostLayout, hold, fixed: undefined, name: (id: string) => id }
+    return Effect.as(
+      Scope.addFinalizer(parent, Effect.sync(() => (closed = true))),
+      { layout: hostLayout, hold, fixed: undefined, name: (id: string) => id }
+    )
   })
 
 /** @internal */

@@ -7,12 +7,14 @@ import { HttpRouter, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Deferred, Effect, Fiber, Layer } from "effect"
+import { Context, Deferred, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import * as http from "node:http"
 import { Persistence } from "../../src/index.js"
 import { StoreEntity } from "../../src/cluster.js"
 import { PersistenceSql } from "../../src/sql.js"
 import { StoreHttp } from "../../src/http.js"
+import { entityStores } from "../../src/internal/entityHttp.js"
+import { routerOf } from "../../src/internal/http.js"
 import { readSse, request } from "../http/fixture.js"
 import { Action, State } from "../host/fixture.js"
 import { Notes, runner, tempDatabase } from "./fixture.js"
@@ -88,4 +90,25 @@ describe("StoreEntity.httpRouter on a single runner", () => {
         expect(posted.status).toBe(500)
       }).pipe(Effect.scoped, Effect.provide(runner(file)))
     }).pipe(Effect.scoped), 60_000)
+})
+
+describe("StoreEntity.httpRouter closing", () => {
+  it.live("a request still waiting for its store when the routes close is answered 503 at once, so the server can close", () =>
+    Effect.gen(function*() {
+      // A store the cluster cannot reach now: its first read never answers.
+      const unreachable = { id: "a", state: Effect.never } as unknown as StoreEntity.Client<State, Action>
+      const routesScope = yield* Scope.make()
+      const routes = yield* routerOf(entityStores(() => unreachable), { actions: Action, state: State }).pipe(Scope.extend(routesScope))
+      const context = yield* Layer.build(
+        HttpServer.serve(StoreHttp.withJsonErrors(HttpRouter.empty.pipe(HttpRouter.mount("/notes", routes)))).pipe(
+          Layer.provideMerge(NodeHttpServer.layer(http.createServer, { port: 0, host: "127.0.0.1" }))
+        )
+      )
+      const url = `http://127.0.0.1:${(Context.get(context, HttpServer.HttpServer).address as HttpServer.TcpAddress).port}/notes`
+      const waiting = yield* Effect.fork(Effect.all([request(`${url}/a/changes`), request(`${url}/a/state`)], { concurrency: 2 }))
+      yield* Effect.sleep("300 millis")
+      yield* Scope.close(routesScope, Exit.void)
+      const answers = yield* Fiber.join(waiting).pipe(Effect.timeout("3 seconds"))
+      expect(answers.map((a) => [a.status, JSON.parse(a.text).error])).toEqual([[503, "StoreShutdown"], [503, "StoreShutdown"]])
+    }).pipe(Effect.scoped), 30_000)
 })
