@@ -37,7 +37,7 @@ import { Persistence } from "../../src/index.js"
 import { freePort } from "../free-port.js"
 import * as Chat from "../llm-chat.js"
 import type { ModelChoice } from "../local-model.js"
-import { database, forHosts, listen, pageRouter, settings } from "./server.js"
+import { database, forHosts, listen, pageRouter, settings, urlFor } from "./server.js"
 
 /** Where the conversations are kept unless `DEMO_DB` says otherwise: relative to the working directory. */
 export const DEFAULT_DB = "composable-effect-cluster-demo.db"
@@ -233,7 +233,7 @@ const primary = Effect.gen(function*() {
   )
   for (let index = 1; index <= workers; index++) fork(index)
   const port = yield* Deferred.await(servedOn)
-  const url = host === "127.0.0.1" ? `http://localhost:${port}` : `http://${host.includes(":") ? `[${host}]` : host}:${port}`
+  const url = urlFor(host, port)
   yield* Effect.sync(() =>
     process.stdout.write(
       `composable-effect cluster demo: ${url}  (${workers} workers, model: ${model.provider}/${model.model}; ` +

@@ -162,6 +162,13 @@ export const routes = (model: ModelChoice, allowedHosts?: ReadonlyArray<string>)
     return { router, shutdown }
   })
 
+/** A host as it stands in a URL: an IPv6 address in brackets. */
+const bracketed = (host: string): string => (host.includes(":") ? `[${host}]` : host)
+
+/** The URL to print for a server on `host` and `port`: `localhost` for 127.0.0.1, which a browser shows as such. */
+export const urlFor = (host: string, port: number): string =>
+  host === "127.0.0.1" ? `http://localhost:${port}` : `http://${bracketed(host)}:${port}`
+
 /**
  * Listens on `port` (0 picks a free one) of `host` for the current scope; `serve` then serves an app's
  * routes there and runs its `shutdown` at exit. Shared with the cluster demo, whose workers share one
@@ -179,9 +186,9 @@ export const listen = (options: { readonly port: number; readonly host: string }
       NodeHttpServer.layer(() => node, { port: options.port, host: options.host })
     )
     // Host names a loopback server answers for: a page on a domain rebound to 127.0.0.1 is refused.
-    const loopback = StoreHttp.loopbackNames.includes(options.host.includes(":") ? `[${options.host}]` : options.host)
+    const host = bracketed(options.host)
+    const loopback = StoreHttp.loopbackNames.includes(host)
     const address = Context.get(listening, HttpServer.HttpServer).address as HttpServer.TcpAddress
-    const host = options.host.includes(":") ? `[${options.host}]` : options.host
     const serve = (app: { readonly router: HttpRouter.HttpRouter; readonly shutdown: Effect.Effect<void> }) =>
       Effect.gen(function*() {
         yield* Layer.build(HttpServer.serve(StoreHttp.withJsonErrors(app.router))).pipe(Effect.provide(listening))
@@ -241,7 +248,7 @@ export const settings = (defaultDb: string) =>
 export const main = Effect.gen(function*() {
   const { database: db, host, model, port } = yield* settings(DEFAULT_DB)
   const served = yield* serve({ port, host, model, database: db })
-  const url = host === "127.0.0.1" ? `http://localhost:${served.port}` : served.url
+  const url = urlFor(host, served.port)
   yield* Effect.sync(() =>
     process.stdout.write(
       `composable-effect demo: ${url}  (model: ${model.provider}/${model.model}; conversations in ${db})\n` +

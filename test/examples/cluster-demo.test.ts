@@ -100,8 +100,11 @@ interface Demo {
   readonly stop: (...signals: ReadonlyArray<NodeJS.Signals>) => Effect.Effect<number | null, Error>
 }
 
-/** `node --import tsx examples/web-demo/cluster.ts` on a free port, for the scope (SIGKILLed at its end). */
-const start = (dir: string, env: Record<string, string> = {}) =>
+/**
+ * `node --import tsx examples/web-demo/cluster.ts` on a free port with `env` over the defaults, for the
+ * scope (SIGKILLed with its workers at its end): what it printed, and its exit code (within `seconds`).
+ */
+const spawnDemo = (dir: string, env: Record<string, string> = {}) =>
   Effect.gen(function*() {
     const child = yield* Effect.acquireRelease(
       Effect.sync(() =>
@@ -122,24 +125,36 @@ const start = (dir: string, env: Record<string, string> = {}) =>
         })
     )
     let output = ""
+    child.stdout!.on("data", (chunk) => (output += chunk))
     child.stderr!.on("data", (chunk) => (output += chunk))
-    const url = yield* Effect.async<string>((resume) => {
-      child.stdout!.on("data", (chunk) => {
-        output += chunk
-        const found = /cluster demo: (http:\/\/\S+)/.exec(output)
-        if (found) resume(Effect.succeed(found[1]!))
-      })
-    }).pipe(Effect.timeoutFail({ duration: "60 seconds", onTimeout: () => new Error(`no URL printed:\n${output}`) }))
-    const stop = (...signals: ReadonlyArray<NodeJS.Signals>) =>
+    const exited = (seconds: number) =>
       Effect.async<number | null>((resume) => {
         if (child.exitCode !== null) return resume(Effect.succeed(child.exitCode))
         child.on("exit", (code) => resume(Effect.succeed(code)))
-        for (const signal of signals.length === 0 ? ["SIGTERM" as const] : signals) child.kill(signal)
-      }).pipe(Effect.timeoutFail({ duration: "40 seconds", onTimeout: () => new Error(`still running:\n${output}`) }))
-    const demo: Demo = { child, url, output: () => output, stop }
-    return demo
+      }).pipe(Effect.timeoutFail({ duration: `${seconds} seconds`, onTimeout: () => new Error(`still running:\n${output}`) }))
+    return { child, output: () => output, exited }
   })
 
+/** The demo started (its URL printed), for the scope. */
+const start = (dir: string) =>
+  Effect.gen(function*() {
+    const { child, exited, output } = yield* spawnDemo(dir)
+    const url = yield* Effect.async<string>((resume) => {
+      const look = () => {
+        const found = /cluster demo: (http:\/\/\S+)/.exec(output())
+        if (found) resume(Effect.succeed(found[1]!))
+      }
+      child.stdout!.on("data", look)
+      look()
+    }).pipe(Effect.timeoutFail({ duration: "60 seconds", onTimeout: () => new Error(`no URL printed:\n${output()}`) }))
+    const stop = (...signals: ReadonlyArray<NodeJS.Signals>) =>
+      Effect.suspend(() => {
+        for (const signal of signals.length === 0 ? ["SIGTERM" as const] : signals) child.kill(signal)
+        return exited(40)
+      })
+    const demo: Demo = { child, url, output, stop }
+    return demo
+  })
 interface Where {
   readonly worker: number
   readonly pid: number
@@ -278,26 +293,9 @@ describe("examples/web-demo/cluster.ts", () => {
   it.live("a worker that cannot start ends the demo with exit code 1 and a message naming the setting, instead of being forked again and again", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir
-      const child = spawn(process.execPath, ["--import", "tsx", "examples/web-demo/cluster.ts"], {
-        env: { ...process.env, PORT: "0", DEMO_DB: join(dir, "no-such-dir", "chat.db"), WORKERS: "2", ANTHROPIC_API_KEY: "", OPENAI_API_KEY: "" },
-        stdio: ["ignore", "pipe", "pipe"],
-        detached: true
-      })
-      yield* Effect.addFinalizer(() =>
-        Effect.sync(() => {
-          try {
-            process.kill(-child.pid!, "SIGKILL")
-          } catch {
-            // Already gone.
-          }
-        })
-      )
-      let output = ""
-      child.stdout.on("data", (chunk) => (output += chunk))
-      child.stderr.on("data", (chunk) => (output += chunk))
-      const code = yield* Effect.async<number | null>((resume) => void child.on("exit", (code) => resume(Effect.succeed(code)))).pipe(
-        Effect.timeoutFail({ duration: "60 seconds", onTimeout: () => new Error(`still running:\n${output}`) })
-      )
+      const demo = yield* spawnDemo(dir, { DEMO_DB: join(dir, "no-such-dir", "chat.db") })
+      const code = yield* demo.exited(60)
+      const output = demo.output()
       expect(code, output).toBe(1)
       expect(output).toContain("(DEMO_DB)")
       expect(output).toContain("could not start")
